@@ -1,0 +1,5 @@
+"""`python -m terminology` runs the command-line interface."""
+
+from terminology.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""HTTP layer: thin Flask blueprints that parse parameters, call the engine and render FHIR."""

@@ -1,0 +1,69 @@
+"""The one error handler: every failure becomes a FHIR OperationOutcome, never HTML."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException
+
+from terminology.api.http import fhir_response
+from terminology.errors import TerminologyError
+from terminology.fhir.outcome import Issue, error_outcome, operation_outcome
+
+log = logging.getLogger(__name__)
+
+_HTTP_ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    406: "not-supported",
+    413: "too-long",
+    415: "not-supported",
+    429: "throttled",
+}
+
+
+def _http_message(error: HTTPException) -> str:
+    if error.code == 404:
+        return f"No resource or operation is served at {request.method} {request.path}"
+    if error.code == 405:
+        allowed = ", ".join(sorted(error.valid_methods or []))
+        return (
+            f"Method {request.method} is not allowed on {request.path} (allowed: {allowed}); "
+            "the service is read-only"
+        )
+    if error.code == 413:
+        return "The request body is larger than this server accepts"
+    return error.description or error.name
+
+
+def handle_terminology_error(error: TerminologyError):
+    """Render a domain error with its own status and issue code."""
+    return fhir_response(error_outcome(error), error.status)
+
+
+def handle_http_exception(error: HTTPException):
+    """Render Werkzeug's routing and protocol errors (404, 405, 413…) as OperationOutcomes."""
+    status = error.code or 500
+    issue = Issue("error", _HTTP_ISSUE_CODES.get(status, "processing"), _http_message(error))
+    headers = {}
+    if status == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    return fhir_response(operation_outcome([issue]), status, headers)
+
+
+def handle_unexpected(error: Exception):
+    """Log the traceback and answer 500 with an OperationOutcome that leaks nothing."""
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    issue = Issue("error", "exception", "An internal error occurred; it has been logged")
+    return fhir_response(operation_outcome([issue]), 500)
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers."""
+    app.register_error_handler(TerminologyError, handle_terminology_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

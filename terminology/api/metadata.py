@@ -1,0 +1,175 @@
+"""Server metadata.
+
+GET /metadata (CapabilityStatement), GET /metadata?mode=terminology (TerminologyCapabilities)
+GET /$versions
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from terminology import __version__
+from terminology.api.http import base_url, fhir_response, registry
+
+bp = Blueprint("metadata", __name__)
+
+RELEASE_DATE = "2026-11-21"
+_OPERATION_DEFINITIONS = {
+    "lookup": "http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup",
+    "validate-code": "http://hl7.org/fhir/OperationDefinition/CodeSystem-validate-code",
+    "vs-validate-code": "http://hl7.org/fhir/OperationDefinition/ValueSet-validate-code",
+    "expand": "http://hl7.org/fhir/OperationDefinition/ValueSet-expand",
+    "translate": "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate",
+    "versions": "http://hl7.org/fhir/OperationDefinition/CapabilityStatement-versions",
+}
+EXPANSION_PARAMETERS = [
+    "activeOnly", "count", "displayLanguage", "excludeNested", "filter", "includeDesignations",
+    "offset", "property", "system-version", "check-system-version", "force-system-version",
+]  # fmt: skip
+_SEARCH_PARAMS = (
+    ("url", "uri"),
+    ("version", "token"),
+    ("name", "string"),
+    ("title", "string"),
+    ("status", "token"),
+)
+# Extra capability builders (other features register here: bundling check, security, ...).
+CAPABILITY_CONTRIBUTORS: list = []
+
+
+def _operation(name: str, key: str | None = None) -> dict:
+    return {"name": name, "definition": _OPERATION_DEFINITIONS[key or name]}
+
+
+def _resource(resource_type: str, operations: list[dict]) -> dict:
+    return {
+        "type": resource_type,
+        "interaction": [{"code": "read"}, {"code": "search-type"}],
+        "searchParam": [{"name": name, "type": kind} for name, kind in _SEARCH_PARAMS],
+        "operation": operations,
+    }
+
+
+def capability_statement() -> dict:
+    """Build the CapabilityStatement (instantiates the HL7 terminology-server statement)."""
+    base = base_url()
+    statement = {
+        "resourceType": "CapabilityStatement",
+        "id": "terminology",
+        "url": f"{base}/metadata",
+        "version": __version__,
+        "name": "TerminologyService",
+        "title": "Terminology service for US procedure codes (CPT spine imaging)",
+        "status": "active",
+        "experimental": False,
+        "date": RELEASE_DATE,
+        "publisher": "terminology project",
+        "kind": "instance",
+        "instantiates": ["http://hl7.org/fhir/CapabilityStatement/terminology-server"],
+        "software": {"name": "terminology", "version": __version__, "releaseDate": RELEASE_DATE},
+        "implementation": {"description": "FHIR R4 terminology service", "url": base},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "extension": [
+            {
+                "url": "http://hl7.org/fhir/uv/application-feature/StructureDefinition/feature",
+                "extension": [
+                    {
+                        "url": "definition",
+                        "valueCanonical": "http://hl7.org/fhir/uv/tx-tests/FeatureDefinition/test-version",
+                    },
+                    {"url": "value", "valueCode": "1.6.0"},
+                ],
+            },
+            {
+                "url": "http://hl7.org/fhir/uv/application-feature/StructureDefinition/feature",
+                "extension": [
+                    {
+                        "url": "definition",
+                        "valueCanonical": "http://hl7.org/fhir/uv/tx-ecosystem/FeatureDefinition/CodeSystemAsParameter",
+                    },
+                    {"url": "value", "valueBoolean": False},
+                ],
+            },
+        ],
+        "rest": [
+            {
+                "mode": "server",
+                "security": {
+                    "cors": False,
+                    "description": "No authentication is configured; run behind a gateway in production.",
+                },
+                "resource": [
+                    _resource("CodeSystem", [_operation("lookup"), _operation("validate-code")]),
+                    _resource(
+                        "ValueSet", [_operation("expand"), _operation("validate-code", "vs-validate-code")]
+                    ),
+                    _resource("ConceptMap", [_operation("translate")]),
+                ],
+                "operation": [_operation("versions")],
+            }
+        ],
+    }
+    for contribute in CAPABILITY_CONTRIBUTORS:
+        contribute(statement)
+    return statement
+
+
+def terminology_capabilities() -> dict:
+    """Build the TerminologyCapabilities listing every code system and version."""
+    reg = registry()
+    systems: dict[str, list[str]] = {}
+    for cs in reg.resources("CodeSystem"):
+        systems.setdefault(cs.url, [])
+        if cs.version:
+            systems[cs.url].append(cs.version)
+    code_systems = []
+    for url in sorted(systems):
+        entry: dict = {"uri": url}
+        versions = reg.versions_of("CodeSystem", url)
+        if versions:
+            latest = versions[-1]
+            entry["version"] = [{"code": v, "isDefault": v == latest} for v in versions]
+        code_systems.append(entry)
+    return {
+        "resourceType": "TerminologyCapabilities",
+        "id": "terminology",
+        "url": f"{base_url()}/metadata?mode=terminology",
+        "version": __version__,
+        "name": "TerminologyService",
+        "title": "Terminology service for US procedure codes (CPT spine imaging)",
+        "status": "active",
+        "experimental": False,
+        "date": RELEASE_DATE,
+        "kind": "instance",
+        "software": {"name": "terminology", "version": __version__},
+        "codeSystem": code_systems,
+        "expansion": {
+            "hierarchical": False,
+            "paging": True,
+            "parameter": [{"name": name} for name in EXPANSION_PARAMETERS],
+            "textFilter": "Matches a prefix of the code, or every word as a prefix of a word of "
+            "the display or a designation (case-insensitive).",
+        },
+        "validateCode": {"translations": False},
+        "translation": {"needsMap": False},
+    }
+
+
+@bp.route("/metadata", methods=["GET"])
+def metadata_view():
+    """Serve the CapabilityStatement, or TerminologyCapabilities with mode=terminology."""
+    if request.args.get("mode") == "terminology":
+        return fhir_response(terminology_capabilities())
+    return fhir_response(capability_statement())
+
+
+@bp.route("/$versions", methods=["GET", "POST"])
+def versions_view():
+    """Say which FHIR versions this endpoint speaks (the HL7 test runner asks first)."""
+    return fhir_response(
+        {
+            "resourceType": "Parameters",
+            "parameter": [{"name": "version", "valueCode": "4.0"}, {"name": "default", "valueCode": "4.0"}],
+        }
+    )

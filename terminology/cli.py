@@ -1,0 +1,80 @@
+"""The `terminology` command: serve, check, and the importers that register with it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+
+# Modules that add subcommands (each has ``register(subparsers)``).
+COMMAND_MODULES: list[str] = []
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Run gunicorn with the project's gunicorn configuration."""
+    from gunicorn.app.wsgiapp import run
+
+    config = Path(__file__).with_name("gunicorn_conf.py")
+    argv = ["gunicorn", "--config", str(config)]
+    if args.host or args.port:
+        host = args.host or "0.0.0.0"
+        port = args.port or 8000
+        argv += ["--bind", f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    if args.workers:
+        argv += ["--workers", str(args.workers)]
+    argv.append("terminology:create_app()")
+    sys.argv = argv
+    run()
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Validate content directories; print the first problem (exit 1) or a summary (exit 0)."""
+    from terminology.config import settings_from_env
+    from terminology.content.loader import load_registry
+    from terminology.errors import ContentError
+
+    directories = args.dirs or settings_from_env()["CONTENT_DIRS"]
+    try:
+        registry = load_registry([Path(d) for d in directories])
+    except ContentError as exc:
+        print(f"error: {exc.path}: {exc.element}: {exc.message}", file=sys.stderr)
+        return 1
+    counts = registry.counts()
+    concepts = sum(len(cs.concepts) for cs in registry.resources("CodeSystem"))
+    print(
+        f"ok: {counts['CodeSystem']} code systems ({concepts} concepts), "
+        f"{counts['ValueSet']} value sets, {counts['ConceptMap']} concept maps "
+        f"in {len(directories)} directories"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser, including subcommands registered by feature modules."""
+    parser = argparse.ArgumentParser(prog="terminology", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the service under gunicorn")
+    serve.add_argument("--host", help="address to bind (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="port to bind (default 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (default TERMINOLOGY_WORKERS or 2)")
+    serve.set_defaults(handler=_serve)
+    check = commands.add_parser("check", help="validate content files and exit")
+    check.add_argument("dirs", nargs="*", help="content directories (default TERMINOLOGY_CONTENT_DIRS)")
+    check.set_defaults(handler=_check)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""Settings: defaults, the TERMINOLOGY_* environment variables, and the test config mapping."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+DEFAULT_CONTENT_DIRS = [str(REPOSITORY / name) for name in ("codesystems", "valuesets", "conceptmaps")]
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, not {raw!r}") from None
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
+    """Read the service settings from the environment, with defaults for local use."""
+    environ = os.environ if environ is None else environ
+    dirs = environ.get("TERMINOLOGY_CONTENT_DIRS")
+    return {
+        "CONTENT_DIRS": [d for d in dirs.split(":") if d] if dirs else list(DEFAULT_CONTENT_DIRS),
+        "DATA_DIR": environ.get("TERMINOLOGY_DATA_DIR", str(REPOSITORY / "data")),
+        # Largest request body accepted (bytes); larger bodies get 413.
+        "MAX_CONTENT_LENGTH": _int(environ, "TERMINOLOGY_MAX_BODY_BYTES", 5 * 1024 * 1024),
+        # Most codes one $expand may return without count/offset paging (422 too-costly above it).
+        "EXPANSION_LIMIT": _int(environ, "TERMINOLOGY_EXPANSION_LIMIT", 1000),
+        # Public base URL used in CapabilityStatement and Bundle fullUrls; derived from the request if unset.
+        "BASE_URL": environ.get("TERMINOLOGY_BASE_URL", "").rstrip("/"),
+    }

@@ -1,0 +1,1 @@
+"""Content loading: read FHIR JSON files, validate them, build the registry."""

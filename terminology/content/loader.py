@@ -1,0 +1,206 @@
+"""Load and validate content directories (used by create_app and `terminology check`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import orjson
+
+from terminology.engine.codesystem import CodeSystemIndex
+from terminology.engine.conceptmap import ConceptMapIndex
+from terminology.engine.registry import Registry
+from terminology.engine.valueset import ValueSetIndex
+from terminology.errors import ContentError, TerminologyError
+
+INDEX_CLASSES: dict[str, Callable] = {
+    "CodeSystem": CodeSystemIndex,
+    "ValueSet": ValueSetIndex,
+    "ConceptMap": ConceptMapIndex,
+}
+
+
+def _model_for(resource_type: str):
+    # Imported lazily: fhir.resources is only needed while loading, not while serving.
+    if resource_type == "CodeSystem":
+        from fhir.resources.R4B.codesystem import CodeSystem
+
+        return CodeSystem
+    if resource_type == "ValueSet":
+        from fhir.resources.R4B.valueset import ValueSet
+
+        return ValueSet
+    from fhir.resources.R4B.conceptmap import ConceptMap
+
+    return ConceptMap
+
+
+def element_path(resource_type: str, loc: Iterable) -> str:
+    """Turn a pydantic error location into a FHIR element path like ``CodeSystem.concept[3].code``."""
+    path = resource_type
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part not in ("__root__",):
+            path += f".{part}"
+    return path
+
+
+def validate_resource(resource: object, source: str) -> dict:
+    """Validate one resource dict with fhir.resources R4B; raise ContentError naming the element."""
+    from pydantic import ValidationError
+
+    if not isinstance(resource, dict):
+        raise ContentError(source, "(root)", "a FHIR resource must be a JSON object")
+    resource_type = resource.get("resourceType")
+    if resource_type not in INDEX_CLASSES:
+        raise ContentError(
+            source,
+            "resourceType",
+            f"'{resource_type}' is not served (expected CodeSystem, ValueSet or ConceptMap)",
+        )
+    try:
+        _model_for(resource_type).model_validate(resource)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ContentError(source, element_path(resource_type, first["loc"]), first["msg"]) from None
+    for required in ("id", "url", "status"):
+        if not resource.get(required):
+            raise ContentError(source, f"{resource_type}.{required}", "is required for served content")
+    if resource_type == "CodeSystem":
+        _check_code_system(resource, source)
+    return resource
+
+
+def _check_code_system(resource: dict, source: str) -> None:
+    declared = {p["code"]: p.get("type") for p in resource.get("property", [])}
+    seen: set[str] = set()
+
+    def walk(concepts: list[dict], path: str) -> None:
+        for i, concept in enumerate(concepts):
+            here = f"{path}[{i}]"
+            code = concept["code"]
+            if code in seen:
+                raise ContentError(source, f"{here}.code", f"duplicate code '{code}'")
+            seen.add(code)
+            for j, prop in enumerate(concept.get("property", [])):
+                if prop["code"] not in declared and prop["code"] not in ("parent", "child"):
+                    raise ContentError(
+                        source,
+                        f"{here}.property[{j}].code",
+                        f"property '{prop['code']}' is not declared in CodeSystem.property",
+                    )
+                value_key = next((k for k in prop if k.startswith("value")), "")
+                want = declared.get(prop["code"])
+                if want and value_key.lower() != f"value{want}".lower():
+                    raise ContentError(
+                        source,
+                        f"{here}.property[{j}].{value_key}",
+                        f"property '{prop['code']}' is declared as {want}",
+                    )
+            walk(concept.get("concept", []), f"{here}.concept")
+
+    walk(resource.get("concept", []), "CodeSystem.concept")
+
+
+def read_json(path: Path) -> object:
+    """Parse a JSON file, raising ContentError with the position on a syntax error."""
+    try:
+        return orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise ContentError(str(path), "(json)", f"not valid JSON: {exc}") from None
+
+
+def content_files(directories: Iterable[Path]) -> list[Path]:
+    """List the *.json files of the content directories, in a stable order."""
+    files: list[Path] = []
+    for directory in directories:
+        if not directory.is_dir():
+            raise ContentError(str(directory), "(directory)", "content directory does not exist")
+        files.extend(sorted(directory.glob("*.json")))
+    return files
+
+
+def load_registry(directories: Iterable[Path]) -> Registry:
+    """Load, validate and cross-check every content file; return the registry.
+
+    Raises ContentError naming the file and element on the first problem.
+    """
+    registry = Registry()
+    for path in content_files(directories):
+        resource = validate_resource(read_json(path), str(path))
+        item = INDEX_CLASSES[resource["resourceType"]](resource, str(path))
+        clash = registry.add(item)
+        if clash is not None:
+            raise ContentError(
+                str(path),
+                f"{item.resource_type}.url",
+                f"duplicate {item.resource_type} '{item.canonical}' (id '{item.id}'): "
+                f"already loaded from {clash.source}",
+            )
+    cross_check(registry)
+    return registry
+
+
+def cross_check(registry: Registry) -> None:
+    """Check references between resources: value-set includes and concept-map codes."""
+    for value_set in registry.resources("ValueSet"):
+        cross_check_value_set(registry, value_set)
+    for concept_map in registry.resources("ConceptMap"):
+        _check_map(registry, concept_map)
+
+
+def cross_check_value_set(registry: Registry, value_set: ValueSetIndex) -> None:
+    """Check that a value set's includes resolve and that it can be evaluated."""
+    compose = value_set.resource.get("compose", {})
+    for kind in ("include", "exclude"):
+        for i, include in enumerate(compose.get(kind, [])):
+            _check_include(registry, value_set, f"ValueSet.compose.{kind}[{i}]", include)
+    try:
+        value_set.members(registry)
+    except TerminologyError as exc:
+        raise ContentError(value_set.source, "ValueSet.compose", exc.message) from None
+
+
+def _check_include(registry: Registry, value_set, path: str, include: dict) -> None:
+    for j, reference in enumerate(include.get("valueSet", [])):
+        try:
+            registry.value_set_by_canonical(reference)
+        except TerminologyError as exc:
+            raise ContentError(value_set.source, f"{path}.valueSet[{j}]", exc.message) from None
+    if "system" not in include:
+        return
+    system, version = include["system"], include.get("version")
+    found = registry.find("CodeSystem", system, version)
+    if found is None:
+        shown = f"{system}|{version}" if version else system
+        raise ContentError(value_set.source, f"{path}.system", f"code system '{shown}' is not loaded")
+    for j, concept in enumerate(include.get("concept", [])):
+        if found.find(concept["code"]) is None:
+            raise ContentError(
+                value_set.source,
+                f"{path}.concept[{j}].code",
+                f"code '{concept['code']}' is not in {found.canonical}",
+            )
+
+
+def _check_map(registry: Registry, concept_map) -> None:
+    for g, group in enumerate(concept_map.resource.get("group", [])):
+        source = registry.find("CodeSystem", group.get("source", ""), group.get("sourceVersion"))
+        target = registry.find("CodeSystem", group.get("target", ""), group.get("targetVersion"))
+        for e, element in enumerate(group.get("element", [])):
+            here = f"ConceptMap.group[{g}].element[{e}]"
+            if source is not None and source.find(element.get("code", "")) is None:
+                raise ContentError(
+                    concept_map.source,
+                    f"{here}.code",
+                    f"code '{element.get('code')}' is not in {source.canonical}",
+                )
+            for t, mapped in enumerate(element.get("target", [])):
+                code = mapped.get("code")
+                if target is not None and code and target.find(code) is None:
+                    raise ContentError(
+                        concept_map.source,
+                        f"{here}.target[{t}].code",
+                        f"code '{code}' is not in {target.canonical}",
+                    )

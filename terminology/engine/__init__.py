@@ -1,0 +1,1 @@
+"""Terminology engine: plain Python over loaded content (no Flask, no request objects)."""

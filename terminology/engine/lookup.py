@@ -1,0 +1,65 @@
+"""`$lookup`: a concept's display, designations and properties."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from terminology.engine.codesystem import CodeSystemIndex, Concept, PropertyValue
+from terminology.engine.registry import Registry
+from terminology.engine.validate import CodingInput, ValidationOptions, check_coding
+from terminology.errors import NotFound
+
+
+@dataclass(slots=True)
+class LookupResult:
+    """The answer of `$lookup`, before it is rendered as Parameters."""
+
+    code_system: CodeSystemIndex
+    concept: Concept
+    code: str
+    properties: list[PropertyValue]
+    property_descriptions: dict[str, str]
+    include_designations: bool
+
+
+def lookup(
+    registry: Registry,
+    system: str,
+    code: str,
+    version: str | None = None,
+    wanted_properties: list[str] | None = None,
+) -> LookupResult:
+    """Look a code up; unknown systems, versions and codes raise NotFound (HTTP 404)."""
+    code_system = registry.code_system(system, version)
+    check = check_coding(registry, CodingInput(system, code, version), ValidationOptions())
+    errors = [i for i in check.issues if i.severity == "error"]
+    if check.concept is None or errors:
+        message = errors[0].text if errors else f"Unknown code '{code}' in the CodeSystem '{system}'"
+        raise NotFound(message, tx_code="invalid-code", expression="code")
+    concept = check.concept
+    expression = check.code if check.code and ":" in check.code else None
+    wanted = set(wanted_properties or ["*"])
+    everything = "*" in wanted
+    properties: list[PropertyValue] = []
+    for prop in concept.properties:
+        if everything or prop.code in wanted:
+            if expression and prop.code == "modified":
+                continue
+            properties.append(prop)
+    if expression and (everything or "modified" in wanted):
+        properties.append(PropertyValue("modified", "Boolean", True))
+    if everything or "inactive" in wanted:
+        properties.append(PropertyValue("inactive", "Boolean", concept.inactive))
+    for parent in concept.parents if everything or "parent" in wanted else ():
+        properties.append(PropertyValue("parent", "Code", parent))
+    for child in concept.children if everything or "child" in wanted else ():
+        properties.append(PropertyValue("child", "Code", child))
+    descriptions = {c: d["description"] for c, d in code_system.property_defs.items() if d.get("description")}
+    return LookupResult(
+        code_system=code_system,
+        concept=concept,
+        code=expression or concept.code,
+        properties=properties,
+        property_descriptions=descriptions,
+        include_designations=everything or "designation" in wanted or not wanted_properties,
+    )

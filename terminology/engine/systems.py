@@ -1,0 +1,9 @@
+"""Canonical URLs of the code systems the service knows by name."""
+
+CPT = "http://www.ama-assn.org/go/cpt"
+HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+LOINC = "http://loinc.org"
+
+# CPT expressions (``72126:26``) may carry CPT modifiers or HCPCS Level II modifiers (HL7 "kind
+# = hcpcs"), so modifiers missing from CPT are looked up in these systems too.
+EXPRESSION_MODIFIER_SYSTEMS: dict[str, tuple[str, ...]] = {CPT: (HCPCS,)}

@@ -1,0 +1,189 @@
+"""Indexed ValueSet: compose rules evaluated into an ordered member list."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from terminology.engine.versions import canonical
+from terminology.errors import UnprocessableRequest
+
+if TYPE_CHECKING:
+    from terminology.engine.codesystem import CodeSystemIndex, Concept
+    from terminology.engine.registry import Registry
+
+
+@dataclass(slots=True, frozen=True)
+class Member:
+    """One code of an expansion: the concept and the code system version it came from."""
+
+    code_system: CodeSystemIndex
+    concept: Concept
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Return ``(system, code)``, the identity used for membership tests."""
+        return (self.code_system.url, self.concept.code)
+
+
+class ValueSetIndex:
+    """A loaded ValueSet; its compose is evaluated lazily and cached per code-system pinning."""
+
+    resource_type = "ValueSet"
+
+    def __init__(self, resource: dict, source: str = "") -> None:
+        self.resource = resource
+        self.source = source
+        self.id: str = resource.get("id", "")
+        self.url: str = resource.get("url", "")
+        self.version: str | None = resource.get("version")
+        self.name: str | None = resource.get("name")
+        self.title: str | None = resource.get("title")
+        self.status: str = resource.get("status", "unknown")
+        self.experimental: bool = bool(resource.get("experimental", False))
+        self._members: dict[tuple, tuple[list[Member], dict[tuple[str, str], Member]]] = {}
+
+    @property
+    def canonical(self) -> str:
+        """Return ``url|version``."""
+        return canonical(self.url, self.version)
+
+    def included_systems(self) -> list[tuple[str, str | None]]:
+        """Return the (system, version) pairs the compose includes directly."""
+        compose = self.resource.get("compose", {})
+        return [
+            (inc["system"], inc.get("version"))
+            for inc in compose.get("include", []) + compose.get("exclude", [])
+            if "system" in inc
+        ]
+
+    def members(
+        self, registry: Registry, system_versions: dict[str, str] | None = None
+    ) -> tuple[list[Member], dict[tuple[str, str], Member]]:
+        """Return the ordered members and a ``(system, code)`` index of them.
+
+        ``system_versions`` pins code-system versions for includes that do not state one.
+        """
+        pins = tuple(sorted((system_versions or {}).items()))
+        cached = self._members.get(pins)
+        if cached is None:
+            ordered = evaluate_compose(registry, self, dict(pins), set())
+            cached = (ordered, {m.key: m for m in ordered})
+            self._members[pins] = cached
+        return cached
+
+    def summary(self) -> dict:
+        """Return the resource without compose and expansion (for `_summary=true`)."""
+        return {k: v for k, v in self.resource.items() if k not in ("compose", "expansion", "text")}
+
+    def to_fhir(self) -> dict:
+        """Return the resource as loaded."""
+        return self.resource
+
+
+class ImplicitValueSet(ValueSetIndex):
+    """The implicit value set of a whole code system (``{system}?fhir_vs``)."""
+
+    def __init__(self, code_system: CodeSystemIndex) -> None:
+        super().__init__(
+            {
+                "resourceType": "ValueSet",
+                "url": f"{code_system.url}?fhir_vs",
+                "version": code_system.version,
+                "status": code_system.status,
+                "name": code_system.name,
+                "title": code_system.title,
+                "compose": {
+                    "include": [
+                        {"system": code_system.url, "version": code_system.version}
+                        if code_system.version
+                        else {"system": code_system.url}
+                    ]
+                },
+            }
+        )
+        self.resource = {k: v for k, v in self.resource.items() if v is not None}
+
+
+def _filter_predicate(code_system: CodeSystemIndex, flt: dict):
+    prop, op, value = flt.get("property"), flt.get("op"), flt.get("value", "")
+    if op in ("is-a", "descendent-of", "is-not-a", "generalizes") and prop == "concept":
+        below = code_system.descendants(value)
+        if op == "is-a":
+            return lambda c: c.code == value or c.code in below
+        if op == "descendent-of":
+            return lambda c: c.code in below
+        if op == "is-not-a":
+            return lambda c: not (c.code == value or c.code in below)
+        return lambda c: c.code == value or value in code_system.descendants(c.code)
+    if prop in ("code", "concept") and op == "in":
+        wanted = {v.strip() for v in value.split(",")}
+        return lambda c: c.code in wanted
+    if op == "regex":
+        pattern = re.compile(value)
+        if prop == "code":
+            return lambda c: pattern.fullmatch(c.code) is not None
+        return lambda c: any(pattern.fullmatch(str(v)) for v in c.property_values(prop))
+    if op == "exists":
+        want = value.lower() == "true"
+        return lambda c: bool(c.property_values(prop)) is want
+    if op in ("=", "in", "not-in"):
+        wanted = {v.strip() for v in value.split(",")} if op != "=" else {value}
+        if prop == "display":
+            return lambda c: (c.display in wanted) is (op != "not-in")
+
+        def match(c) -> bool:
+            values = {str(v).lower() if isinstance(v, bool) else str(v) for v in c.property_values(prop)}
+            return bool(values & wanted) is (op != "not-in")
+
+        return match
+    raise UnprocessableRequest(
+        f"The filter '{prop} {op} {value}' is not supported for the CodeSystem '{code_system.url}'",
+        tx_code="vs-invalid",
+    )
+
+
+def _select(registry: Registry, include: dict, pins: dict[str, str], seen: set[str]) -> list[Member]:
+    selected: list[Member] | None = None
+    if "system" in include:
+        system = include["system"]
+        version = include.get("version") or pins.get(system)
+        code_system = registry.code_system(system, version)
+        if "concept" in include:
+            selected = []
+            for ref in include["concept"]:
+                concept = code_system.find(ref["code"])
+                if concept is not None:
+                    selected.append(Member(code_system, concept))
+        else:
+            predicates = [_filter_predicate(code_system, f) for f in include.get("filter", [])]
+            selected = [Member(code_system, c) for c in code_system.order if all(p(c) for p in predicates)]
+    for vs_ref in include.get("valueSet", []):
+        other = registry.value_set_by_canonical(vs_ref)
+        if other.canonical in seen:
+            raise UnprocessableRequest(
+                f"Circular reference in value set '{other.canonical}'", issue_code="processing"
+            )
+        imported = evaluate_compose(registry, other, pins, seen | {other.canonical})
+        if selected is None:
+            selected = imported
+        else:
+            keys = {m.key for m in imported}
+            selected = [m for m in selected if m.key in keys]
+    return selected or []
+
+
+def evaluate_compose(
+    registry: Registry, value_set: ValueSetIndex, pins: dict[str, str], seen: set[str]
+) -> list[Member]:
+    """Evaluate a ValueSet compose into an ordered, de-duplicated list of members."""
+    compose = value_set.resource.get("compose", {})
+    members: dict[tuple[str, str], Member] = {}
+    for include in compose.get("include", []):
+        for member in _select(registry, include, pins, seen | {value_set.canonical}):
+            members.setdefault(member.key, member)
+    for exclude in compose.get("exclude", []):
+        for member in _select(registry, exclude, pins, seen | {value_set.canonical}):
+            members.pop(member.key, None)
+    return list(members.values())

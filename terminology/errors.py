@@ -1,0 +1,118 @@
+"""Domain errors: each carries its FHIR issue code, tx-issue-type code and HTTP status."""
+
+from __future__ import annotations
+
+
+class TerminologyError(Exception):
+    """Base of every error the service reports as an OperationOutcome.
+
+    Subclasses fix the HTTP status and FHIR ``issue.code``; ``tx_code`` is the
+    ``http://hl7.org/fhir/tools/CodeSystem/tx-issue-type`` code clients compare.
+    """
+
+    status = 400
+    issue_code = "invalid"
+    tx_code: str | None = "invalid-data"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expression: str | list[str] | None = None,
+        tx_code: str | None = None,
+        status: int | None = None,
+        issue_code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if isinstance(expression, str):
+            expression = [expression]
+        self.expression = expression
+        if tx_code is not None:
+            self.tx_code = tx_code
+        if status is not None:
+            self.status = status
+        if issue_code is not None:
+            self.issue_code = issue_code
+
+
+class InvalidRequest(TerminologyError):
+    """The request is malformed: bad JSON, wrong parameter types, missing parameters."""
+
+    status = 400
+    issue_code = "invalid"
+    tx_code = "invalid-data"
+
+
+class UnprocessableRequest(TerminologyError):
+    """The request is well-formed but its content breaks a FHIR or business rule."""
+
+    status = 422
+    issue_code = "processing"
+    tx_code = "invalid-data"
+
+
+class NotFound(TerminologyError):
+    """A resource, code system, version or code does not exist here."""
+
+    status = 404
+    issue_code = "not-found"
+    tx_code = "not-found"
+
+
+class TooCostly(TerminologyError):
+    """An expansion or search would exceed the configured limit."""
+
+    status = 422
+    issue_code = "too-costly"
+    tx_code = None
+
+
+class NotSupported(TerminologyError):
+    """The request asks for something the server deliberately does not do."""
+
+    status = 422
+    issue_code = "not-supported"
+    tx_code = None
+
+
+class MethodNotAllowed(TerminologyError):
+    """The HTTP method is not allowed on this route (we are read-only)."""
+
+    status = 405
+    issue_code = "not-supported"
+    tx_code = None
+
+
+class UnsupportedMediaType(TerminologyError):
+    """The request body is not JSON (FHIR JSON, plain JSON or a form)."""
+
+    status = 415
+    issue_code = "not-supported"
+    tx_code = None
+
+
+class NotAcceptable(TerminologyError):
+    """The client asked for a representation we do not produce (for example XML)."""
+
+    status = 406
+    issue_code = "not-supported"
+    tx_code = None
+
+
+class PayloadTooLarge(TerminologyError):
+    """The request body exceeds the configured maximum size."""
+
+    status = 413
+    issue_code = "too-long"
+    tx_code = None
+
+
+class ContentError(Exception):
+    """A content file is invalid; start-up stops with the file and element named."""
+
+    def __init__(self, path: str, element: str, message: str) -> None:
+        super().__init__(f"{path}: {element}: {message}")
+        self.path = path
+        self.element = element
+        self.message = message

@@ -1,0 +1,1 @@
+"""FHIR mapping layer: Parameters and OperationOutcome in and out, as plain dicts."""

@@ -1,0 +1,231 @@
+"""Render engine results as FHIR Parameters, ValueSet expansions and Bundles (plain dicts)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from terminology.engine.codesystem import Designation, PropertyValue
+from terminology.engine.expand import Expansion
+from terminology.engine.lookup import LookupResult
+from terminology.engine.translate import TranslateMatch
+from terminology.engine.validate import ValidationResult
+from terminology.fhir.outcome import operation_outcome
+
+_EXT_EXPANSION_PROPERTY = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.property"
+_EXT_CONTAINS_PROPERTY = (
+    "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.contains.property"
+)
+
+
+def parameters(*entries: dict) -> dict:
+    """Wrap parameter entries into a Parameters resource."""
+    return {"resourceType": "Parameters", "parameter": list(entries)}
+
+
+def _designation(d: Designation) -> dict:
+    part: list[dict] = []
+    if d.language:
+        part.append({"name": "language", "valueCode": d.language})
+    if d.use:
+        part.append({"name": "use", "valueCoding": d.use})
+    part.append({"name": "value", "valueString": d.value})
+    return {"name": "designation", "part": part}
+
+
+def _property(p: PropertyValue, description: str | None) -> dict:
+    part = [{"name": "code", "valueCode": p.code}, {"name": "value", f"value{p.value_type}": p.value}]
+    if description:
+        part.append({"name": "description", "valueString": description})
+    return {"name": "property", "part": part}
+
+
+def lookup_parameters(result: LookupResult) -> dict:
+    """Render a $lookup result."""
+    cs = result.code_system
+    out: list[dict] = [{"name": "code", "valueCode": result.code}, {"name": "system", "valueUri": cs.url}]
+    if cs.name:
+        out.append({"name": "name", "valueString": cs.name})
+    if cs.version:
+        out.append({"name": "version", "valueString": cs.version})
+    if result.concept.display:
+        out.append({"name": "display", "valueString": result.concept.display})
+    if result.concept.definition:
+        out.append({"name": "definition", "valueString": result.concept.definition})
+    out.append({"name": "abstract", "valueBoolean": result.concept.abstract})
+    if result.include_designations:
+        out.extend(_designation(d) for d in result.concept.designations)
+    out.extend(_property(p, result.property_descriptions.get(p.code)) for p in result.properties)
+    return {"resourceType": "Parameters", "parameter": out}
+
+
+def validation_parameters(result: ValidationResult) -> dict:
+    """Render a $validate-code result in the tx.fhir.org shape."""
+    out: list[dict] = [{"name": "result", "valueBoolean": result.result}]
+    if result.code:
+        out.append({"name": "code", "valueCode": result.code})
+    if result.system:
+        out.append({"name": "system", "valueUri": result.system})
+    if result.version:
+        out.append({"name": "version", "valueString": result.version})
+    if result.display:
+        out.append({"name": "display", "valueString": result.display})
+    if result.codeable_concept is not None:
+        out.append({"name": "codeableConcept", "valueCodeableConcept": result.codeable_concept})
+    if result.inactive:
+        out.append({"name": "inactive", "valueBoolean": True})
+        out.append({"name": "status", "valueString": result.status or "inactive"})
+    if result.normalized_code:
+        out.append({"name": "normalized-code", "valueCode": result.normalized_code})
+    message = result.message
+    if message:
+        out.append({"name": "message", "valueString": message})
+    if result.issues:
+        out.append({"name": "issues", "resource": operation_outcome(result.issues)})
+    out.extend({"name": "x-unknown-system", "valueCanonical": s} for s in result.unknown_systems)
+    out.extend({"name": "x-caused-by-unknown-system", "valueCanonical": s} for s in result.caused_by_unknown)
+    return {"resourceType": "Parameters", "parameter": out}
+
+
+_ECHOED_METADATA = (
+    "resourceType",
+    "id",
+    "url",
+    "version",
+    "name",
+    "title",
+    "status",
+    "experimental",
+    "date",
+    "publisher",
+    "copyright",
+)
+
+
+def expansion_value_set(expansion: Expansion, echoed: list[dict]) -> dict:
+    """Render an expansion as the stored ValueSet's metadata plus ``expansion``."""
+    resource = expansion.value_set.resource
+    value_set = {k: resource[k] for k in _ECHOED_METADATA if k in resource}
+    options = expansion.options
+    parameter = list(echoed)
+    parameter.extend({"name": "used-codesystem", "valueUri": c} for c in expansion.used_code_systems)
+    body: dict = {
+        "identifier": f"urn:uuid:{uuid.uuid4()}",
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "total": expansion.total,
+    }
+    if options.offset or options.count is not None:
+        body["offset"] = options.offset
+    body["parameter"] = parameter
+    if options.properties:
+        body["extension"] = [
+            {"url": _EXT_EXPANSION_PROPERTY, "extension": [{"url": "code", "valueCode": p}]}
+            for p in options.properties
+        ]
+    contains = []
+    for member in expansion.contains:
+        concept = member.concept
+        entry: dict = {"system": member.code_system.url}
+        if member.code_system.version:
+            entry["version"] = member.code_system.version
+        entry["code"] = concept.code
+        if concept.display:
+            entry["display"] = concept.display
+        if concept.inactive:
+            entry["inactive"] = True
+        if concept.abstract:
+            entry["abstract"] = True
+        if options.include_designations and concept.designations:
+            entry["designation"] = [
+                {
+                    k: v
+                    for k, v in (("language", d.language), ("use", d.use), ("value", d.value))
+                    if v is not None
+                }
+                for d in concept.designations
+            ]
+        if options.properties:
+            extensions = [
+                {
+                    "url": _EXT_CONTAINS_PROPERTY,
+                    "extension": [
+                        {"url": "code", "valueCode": p.code},
+                        {"url": "value", f"value{p.value_type}": p.value},
+                    ],
+                }
+                for p in concept.properties
+                if p.code in options.properties
+            ]
+            if extensions:
+                entry["extension"] = extensions
+        contains.append(entry)
+    if contains:
+        body["contains"] = contains
+    value_set["expansion"] = body
+    return value_set
+
+
+def translate_parameters(matches: list[TranslateMatch], reverse: bool, asked: str) -> dict:
+    """Render $translate matches (R4 ``equivalence`` plus ``originMap``)."""
+    out: list[dict] = [{"name": "result", "valueBoolean": bool(matches)}]
+    if not matches:
+        out.append({"name": "message", "valueString": f"No mappings could be found for {asked}"})
+    for match in matches:
+        target = match.target
+        if reverse:
+            system, code, display = target.source_system, target.source_code, target.source_display
+            version = target.source_version
+        else:
+            system, code, display = target.target_system, target.target_code, target.target_display
+            version = target.target_version
+        coding = {"system": system, "code": code}
+        if version:
+            coding["version"] = version
+        if display:
+            coding["display"] = display
+        part: list[dict] = [{"name": "equivalence", "valueCode": target.equivalence}]
+        if code:
+            part.append({"name": "concept", "valueCoding": coding})
+        for condition in target.depends_on:
+            depends = {"system": condition.get("system"), "code": condition.get("value")}
+            if condition.get("display"):
+                depends["display"] = condition["display"]
+            part.append(
+                {
+                    "name": "dependsOn",
+                    "part": [
+                        {"name": "element", "valueUri": condition.get("property")},
+                        {"name": "concept", "valueCoding": {k: v for k, v in depends.items() if v}},
+                    ],
+                }
+            )
+        if target.comment:
+            part.append({"name": "message", "valueString": target.comment})
+        part.append({"name": "originMap", "valueUri": match.concept_map.canonical})
+        part.append({"name": "source", "valueUri": match.concept_map.canonical})
+        out.append({"name": "match", "part": part})
+    return {"resourceType": "Parameters", "parameter": out}
+
+
+def search_bundle(resources: list[dict], total: int, self_url: str, next_url: str | None, base: str) -> dict:
+    """Render a searchset Bundle."""
+    links = [{"relation": "self", "url": self_url}]
+    if next_url:
+        links.append({"relation": "next", "url": next_url})
+    bundle: dict = {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "type": "searchset",
+        "total": total,
+        "link": links,
+    }
+    if resources:
+        bundle["entry"] = [
+            {
+                "fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
+                "resource": r,
+                "search": {"mode": "match"},
+            }
+            for r in resources
+        ]
+    return bundle

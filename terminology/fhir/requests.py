@@ -1,0 +1,260 @@
+"""Map operation parameters to engine inputs: one parser per operation, for GET and POST alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from terminology.engine.expand import ExpandOptions
+from terminology.engine.registry import Registry
+from terminology.engine.translate import TranslateRequest
+from terminology.engine.validate import CodingInput, ValidationOptions
+from terminology.engine.valueset import ValueSetIndex
+from terminology.engine.versions import split_canonical
+from terminology.errors import InvalidRequest, NotFound, UnprocessableRequest
+from terminology.fhir.params import OperationParams
+
+NO_CODE = "Unable to find code to validate (looked for coding | codeableConcept | code)"
+
+
+@dataclass(slots=True)
+class LookupInput:
+    """Inputs of $lookup."""
+
+    system: str
+    code: str
+    version: str | None
+    properties: list[str]
+
+
+@dataclass(slots=True)
+class ValidateInput:
+    """Inputs of $validate-code (CodeSystem or ValueSet)."""
+
+    codings: list[CodingInput]
+    codeable_concept: dict | None
+    options: ValidationOptions
+    value_set: ValueSetIndex | None = None
+    system_versions: dict[str, str] | None = None
+
+
+def _codings_from(
+    params: OperationParams, system: str | None, version: str | None
+) -> tuple[list[CodingInput], dict | None]:
+    """Read what to validate: a CodeableConcept, a Coding, or code + system (+ display)."""
+    codeable = params.codeable_concept("codeableConcept")
+    if codeable is not None:
+        codings = [
+            CodingInput(
+                c.get("system"), c.get("code"), c.get("version"), c.get("display"),
+                f"CodeableConcept.coding[{i}].",
+            )
+            for i, c in enumerate(codeable.get("coding", []))
+        ]  # fmt: skip
+        if not codings:
+            raise InvalidRequest("The CodeableConcept has no codings", expression="CodeableConcept.coding")
+        return codings, codeable
+    found = params.coding("coding")
+    if found is not None:
+        coding, _ = found
+        return [
+            CodingInput(
+                coding.get("system") or system,
+                coding.get("code"),
+                coding.get("version") or version,
+                coding.get("display"),
+                "Coding.",
+            )
+        ], None
+    code = params.string("code")
+    if code is None:
+        raise InvalidRequest(NO_CODE)
+    return [CodingInput(system, code, version, params.string("display"), "")], None
+
+
+def _options(params: OperationParams) -> ValidationOptions:
+    return ValidationOptions(
+        lenient_display=params.boolean("lenient-display-validation"),
+        active_only=params.boolean("activeOnly"),
+        display_language=params.string("displayLanguage"),
+    )
+
+
+def lookup_input(params: OperationParams, instance=None) -> LookupInput:
+    """Parse $lookup: system + code (+ version), or coding; ``property`` repeats."""
+    system = instance.url if instance is not None else params.string("system")
+    version = instance.version if instance is not None else params.string("version")
+    code = params.string("code")
+    found = params.coding("coding")
+    if found is not None:
+        coding, _ = found
+        code = coding.get("code")
+        system = coding.get("system") or system
+        version = coding.get("version") or version
+    if not code:
+        raise InvalidRequest(
+            "No code was provided to look up (use code + system, or coding)", expression="code"
+        )
+    if not system:
+        raise InvalidRequest("No system was provided for the code to look up", expression="system")
+    return LookupInput(system, code, version, params.strings("property"))
+
+
+def code_system_validate_input(params: OperationParams, instance=None) -> ValidateInput:
+    """Parse CodeSystem/$validate-code: url (+ version) and what to validate."""
+    system = instance.url if instance is not None else params.string("url", "system")
+    version = instance.version if instance is not None else params.string("version")
+    codings, codeable = _codings_from(params, system, version)
+    for coding in codings:
+        if not coding.system and not codeable:
+            raise InvalidRequest("No CodeSystem url was provided (use url or system)", expression="url")
+    return ValidateInput(codings, codeable, _options(params))
+
+
+def system_versions(params: OperationParams) -> dict[str, str]:
+    """Read ``system-version`` / ``force-system-version`` / ``check-system-version`` pins."""
+    pins: dict[str, str] = {}
+    for name in ("system-version", "check-system-version", "force-system-version"):
+        for value in params.strings(name):
+            url, version = split_canonical(str(value))
+            if not version:
+                raise InvalidRequest(
+                    f"Parameter '{name}' must be 'url|version', not '{value}'", expression=name
+                )
+            pins[url] = version
+    return pins
+
+
+def inline_value_set(params: OperationParams, registry: Registry) -> ValueSetIndex | None:
+    """Return the value set given inline in the ``valueSet`` parameter, validated with fhir.resources."""
+    found = params.resource("valueSet")
+    if found is None:
+        return None
+    from terminology.content.loader import cross_check_value_set, validate_resource
+    from terminology.errors import ContentError
+
+    try:
+        resource = validate_resource(found.value, found.path)
+    except ContentError as exc:
+        raise UnprocessableRequest(
+            f"Invalid ValueSet: {exc.element}: {exc.message}", expression=found.path
+        ) from None
+    if resource["resourceType"] != "ValueSet":
+        raise UnprocessableRequest("The valueSet parameter must carry a ValueSet", expression=found.path)
+    value_set = ValueSetIndex(resource, found.path)
+    try:
+        cross_check_value_set(registry, value_set)
+    except ContentError as exc:
+        raise NotFound(exc.message, expression=exc.element) from None
+    return value_set
+
+
+def resolve_value_set(params: OperationParams, registry: Registry, instance=None) -> ValueSetIndex:
+    """Find the value set an operation is about: the instance, ``valueSet``, or ``url`` (+ version)."""
+    if instance is not None:
+        return instance
+    inline = inline_value_set(params, registry)
+    if inline is not None:
+        return inline
+    url = params.string("url", "context")
+    if not url:
+        raise InvalidRequest("No ValueSet was identified (use url, or a valueSet resource)", expression="url")
+    url, pinned = split_canonical(url)
+    return registry.value_set(url, params.string("valueSetVersion") or pinned)
+
+
+def value_set_validate_input(params: OperationParams, registry: Registry, instance=None) -> ValidateInput:
+    """Parse ValueSet/$validate-code."""
+    value_set = resolve_value_set(params, registry, instance)
+    version = params.string("systemVersion", "version")
+    codings, codeable = _codings_from(params, params.string("system"), version)
+    return ValidateInput(codings, codeable, _options(params), value_set, system_versions(params))
+
+
+ECHOED_EXPAND_PARAMETERS = (
+    ("filter", "valueString"),
+    ("count", "valueInteger"),
+    ("offset", "valueInteger"),
+    ("activeOnly", "valueBoolean"),
+    ("includeDesignations", "valueBoolean"),
+    ("excludeNested", "valueBoolean"),
+    ("displayLanguage", "valueCode"),
+)
+
+
+def expand_input(
+    params: OperationParams, registry: Registry, instance=None
+) -> tuple[ValueSetIndex, ExpandOptions, list[dict]]:
+    """Parse $expand; return the value set, the options and the parameters to echo."""
+    value_set = resolve_value_set(params, registry, instance)
+    options = ExpandOptions(
+        filter=params.string("filter"),
+        count=params.integer("count"),
+        offset=params.integer("offset", 0) or 0,
+        active_only=params.boolean("activeOnly"),
+        include_designations=params.boolean("includeDesignations"),
+        properties=params.strings("property"),
+        system_versions=system_versions(params),
+    )
+    values = {
+        "filter": options.filter,
+        "count": options.count,
+        "offset": options.offset if params.first("offset") else None,
+        "activeOnly": options.active_only if params.first("activeOnly") else None,
+        "includeDesignations": options.include_designations if params.first("includeDesignations") else None,
+        "excludeNested": params.boolean("excludeNested") if params.first("excludeNested") else None,
+        "displayLanguage": params.string("displayLanguage"),
+    }
+    echoed = [
+        {"name": name, value_type: values[name]}
+        for name, value_type in ECHOED_EXPAND_PARAMETERS
+        if values[name] is not None
+    ]
+    return value_set, options, echoed
+
+
+def translate_input(params: OperationParams, instance=None) -> tuple[TranslateRequest, str]:
+    """Parse $translate (R4 names, and the R5 names tx clients send)."""
+    reverse = params.boolean("reverse")
+    code = params.string("code", "sourceCode")
+    system = params.string("system", "sourceSystem")
+    if code is None and params.first("targetCode"):
+        code, reverse = params.string("targetCode"), True
+        system = params.string("targetSystem", "system") or system
+    for name in ("coding", "sourceCoding", "targetCoding"):
+        found = params.coding(name)
+        if found is not None:
+            coding, _ = found
+            code, system = coding.get("code"), coding.get("system") or system
+            reverse = reverse or name == "targetCoding"
+            break
+    codeable = params.codeable_concept("codeableConcept") or params.codeable_concept("sourceCodeableConcept")
+    if code is None and codeable:
+        first = (codeable.get("coding") or [{}])[0]
+        code, system = first.get("code"), first.get("system")
+    if not code or not system:
+        raise InvalidRequest(
+            "Both a code and its system are needed to translate (code + system, or coding)", expression="code"
+        )
+    dependencies: dict[str, str] = {}
+    for dep in params.all("dependency"):
+        if dep.value_type != "part":
+            raise InvalidRequest(
+                "Parameter 'dependency' must have parts element and concept", expression=dep.path
+            )
+        element = dep.value.string("element")
+        concept = dep.value.codeable_concept("concept")
+        codings = (concept or {}).get("coding", [])
+        if element and codings:
+            dependencies[element] = codings[0].get("code", "")
+            if codings[0].get("system"):
+                dependencies.setdefault(codings[0]["system"], codings[0].get("code", ""))
+    request = TranslateRequest(
+        system=system,
+        code=code,
+        map_url=instance.url if instance is not None else params.string("url"),
+        map_version=instance.version if instance is not None else params.string("conceptMapVersion"),
+        target_system=None if reverse else params.string("targetsystem", "targetSystem"),
+        reverse=reverse,
+        dependencies=dependencies or None,
+    )
+    return request, f"{system}#{code}"

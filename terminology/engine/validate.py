@@ -311,10 +311,10 @@ def _membership(
 ) -> None:
     """Add the value-set membership issue of a coding that exists in its code system."""
     concept, code_system = check.concept, check.code_system
-    if concept is None or code_system is None:
+    if code_system is None:
         return
     _, index = value_set.members(registry, pins)
-    member = index.get((code_system.url, concept.code))
+    member = index.get((code_system.url, concept.code)) if concept is not None else None
     if member is not None and (
         check.coding.version is None or member.code_system.version == code_system.version
     ):

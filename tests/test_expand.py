@@ -25,7 +25,10 @@ def codes(value_set: dict) -> list[str]:
 
 
 def echoed(value_set: dict) -> dict:
-    return {p["name"]: next(v for k, v in p.items() if k.startswith("value")) for p in value_set["expansion"]["parameter"]}
+    return {
+        p["name"]: next(v for k, v in p.items() if k.startswith("value"))
+        for p in value_set["expansion"]["parameter"]
+    }
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -102,9 +105,13 @@ def test_too_costly_expansion_is_422(app):
 def test_active_only_and_designations(synthetic_dir):
     client = create_app({"CONTENT_DIRS": [str(synthetic_dir)]}).test_client()
     url = "http://example.org/fhir/CodeSystem/synthetic?fhir_vs"
-    vs = expand(client, "GET", "/ValueSet/$expand", {"url": url, "activeOnly": True, "includeDesignations": True})
+    vs = expand(
+        client, "GET", "/ValueSet/$expand", {"url": url, "activeOnly": True, "includeDesignations": True}
+    )
     assert codes(vs) == ["zz-parent", "zz-child"]
-    assert vs["expansion"]["contains"][0]["designation"] == [{"language": "en", "value": "Synthetic parent (short)"}]
+    assert vs["expansion"]["contains"][0]["designation"] == [
+        {"language": "en", "value": "Synthetic parent (short)"}
+    ]
     everything = expand(client, "GET", "/ValueSet/$expand", {"url": url})
     retired = everything["expansion"]["contains"][2]
     assert retired["code"] == "zz-retired" and retired["inactive"] is True

@@ -47,7 +47,9 @@ def test_lookup_property_filter_returns_only_asked_properties(client, method):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_lookup_star_returns_every_property_with_descriptions(client, method):
-    body = call(client, method, "/CodeSystem/$lookup", {"system": CPT, "code": "26", "property": "*"}).get_json()
+    body = call(
+        client, method, "/CodeSystem/$lookup", {"system": CPT, "code": "26", "property": "*"}
+    ).get_json()
     found = {parts(p["part"])["code"]: parts(p["part"]) for p in params_named(body, "property")}
     assert found["modifier"]["value"] is True
     assert found["inactive"]["value"] is False
@@ -88,7 +90,9 @@ def test_unknown_system_is_404_naming_it(client, method):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_unknown_version_lists_valid_versions(client, method):
-    response = call(client, method, "/CodeSystem/$lookup", {"system": CPT, "code": "72125", "version": "1999"})
+    response = call(
+        client, method, "/CodeSystem/$lookup", {"system": CPT, "code": "72125", "version": "1999"}
+    )
     assert response.status_code == 404
     assert "Valid versions: [2026]" in response.get_json()["issue"][0]["details"]["text"]
 

@@ -8,7 +8,10 @@ from tests.helpers import BASE, CPT, LOINC, call, fhir_valid, param, params_name
 
 METHODS = ["GET", "POST"]
 ORDER_MAP = f"{BASE}/ConceptMap/loinc-to-cpt-order-charge"
-PATHS = [("/ConceptMap/$translate", {"url": ORDER_MAP}), ("/ConceptMap/loinc-to-cpt-order-charge/$translate", {})]
+PATHS = [
+    ("/ConceptMap/$translate", {"url": ORDER_MAP}),
+    ("/ConceptMap/loinc-to-cpt-order-charge/$translate", {}),
+]
 
 
 def translate(client, method, path, params):
@@ -40,7 +43,12 @@ def test_loinc_order_translates_to_cpt_charge(client, method, path, extra, loinc
 
 @pytest.mark.parametrize("method", METHODS)
 def test_reverse_translation_finds_the_orders(client, method):
-    body = translate(client, method, "/ConceptMap/$translate", {"url": ORDER_MAP, "system": CPT, "code": "72126", "reverse": True})
+    body = translate(
+        client,
+        method,
+        "/ConceptMap/$translate",
+        {"url": ORDER_MAP, "system": CPT, "code": "72126", "reverse": True},
+    )
     assert sorted(m["concept"]["code"] for m in matches(body)) == ["24933-4", "24934-2"]
 
 
@@ -69,14 +77,18 @@ def test_dependency_narrows_the_combined_code(client):
 
 
 def test_without_url_every_map_with_that_source_is_searched(client):
-    body = translate(client, "GET", "/ConceptMap/$translate", {"system": CPT, "code": "62302", "targetsystem": CPT})
+    body = translate(
+        client, "GET", "/ConceptMap/$translate", {"system": CPT, "code": "62302", "targetsystem": CPT}
+    )
     origins = {m["originMap"] for m in matches(body)}
     assert origins == {f"{BASE}/ConceptMap/cpt-not-reported-together|2026"}
     assert len(matches(body)) == 8
 
 
 def test_no_match_is_result_false_with_message(client):
-    body = translate(client, "GET", "/ConceptMap/$translate", {"url": ORDER_MAP, "system": LOINC, "code": "0000-0"})
+    body = translate(
+        client, "GET", "/ConceptMap/$translate", {"url": ORDER_MAP, "system": LOINC, "code": "0000-0"}
+    )
     assert param(body, "result") is False
     assert param(body, "message") == f"No mappings could be found for {LOINC}#0000-0"
 

@@ -10,7 +10,10 @@ from tests.helpers import BASE, CPT, HCPCS, LOINC, call, fhir_valid, issue_codes
 METHODS = ["GET", "POST"]
 CS_PATHS = [("/CodeSystem/$validate-code", {"url": CPT}), ("/CodeSystem/cpt-2026/$validate-code", {})]
 VS_CT = f"{BASE}/ValueSet/cpt-ct-cervical-spine"
-VS_PATHS = [("/ValueSet/$validate-code", {"url": VS_CT}), ("/ValueSet/cpt-ct-cervical-spine/$validate-code", {})]
+VS_PATHS = [
+    ("/ValueSet/$validate-code", {"url": VS_CT}),
+    ("/ValueSet/cpt-ct-cervical-spine/$validate-code", {}),
+]
 FRAGMENT_NOTE = "note that the code system is labeled as a fragment"
 
 
@@ -51,7 +54,9 @@ def test_display_check_accepts_case_and_whitespace_and_rejects_wrong_text(client
         "url": CPT, "code": "72020", "display": "radiologic examination,  spine, single view, specify level"
     })  # fmt: skip
     assert param(good, "result") is True
-    bad = validate(client, method, "/CodeSystem/$validate-code", {"url": CPT, "code": "72020", "display": "Spine X-ray"})
+    bad = validate(
+        client, method, "/CodeSystem/$validate-code", {"url": CPT, "code": "72020", "display": "Spine X-ray"}
+    )
     assert param(bad, "result") is False
     assert param(bad, "message") == (
         f"Wrong Display Name 'Spine X-ray' for {CPT}#72020. Valid display is "
@@ -67,7 +72,9 @@ def test_display_check_accepts_case_and_whitespace_and_rejects_wrong_text(client
 
 @pytest.mark.parametrize("method", METHODS)
 def test_coding_input_uses_coding_expressions(client, method):
-    body = validate(client, method, "/CodeSystem/$validate-code", {"coding": {"system": CPT, "code": "00000"}})
+    body = validate(
+        client, method, "/CodeSystem/$validate-code", {"coding": {"system": CPT, "code": "00000"}}
+    )
     assert param(body, "result") is False
     assert param(body, "issues")["issue"][0]["expression"] == ["Coding.code"]
 
@@ -108,7 +115,9 @@ def test_bad_cpt_expressions_say_why(client, code, fragment):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_unknown_system_is_not_an_http_error(client, method):
-    body = validate(client, method, "/CodeSystem/$validate-code", {"url": "http://example.org/unknown", "code": "1"})
+    body = validate(
+        client, method, "/CodeSystem/$validate-code", {"url": "http://example.org/unknown", "code": "1"}
+    )
     assert param(body, "result") is False
     assert param(body, "message") == (
         "A definition for CodeSystem 'http://example.org/unknown' could not be found, so the code cannot be validated"
@@ -118,7 +127,9 @@ def test_unknown_system_is_not_an_http_error(client, method):
 
 
 def test_unknown_version_lists_valid_versions(client):
-    body = validate(client, "GET", "/CodeSystem/$validate-code", {"url": CPT, "code": "72125", "version": "2020"})
+    body = validate(
+        client, "GET", "/CodeSystem/$validate-code", {"url": CPT, "code": "72125", "version": "2020"}
+    )
     assert param(body, "result") is False
     assert param(body, "message").endswith("Valid versions: [2026]")
     assert param(body, "issues")["issue"][0]["expression"] == ["version"]
@@ -157,7 +168,10 @@ def test_inactive_code_warns_and_reports_status(synthetic_client):
     assert param(body, "status") == "retired"
     assert issue_codes(param(body, "issues")) == [("warning", "business-rule", "code-comment")]
     strict = validate(
-        synthetic_client, "GET", "/CodeSystem/$validate-code", {"url": SYN, "code": "zz-retired", "activeOnly": True}
+        synthetic_client,
+        "GET",
+        "/CodeSystem/$validate-code",
+        {"url": SYN, "code": "zz-retired", "activeOnly": True},
     )
     assert param(strict, "result") is False
     assert param(strict, "message") == "The code 'zz-retired' is valid but is not active"
@@ -170,7 +184,10 @@ def test_designation_is_an_acceptable_display(synthetic_client):
     )  # fmt: skip
     assert param(body, "result") is True
     wrong = validate(
-        synthetic_client, "GET", "/CodeSystem/$validate-code", {"url": SYN, "code": "zz-parent", "display": "Nope"}
+        synthetic_client,
+        "GET",
+        "/CodeSystem/$validate-code",
+        {"url": SYN, "code": "zz-parent", "display": "Nope"},
     )
     assert "Valid display is one of 2 choices: 'Synthetic parent concept' (en) or " in param(wrong, "message")
 
@@ -224,13 +241,22 @@ def test_codeable_concept_in_value_set(client):
 
 def test_modifier_value_sets_cover_cpt_and_hcpcs(client):
     url = f"{BASE}/ValueSet/ncci-bypass-modifiers"
-    for system, code, expected in [(HCPCS, "XU", True), (CPT, "59", True), (CPT, "26", False), (HCPCS, "TC", False)]:
-        body = validate(client, "GET", "/ValueSet/$validate-code", {"url": url, "system": system, "code": code})
+    for system, code, expected in [
+        (HCPCS, "XU", True),
+        (CPT, "59", True),
+        (CPT, "26", False),
+        (HCPCS, "TC", False),
+    ]:
+        body = validate(
+            client, "GET", "/ValueSet/$validate-code", {"url": url, "system": system, "code": code}
+        )
         assert param(body, "result") is expected, code
 
 
 def test_expression_membership_follows_its_base_code(client):
-    body = validate(client, "GET", "/ValueSet/$validate-code", {"url": VS_CT, "system": CPT, "code": "72126:26"})
+    body = validate(
+        client, "GET", "/ValueSet/$validate-code", {"url": VS_CT, "system": CPT, "code": "72126:26"}
+    )
     assert param(body, "result") is True
 
 
@@ -248,9 +274,13 @@ def test_value_set_given_inline_is_validated_and_used(client):
         "resourceType": "ValueSet", "id": "inline", "url": "http://example.org/vs/inline", "status": "draft",
         "compose": {"include": [{"system": CPT, "concept": [{"code": "62284"}]}]},
     }  # fmt: skip
-    body = validate(client, "POST", "/ValueSet/$validate-code", {"valueSet": inline, "system": CPT, "code": "62284"})
+    body = validate(
+        client, "POST", "/ValueSet/$validate-code", {"valueSet": inline, "system": CPT, "code": "62284"}
+    )
     assert param(body, "result") is True
     broken = {**inline, "status": 12}
-    response = call(client, "POST", "/ValueSet/$validate-code", {"valueSet": broken, "system": CPT, "code": "62284"})
+    response = call(
+        client, "POST", "/ValueSet/$validate-code", {"valueSet": broken, "system": CPT, "code": "62284"}
+    )
     assert response.status_code == 422
     assert "ValueSet.status" in response.get_json()["issue"][0]["details"]["text"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from flask import Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 
 from terminology.engine.registry import Registry
 from terminology.errors import InvalidRequest, NotAcceptable, UnsupportedMediaType
@@ -44,10 +44,8 @@ def negotiate() -> str:
 def fhir_response(payload: dict, status: int = 200, headers: dict | None = None) -> Response:
     """Serialise a resource with orjson as FHIR JSON (``_pretty=true`` indents it)."""
     option = orjson.OPT_INDENT_2 if request.args.get("_pretty") == "true" else 0
-    try:
-        mimetype = negotiate()
-    except NotAcceptable:
-        mimetype = FHIR_JSON  # error responses are still JSON
+    # Error responses (including 406 itself) fall back to FHIR JSON.
+    mimetype = g.get("mimetype", FHIR_JSON)
     response = Response(orjson.dumps(payload, option=option), status=status, headers=headers)
     response.headers["Content-Type"] = f"{mimetype}; charset=utf-8"
     return response
@@ -79,3 +77,18 @@ def operation_params() -> OperationParams:
         # A body-less POST carries its parameters in the query string.
         return OperationParams.from_query(request.args.items(multi=True))
     return OperationParams.from_parameters(json_body())
+
+
+# Blueprints that speak FHIR; health and metrics routes negotiate on their own.
+FHIR_BLUEPRINTS: set[str] = set()
+
+
+def _negotiate_before_request() -> None:
+    if request.blueprint in FHIR_BLUEPRINTS:
+        g.mimetype = negotiate()
+
+
+def init_app(app: Flask, fhir_blueprints: list[str]) -> None:
+    """Negotiate the response format before every FHIR request (406 for non-JSON)."""
+    FHIR_BLUEPRINTS.update(fhir_blueprints)
+    app.before_request(_negotiate_before_request)

@@ -20,6 +20,60 @@ INDEX_CLASSES: dict[str, Callable] = {
 }
 
 
+# Codes with a *required* binding in R4 that fhir.resources does not enforce (it checks only
+# the code datatype); a typo here would silently change how the content is served.
+_STATUS = {"draft", "active", "retired", "unknown"}
+REQUIRED_CODES: dict[str, list[tuple[str, set[str]]]] = {
+    "CodeSystem": [
+        ("status", _STATUS),
+        ("content", {"not-present", "example", "fragment", "complete", "supplement"}),
+        ("hierarchyMeaning", {"grouped-by", "is-a", "part-of", "classified-with"}),
+        ("property[].type", {"code", "Coding", "string", "integer", "boolean", "dateTime", "decimal"}),
+    ],
+    "ValueSet": [
+        ("status", _STATUS),
+        ("compose.include[].filter[].op", {
+            "=", "is-a", "descendent-of", "is-not-a", "regex", "in", "not-in", "generalizes", "exists",
+        }),
+        ("compose.exclude[].filter[].op", {
+            "=", "is-a", "descendent-of", "is-not-a", "regex", "in", "not-in", "generalizes", "exists",
+        }),
+    ],
+    "ConceptMap": [
+        ("status", _STATUS),
+        ("group[].element[].target[].equivalence", {
+            "relatedto", "equivalent", "equal", "wider", "subsumes", "narrower", "specializes",
+            "inexact", "unmatched", "disjoint",
+        }),
+    ],
+}  # fmt: skip
+
+
+def _values_at(node: object, steps: list[str], path: str):
+    """Yield (path, value) for a dotted path where ``name[]`` walks every array item."""
+    if not steps:
+        yield path, node
+        return
+    step, rest = steps[0], steps[1:]
+    if not isinstance(node, dict):
+        return
+    if step.endswith("[]"):
+        name = step[:-2]
+        for i, item in enumerate(node.get(name, []) or []):
+            yield from _values_at(item, rest, f"{path}.{name}[{i}]")
+    elif step in node:
+        yield from _values_at(node[step], rest, f"{path}.{step}")
+
+
+def check_required_codes(resource: dict, source: str) -> None:
+    """Refuse codes outside the R4 required value sets (status, content, equivalence, filter op…)."""
+    resource_type = resource["resourceType"]
+    for dotted, allowed in REQUIRED_CODES.get(resource_type, []):
+        for path, value in _values_at(resource, dotted.split("."), resource_type):
+            if value not in allowed:
+                raise ContentError(source, path, f"'{value}' is not one of {', '.join(sorted(allowed))}")
+
+
 def _model_for(resource_type: str):
     # Imported lazily: fhir.resources is only needed while loading, not while serving.
     if resource_type == "CodeSystem":
@@ -64,6 +118,7 @@ def validate_resource(resource: object, source: str) -> dict:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ContentError(source, element_path(resource_type, first["loc"]), first["msg"]) from None
+    check_required_codes(resource, source)
     for required in ("id", "url", "status"):
         if not resource.get(required):
             raise ContentError(source, f"{resource_type}.{required}", "is required for served content")

@@ -1,0 +1,106 @@
+"""Bad input is normal input: every failure is an OperationOutcome with the right status."""
+
+from __future__ import annotations
+
+import pytest
+
+from terminology import create_app
+from tests.helpers import CPT, FHIR_JSON, fhir_valid
+
+LOOKUP = "/CodeSystem/$lookup"
+
+
+def outcome(response, status):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype in ("application/fhir+json", "application/json")
+    body = fhir_valid(response.get_json())
+    assert body["resourceType"] == "OperationOutcome"
+    return body
+
+
+def test_malformed_json_is_400(client):
+    outcome(client.post(LOOKUP, data=b"{not json", content_type=FHIR_JSON), 400)
+
+
+def test_empty_body_with_json_type_is_400(client):
+    outcome(client.post(LOOKUP, data=b"", content_type=FHIR_JSON), 400)
+
+
+def test_wrong_resource_type_is_400(client):
+    body = outcome(client.post(LOOKUP, json={"resourceType": "Patient"}, content_type=FHIR_JSON), 400)
+    assert body["issue"][0]["expression"] == ["resourceType"]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "expression"),
+    [([{"name": "code", "valueCode": 72125}], "Parameters.parameter[0].valueCode"),
+     ([{"name": 5}], "Parameters.parameter[0]"),
+     ([{"name": "coding", "valueCoding": "http://x|1"}], "Parameters.parameter[0].valueCoding"),
+     ([{"name": "code", "valueCode": "1", "valueString": "2"}], "Parameters.parameter[0]"),
+     ([{"name": "count", "valueInteger": True}], "Parameters.parameter[0].valueInteger")],
+)  # fmt: skip
+def test_wrong_types_name_the_element(client, parameters, expression):
+    body = {"resourceType": "Parameters", "parameter": parameters}
+    result = outcome(client.post(LOOKUP, json=body, content_type=FHIR_JSON), 400)
+    assert result["issue"][0]["expression"] == [expression]
+
+
+def test_parameter_list_must_be_an_array(client):
+    body = {"resourceType": "Parameters", "parameter": {"name": "code"}}
+    outcome(client.post(LOOKUP, json=body, content_type=FHIR_JSON), 400)
+
+
+def test_wrong_content_type_is_415(client):
+    outcome(client.post(LOOKUP, data="code=1", content_type="text/plain"), 415)
+    outcome(client.post(LOOKUP, data="<Parameters/>", content_type="application/fhir+xml"), 415)
+
+
+def test_form_post_is_accepted(client):
+    response = client.post(LOOKUP, data={"system": CPT, "code": "72125"})
+    assert response.status_code == 200
+
+
+def test_huge_body_is_413():
+    client = create_app({"MAX_CONTENT_LENGTH": 1024}).test_client()
+    big = {"resourceType": "Parameters", "parameter": [{"name": "code", "valueCode": "x" * 4096}]}
+    outcome(client.post(LOOKUP, json=big, content_type=FHIR_JSON), 413)
+
+
+@pytest.mark.parametrize("method", ["put", "delete", "patch"])
+def test_writes_are_405_with_allow_header(client, method):
+    response = getattr(client, method)("/CodeSystem/cpt-2026", json={})
+    body = outcome(response, 405)
+    assert "GET" in response.headers["Allow"]
+    assert "read-only" in body["issue"][0]["details"]["text"]
+
+
+def test_unknown_route_is_404(client):
+    outcome(client.get("/Patient/1"), 404)
+
+
+@pytest.mark.parametrize("fmt", ["xml", "application/fhir+xml", "html"])
+def test_unsupported_format_is_406(client, fmt):
+    outcome(client.get(f"/metadata?_format={fmt}"), 406)
+
+
+def test_json_formats_and_accept_headers_are_honoured(client):
+    assert client.get("/metadata?_format=json").mimetype == "application/fhir+json"
+    assert client.get("/metadata", headers={"Accept": "application/json"}).mimetype == "application/json"
+    assert client.get("/metadata", headers={"Accept": "text/html,*/*;q=0.8"}).status_code == 200
+    outcome(client.get("/metadata", headers={"Accept": "application/fhir+xml"}), 406)
+
+
+def test_pretty_output(client):
+    assert b"\n  " in client.get("/metadata?_pretty=true").data
+
+
+def test_unexpected_exception_is_a_500_operation_outcome_not_html(app, monkeypatch):
+    from terminology.api import codesystem
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(codesystem, "lookup", explode)
+    body = outcome(app.test_client().get(f"{LOOKUP}?system={CPT}&code=72125"), 500)
+    assert "secret" not in str(body)
+    assert body["issue"][0]["code"] == "exception"

@@ -1,0 +1,158 @@
+"""Content loading: validation with fhir.resources, cross-checks, versions side by side."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from terminology.content.loader import load_registry
+from terminology.errors import ContentError
+from tests.conftest import SYNTHETIC_CS, write_resource
+
+SYN = SYNTHETIC_CS["url"]
+
+
+def value_set(**compose) -> dict:
+    return {
+        "resourceType": "ValueSet", "id": "vs", "url": "http://example.org/fhir/ValueSet/vs",
+        "status": "active", "compose": compose,
+    }  # fmt: skip
+
+
+def load_error(directory) -> ContentError:
+    with pytest.raises(ContentError) as caught:
+        load_registry([directory])
+    return caught.value
+
+
+def test_bundled_content_loads(app):
+    counts = app.extensions["terminology.registry"].counts()
+    assert counts == {"CodeSystem": 3, "ValueSet": 6, "ConceptMap": 3}
+
+
+def test_invalid_json_names_the_file(tmp_path):
+    (tmp_path / "broken.json").write_text("{", encoding="utf-8")
+    error = load_error(tmp_path)
+    assert error.path.endswith("broken.json") and error.element == "(json)"
+
+
+def test_schema_violation_names_the_element(tmp_path):
+    bad = copy.deepcopy(SYNTHETIC_CS)
+    bad["concept"][1]["code"] = 7
+    write_resource(tmp_path, "bad.json", bad)
+    error = load_error(tmp_path)
+    assert error.element == "CodeSystem.concept[1].code"
+    assert error.path.endswith("bad.json")
+
+
+def test_unserved_resource_type_is_refused(tmp_path):
+    write_resource(tmp_path, "patient.json", {"resourceType": "Patient", "id": "p"})
+    assert load_error(tmp_path).element == "resourceType"
+
+
+def test_missing_url_is_refused(tmp_path):
+    bad = {k: v for k, v in SYNTHETIC_CS.items() if k != "url"}
+    write_resource(tmp_path, "nourl.json", bad)
+    assert load_error(tmp_path).element == "CodeSystem.url"
+
+
+def test_duplicate_code_and_undeclared_property_are_refused(tmp_path):
+    bad = copy.deepcopy(SYNTHETIC_CS)
+    bad["concept"].append({"code": "zz-parent"})
+    write_resource(tmp_path / "a", "dup.json", bad)
+    assert load_error(tmp_path / "a").element == "CodeSystem.concept[2].code"
+    bad = copy.deepcopy(SYNTHETIC_CS)
+    bad["concept"][1]["property"] = [{"code": "flavour", "valueCode": "x"}]
+    write_resource(tmp_path / "b", "prop.json", bad)
+    assert load_error(tmp_path / "b").element == "CodeSystem.concept[1].property[0].code"
+    bad["concept"][1]["property"] = [{"code": "colour", "valueBoolean": True}]
+    write_resource(tmp_path / "c", "type.json", bad)
+    assert "declared as code" in load_error(tmp_path / "c").message
+
+
+def test_duplicate_url_and_version_names_both_files(tmp_path):
+    write_resource(tmp_path, "a.json", SYNTHETIC_CS)
+    write_resource(tmp_path, "b.json", {**SYNTHETIC_CS, "id": "other"})
+    error = load_error(tmp_path)
+    assert error.path.endswith("b.json") and "a.json" in error.message
+    assert f"{SYN}|1.0.0" in error.message
+
+
+def test_versions_live_side_by_side_and_latest_wins(tmp_path):
+    write_resource(tmp_path, "v1.json", SYNTHETIC_CS)
+    newer = copy.deepcopy(SYNTHETIC_CS)
+    newer.update(id="synthetic-10", version="1.10.0")
+    newer["concept"].append({"code": "zz-new", "display": "Synthetic new concept"})
+    write_resource(tmp_path, "v10.json", newer)
+    registry = load_registry([tmp_path])
+    assert registry.code_system(SYN).version == "1.10.0"
+    assert registry.code_system(SYN, "1.0.0").find("zz-new") is None
+    assert registry.versions_of("CodeSystem", SYN) == ["1.0.0", "1.10.0"]
+
+
+@pytest.mark.parametrize(
+    ("compose", "element"),
+    [({"include": [{"system": "http://example.org/missing"}]}, "ValueSet.compose.include[0].system"),
+     ({"include": [{"system": SYN, "concept": [{"code": "nope"}]}]}, "ValueSet.compose.include[0].concept[0].code"),
+     ({"include": [{"valueSet": ["http://example.org/fhir/ValueSet/missing"]}]},
+      "ValueSet.compose.include[0].valueSet[0]")],
+)  # fmt: skip
+def test_dangling_value_set_includes_are_refused(tmp_path, compose, element):
+    write_resource(tmp_path, "cs.json", SYNTHETIC_CS)
+    write_resource(tmp_path, "vs.json", value_set(**compose))
+    assert load_error(tmp_path).element == element
+
+
+def test_value_set_importing_another(tmp_path):
+    write_resource(tmp_path, "cs.json", SYNTHETIC_CS)
+    base = value_set(
+        include=[{"system": SYN, "filter": [{"property": "concept", "op": "is-a", "value": "zz-parent"}]}]
+    )
+    write_resource(tmp_path, "base.json", base)
+    write_resource(
+        tmp_path, "outer.json",
+        {**value_set(include=[{"valueSet": [base["url"]]}], exclude=[{"system": SYN, "concept": [{"code": "zz-child"}]}]),
+         "id": "outer", "url": "http://example.org/fhir/ValueSet/outer"},
+    )  # fmt: skip
+    registry = load_registry([tmp_path])
+    members, _ = registry.value_set("http://example.org/fhir/ValueSet/outer").members(registry)
+    assert [m.concept.code for m in members] == ["zz-parent"]
+
+
+def test_concept_map_codes_must_exist_in_loaded_systems(tmp_path):
+    write_resource(tmp_path, "cs.json", SYNTHETIC_CS)
+    cmap = {
+        "resourceType": "ConceptMap", "id": "m", "url": "http://example.org/fhir/ConceptMap/m", "status": "active",
+        "group": [{"source": SYN, "target": SYN, "element": [{"code": "zz-child", "target": [
+            {"code": "zz-missing", "equivalence": "equivalent"}]}]}],
+    }  # fmt: skip
+    write_resource(tmp_path, "map.json", cmap)
+    assert load_error(tmp_path).element == "ConceptMap.group[0].element[0].target[0].code"
+
+
+def test_missing_directory_is_reported(tmp_path):
+    assert load_error(tmp_path / "absent").element == "(directory)"
+
+
+@pytest.mark.parametrize(
+    ("change", "element"),
+    [(lambda r: r.update(status="published"), "CodeSystem.status"),
+     (lambda r: r["property"][0].update(type="text"), "CodeSystem.property[0].type")],
+)  # fmt: skip
+def test_codes_outside_required_bindings_are_refused(tmp_path, change, element):
+    bad = copy.deepcopy(SYNTHETIC_CS)
+    change(bad)
+    write_resource(tmp_path, "bad.json", bad)
+    assert load_error(tmp_path).element == element
+
+
+def test_unknown_map_equivalence_is_refused(tmp_path):
+    write_resource(tmp_path, "cs.json", SYNTHETIC_CS)
+    cmap = {
+        "resourceType": "ConceptMap", "id": "m", "url": "http://example.org/fhir/ConceptMap/m", "status": "active",
+        "group": [{"source": SYN, "target": SYN, "element": [{"code": "zz-child", "target": [
+            {"code": "zz-parent", "equivalence": "same-ish"}]}]}],
+    }  # fmt: skip
+    write_resource(tmp_path, "map.json", cmap)
+    assert load_error(tmp_path).element == "ConceptMap.group[0].element[0].target[0].equivalence"

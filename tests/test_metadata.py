@@ -1,0 +1,42 @@
+"""CapabilityStatement, TerminologyCapabilities and $versions."""
+
+from __future__ import annotations
+
+from tests.helpers import CPT, HCPCS, LOINC, fhir_valid
+
+
+def test_capability_statement_follows_the_terminology_server_conventions(client):
+    statement = fhir_valid(client.get("/metadata").get_json())
+    assert statement["instantiates"] == ["http://hl7.org/fhir/CapabilityStatement/terminology-server"]
+    assert statement["fhirVersion"] == "4.0.1"
+    assert "application/fhir+json" in statement["format"]
+    assert statement["kind"] == "instance" and statement["status"] == "active"
+    assert " " not in statement["name"]
+    rest = statement["rest"][0]
+    assert rest["mode"] == "server" and "security" in rest
+    resources = {r["type"]: r for r in rest["resource"]}
+    assert {o["name"] for o in resources["CodeSystem"]["operation"]} >= {"lookup", "validate-code"}
+    assert {o["name"] for o in resources["ValueSet"]["operation"]} >= {"expand", "validate-code"}
+    assert {i["code"] for i in resources["ValueSet"]["interaction"]} == {"read", "search-type"}
+    assert all(o["definition"].startswith("http") for r in rest["resource"] for o in r["operation"])
+    assert any(o["name"] == "versions" for o in rest["operation"])
+    features = [
+        e
+        for e in statement["extension"]
+        if e["url"].endswith("application-feature/StructureDefinition/feature")
+    ]
+    assert any(sub.get("valueCode") == "1.6.0" for f in features for sub in f["extension"])
+
+
+def test_terminology_capabilities_lists_every_code_system_and_version(client):
+    capabilities = fhir_valid(client.get("/metadata?mode=terminology").get_json())
+    systems = {c["uri"]: [v["code"] for v in c.get("version", [])] for c in capabilities["codeSystem"]}
+    assert systems == {CPT: ["2026"], HCPCS: ["2026"], LOINC: []}
+    names = {p["name"] for p in capabilities["expansion"]["parameter"]}
+    assert {"activeOnly", "count", "displayLanguage", "excludeNested", "offset", "property"} <= names
+    assert "tx-resource" not in names  # not supported, so not listed
+
+
+def test_versions_operation(client):
+    body = fhir_valid(client.get("/$versions").get_json())
+    assert body["parameter"][0] == {"name": "version", "valueCode": "4.0"}

@@ -126,3 +126,52 @@ def test_bad_parameters(client, params, status):
     response = client.get("/ValueSet/$expand", query_string=params)
     assert response.status_code == status
     assert response.get_json()["resourceType"] == "OperationOutcome"
+
+
+def test_count_beyond_fhir_integer_range_is_400(client):
+    response = client.get(f"/ValueSet/$expand?url={ALL}&count=99999999999999999999999")
+    assert response.status_code == 400
+    assert "from 0 to 2147483647" in response.get_json()["issue"][0]["details"]["text"]
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "status"),
+    [("system-version", "2026", 200), ("force-system-version", "2026", 200),
+     ("force-system-version", "1999", 404), ("check-system-version", "1999", 422), ("system-version", "bad", 400)],
+)  # fmt: skip
+def test_system_version_pins(client, name, version, status):
+    value = f"{CPT}|{version}" if version != "bad" else "bad"
+    response = client.get("/ValueSet/$expand", query_string={"url": ALL, name: value})
+    assert response.status_code == status, response.get_data(as_text=True)
+    if status == 200:
+        assert echoed(response.get_json())["used-codesystem"] == f"{CPT}|2026"
+    else:
+        assert response.get_json()["resourceType"] == "OperationOutcome"
+
+
+def test_inline_value_set_with_bad_regex_is_422(client):
+    inline = {
+        "resourceType": "ValueSet", "id": "x", "url": "http://example.org/vs/x", "status": "draft",
+        "compose": {"include": [{"system": CPT, "filter": [{"property": "code", "op": "regex", "value": "("}]}]},
+    }  # fmt: skip
+    response = call(client, "POST", "/ValueSet/$expand", {"valueSet": inline})
+    assert response.status_code == 422
+    assert "not a valid expression" in response.get_json()["issue"][0]["details"]["text"]
+
+
+def test_inline_value_set_over_unknown_system_is_404(client):
+    inline = {
+        "resourceType": "ValueSet", "id": "x", "url": "http://example.org/vs/x", "status": "draft",
+        "compose": {"include": [{"system": "http://example.org/unknown-system"}]},
+    }  # fmt: skip
+    response = call(client, "POST", "/ValueSet/$expand", {"valueSet": inline})
+    assert response.status_code == 404
+
+
+def test_inline_value_set_with_property_filter(client):
+    inline = {
+        "resourceType": "ValueSet", "id": "x", "url": "http://example.org/vs/x", "status": "draft",
+        "compose": {"include": [{"system": CPT, "filter": [{"property": "service-component", "op": "in", "value": "combined,injection"}]}]},
+    }  # fmt: skip
+    vs = expand(client, "POST", "/ValueSet/$expand", {"valueSet": inline})
+    assert codes(vs) == ["62284", "62302", "62303", "62304", "62305"]

@@ -20,7 +20,7 @@ class ExpandOptions:
     active_only: bool = False
     include_designations: bool = False
     properties: list[str] = field(default_factory=list)
-    system_versions: dict[str, str] = field(default_factory=dict)
+    system_versions: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

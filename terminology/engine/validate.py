@@ -307,7 +307,7 @@ def _combine(checks: list[CodingCheck], codeable: dict) -> ValidationResult:
 
 
 def _membership(
-    registry: Registry, value_set: ValueSetIndex, check: CodingCheck, pins: dict[str, str]
+    registry: Registry, value_set: ValueSetIndex, check: CodingCheck, pins: dict[str, tuple[str, str]]
 ) -> None:
     """Add the value-set membership issue of a coding that exists in its code system."""
     concept, code_system = check.concept, check.code_system
@@ -343,7 +343,7 @@ def validate_in_value_set(
     codings: list[CodingInput],
     options: ValidationOptions,
     codeable: dict | None = None,
-    pins: dict[str, str] | None = None,
+    pins: dict[str, tuple[str, str]] | None = None,
 ) -> ValidationResult:
     """Validate codings (one, or a CodeableConcept's) against a value set."""
     pins = pins or {}

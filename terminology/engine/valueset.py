@@ -43,6 +43,7 @@ class ValueSetIndex:
         self.status: str = resource.get("status", "unknown")
         self.experimental: bool = bool(resource.get("experimental", False))
         self._members: dict[tuple, tuple[list[Member], dict[tuple[str, str], Member]]] = {}
+        # Version pins arrive as {system: (mode, version)}; see pinned_version().
 
     @property
     def canonical(self) -> str:
@@ -59,7 +60,7 @@ class ValueSetIndex:
         ]
 
     def members(
-        self, registry: Registry, system_versions: dict[str, str] | None = None
+        self, registry: Registry, system_versions: dict[str, tuple[str, str]] | None = None
     ) -> tuple[list[Member], dict[tuple[str, str], Member]]:
         """Return the ordered members and a ``(system, code)`` index of them.
 
@@ -121,7 +122,12 @@ def _filter_predicate(code_system: CodeSystemIndex, flt: dict):
         wanted = {v.strip() for v in value.split(",")}
         return lambda c: c.code in wanted
     if op == "regex":
-        pattern = re.compile(value)
+        try:
+            pattern = re.compile(value)
+        except re.error as exc:
+            raise UnprocessableRequest(
+                f"The regex filter '{value}' is not a valid expression: {exc}"
+            ) from None
         if prop == "code":
             return lambda c: pattern.fullmatch(c.code) is not None
         return lambda c: any(pattern.fullmatch(str(v)) for v in c.property_values(prop))
@@ -144,11 +150,34 @@ def _filter_predicate(code_system: CodeSystemIndex, flt: dict):
     )
 
 
-def _select(registry: Registry, include: dict, pins: dict[str, str], seen: set[str]) -> list[Member]:
+def pinned_version(system: str, stated: str | None, pin: tuple[str, str] | None) -> str | None:
+    """Apply an ``$expand``/``$validate-code`` version pin to an include's stated version.
+
+    ``pin`` is ``(mode, version)``: ``default`` (system-version) fills in a missing version,
+    ``force`` (force-system-version) overrides it, ``check`` (check-system-version) refuses a
+    different stated version.
+    """
+    if pin is None:
+        return stated
+    mode, version = pin
+    if mode == "force" or stated is None:
+        return version
+    if mode == "check" and stated != version:
+        raise UnprocessableRequest(
+            f"The value set uses version '{stated}' of the code system '{system}', "
+            f"but check-system-version requires version '{version}'",
+            tx_code="version-error",
+        )
+    return stated
+
+
+def _select(
+    registry: Registry, include: dict, pins: dict[str, tuple[str, str]], seen: set[str]
+) -> list[Member]:
     selected: list[Member] | None = None
     if "system" in include:
         system = include["system"]
-        version = include.get("version") or pins.get(system)
+        version = pinned_version(system, include.get("version"), pins.get(system))
         code_system = registry.code_system(system, version)
         if "concept" in include:
             selected = []
@@ -175,7 +204,7 @@ def _select(registry: Registry, include: dict, pins: dict[str, str], seen: set[s
 
 
 def evaluate_compose(
-    registry: Registry, value_set: ValueSetIndex, pins: dict[str, str], seen: set[str]
+    registry: Registry, value_set: ValueSetIndex, pins: dict[str, tuple[str, str]], seen: set[str]
 ) -> list[Member]:
     """Evaluate a ValueSet compose into an ordered, de-duplicated list of members."""
     compose = value_set.resource.get("compose", {})

@@ -101,9 +101,12 @@ class OperationParams:
         return None
 
     def string(self, *names: str) -> str | None:
-        """Return a parameter as text; any primitive value[x] type is accepted."""
+        """Return a parameter as text; any primitive value[x] type is accepted.
+
+        An empty value counts as absent: FHIR has no empty strings.
+        """
         found = self.first(*names)
-        if found is None:
+        if found is None or found.value == "":
             return None
         if found.value_type == "query" or found.value_type in PRIMITIVE_TYPES:
             value = found.value
@@ -138,8 +141,10 @@ class OperationParams:
             f"Parameter '{name}' must be true or false, not '{found.value}'", expression=found.path
         )
 
-    def integer(self, name: str, default: int | None = None, minimum: int = 0) -> int | None:
-        """Return a non-negative integer parameter."""
+    def integer(
+        self, name: str, default: int | None = None, minimum: int = 0, maximum: int = 2**31 - 1
+    ) -> int | None:
+        """Return an integer parameter within FHIR's 32-bit ``integer`` range."""
         found = self.first(name)
         if found is None:
             return default
@@ -149,9 +154,9 @@ class OperationParams:
                 value = int(value.strip())
             except ValueError:
                 value = None
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
             raise InvalidRequest(
-                f"Parameter '{name}' must be an integer >= {minimum}, not '{found.value}'",
+                f"Parameter '{name}' must be an integer from {minimum} to {maximum}, not '{found.value}'",
                 expression=found.path,
             )
         return value

@@ -34,7 +34,7 @@ class ValidateInput:
     codeable_concept: dict | None
     options: ValidationOptions
     value_set: ValueSetIndex | None = None
-    system_versions: dict[str, str] | None = None
+    system_versions: dict[str, tuple[str, str]] | None = None
 
 
 def _codings_from(
@@ -110,17 +110,20 @@ def code_system_validate_input(params: OperationParams, instance=None) -> Valida
     return ValidateInput(codings, codeable, _options(params))
 
 
-def system_versions(params: OperationParams) -> dict[str, str]:
-    """Read ``system-version`` / ``force-system-version`` / ``check-system-version`` pins."""
-    pins: dict[str, str] = {}
-    for name in ("system-version", "check-system-version", "force-system-version"):
+_PIN_MODES = {"system-version": "default", "check-system-version": "check", "force-system-version": "force"}
+
+
+def system_versions(params: OperationParams) -> dict[str, tuple[str, str]]:
+    """Read ``system-version`` / ``check-system-version`` / ``force-system-version`` pins."""
+    pins: dict[str, tuple[str, str]] = {}
+    for name, mode in _PIN_MODES.items():
         for value in params.strings(name):
             url, version = split_canonical(str(value))
             if not version:
                 raise InvalidRequest(
                     f"Parameter '{name}' must be 'url|version', not '{value}'", expression=name
                 )
-            pins[url] = version
+            pins[url] = (mode, version)
     return pins
 
 
@@ -144,7 +147,10 @@ def inline_value_set(params: OperationParams, registry: Registry) -> ValueSetInd
     try:
         cross_check_value_set(registry, value_set)
     except ContentError as exc:
-        raise NotFound(exc.message, expression=exc.element) from None
+        # A reference to content we do not have is "not found"; anything else is a bad value set.
+        unresolved = exc.element.endswith(".system") or ".valueSet[" in exc.element
+        error = NotFound if unresolved else UnprocessableRequest
+        raise error(exc.message, expression=exc.element) from None
     return value_set
 
 

@@ -91,7 +91,8 @@ def main() -> int:
             "each operation run is paired with an adjacent hello-world run; ratio = operation / that ceiling"
         )
         print(
-            f"{'operation':34} {'conc':>4} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'hello/s':>8} {'ratio':>6}"
+            f"{'operation':34} {'conc':>4} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+            f"{'hello/s':>8} {'ratio':>6}"
         )
         for label, mode in OPERATIONS:
             for c in (1, 10):

@@ -20,6 +20,14 @@ def value_set(**compose) -> dict:
     }  # fmt: skip
 
 
+def concept_map(target_code: str, equivalence: str) -> dict:
+    return {
+        "resourceType": "ConceptMap", "id": "m", "url": "http://example.org/fhir/ConceptMap/m", "status": "active",
+        "group": [{"source": SYN, "target": SYN, "element": [{"code": "zz-child", "target": [
+            {"code": target_code, "equivalence": equivalence}]}]}],
+    }  # fmt: skip
+
+
 def load_error(directory) -> ContentError:
     with pytest.raises(ContentError) as caught:
         load_registry([directory])
@@ -122,12 +130,7 @@ def test_value_set_importing_another(tmp_path):
 
 def test_concept_map_codes_must_exist_in_loaded_systems(tmp_path):
     write_resource(tmp_path, "cs.json", SYNTHETIC_CS)
-    cmap = {
-        "resourceType": "ConceptMap", "id": "m", "url": "http://example.org/fhir/ConceptMap/m", "status": "active",
-        "group": [{"source": SYN, "target": SYN, "element": [{"code": "zz-child", "target": [
-            {"code": "zz-missing", "equivalence": "equivalent"}]}]}],
-    }  # fmt: skip
-    write_resource(tmp_path, "map.json", cmap)
+    write_resource(tmp_path, "map.json", concept_map("zz-missing", "equivalent"))
     assert load_error(tmp_path).element == "ConceptMap.group[0].element[0].target[0].code"
 
 
@@ -149,10 +152,5 @@ def test_codes_outside_required_bindings_are_refused(tmp_path, change, element):
 
 def test_unknown_map_equivalence_is_refused(tmp_path):
     write_resource(tmp_path, "cs.json", SYNTHETIC_CS)
-    cmap = {
-        "resourceType": "ConceptMap", "id": "m", "url": "http://example.org/fhir/ConceptMap/m", "status": "active",
-        "group": [{"source": SYN, "target": SYN, "element": [{"code": "zz-child", "target": [
-            {"code": "zz-parent", "equivalence": "same-ish"}]}]}],
-    }  # fmt: skip
-    write_resource(tmp_path, "map.json", cmap)
+    write_resource(tmp_path, "map.json", concept_map("zz-parent", "same-ish"))
     assert load_error(tmp_path).element == "ConceptMap.group[0].element[0].target[0].equivalence"

@@ -37,6 +37,21 @@ _SEARCH_PARAMS = (
 CAPABILITY_CONTRIBUTORS: list = []
 
 
+def _describe(url: str) -> dict:
+    """Return the identity elements both capability resources share."""
+    return {
+        "id": "terminology",
+        "url": url,
+        "version": __version__,
+        "name": "TerminologyService",
+        "title": "Terminology service for US procedure codes (CPT spine imaging)",
+        "status": "active",
+        "experimental": False,
+        "date": RELEASE_DATE,
+        "kind": "instance",
+    }
+
+
 def _operation(name: str, key: str | None = None) -> dict:
     return {"name": name, "definition": _OPERATION_DEFINITIONS[key or name]}
 
@@ -55,16 +70,8 @@ def capability_statement() -> dict:
     base = base_url()
     statement = {
         "resourceType": "CapabilityStatement",
-        "id": "terminology",
-        "url": f"{base}/metadata",
-        "version": __version__,
-        "name": "TerminologyService",
-        "title": "Terminology service for US procedure codes (CPT spine imaging)",
-        "status": "active",
-        "experimental": False,
-        "date": RELEASE_DATE,
+        **_describe(f"{base}/metadata"),
         "publisher": "terminology project",
-        "kind": "instance",
         "instantiates": ["http://hl7.org/fhir/CapabilityStatement/terminology-server"],
         "software": {"name": "terminology", "version": __version__, "releaseDate": RELEASE_DATE},
         "implementation": {"description": "FHIR R4 terminology service", "url": base},
@@ -133,15 +140,7 @@ def terminology_capabilities() -> dict:
         code_systems.append(entry)
     return {
         "resourceType": "TerminologyCapabilities",
-        "id": "terminology",
-        "url": f"{base_url()}/metadata?mode=terminology",
-        "version": __version__,
-        "name": "TerminologyService",
-        "title": "Terminology service for US procedure codes (CPT spine imaging)",
-        "status": "active",
-        "experimental": False,
-        "date": RELEASE_DATE,
-        "kind": "instance",
+        **_describe(f"{base_url()}/metadata?mode=terminology"),
         "software": {"name": "terminology", "version": __version__},
         "codeSystem": code_systems,
         "expansion": {

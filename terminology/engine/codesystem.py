@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from terminology.engine.versions import canonical
+from terminology.engine.resource import LoadedResource
 
 _WORD = re.compile(r"[a-z0-9]+")
 _INACTIVE_STATUSES = frozenset({"retired", "deprecated", "inactive"})
@@ -80,24 +80,17 @@ def _value_of(prop: dict) -> tuple[str, object]:
     return "", None
 
 
-class CodeSystemIndex:
+class CodeSystemIndex(LoadedResource):
     """A loaded CodeSystem resource with its concepts indexed for the operations."""
 
     resource_type = "CodeSystem"
+    bulky_elements = ("concept", "text")
 
     def __init__(self, resource: dict, source: str = "") -> None:
-        self.resource = resource
-        self.source = source
-        self.id: str = resource.get("id", "")
-        self.url: str = resource.get("url", "")
-        self.version: str | None = resource.get("version")
-        self.name: str | None = resource.get("name")
-        self.title: str | None = resource.get("title")
-        self.status: str = resource.get("status", "unknown")
+        super().__init__(resource, source)
         self.content: str = resource.get("content", "complete")
         self.case_sensitive: bool = bool(resource.get("caseSensitive", False))
         self.compositional: bool = bool(resource.get("compositional", False))
-        self.experimental: bool = bool(resource.get("experimental", False))
         self.version_needed: bool = bool(resource.get("versionNeeded", False))
         self.language: str | None = resource.get("language")
         self.property_defs: dict[str, dict] = {
@@ -107,11 +100,6 @@ class CodeSystemIndex:
         self.order: list[Concept] = []
         self._walk(resource.get("concept", []), None)
         self.folded: dict[str, str] = {} if self.case_sensitive else {c.lower(): c for c in self.concepts}
-
-    @property
-    def canonical(self) -> str:
-        """Return ``url|version`` (or the bare url when unversioned)."""
-        return canonical(self.url, self.version)
 
     def _walk(self, concepts: list[dict], parent: Concept | None) -> None:
         for raw in concepts:
@@ -177,11 +165,3 @@ class CodeSystemIndex:
                 seen.add(child)
                 stack.extend(self.concepts[child].children if child in self.concepts else [])
         return seen
-
-    def summary(self) -> dict:
-        """Return the resource without its concepts (for `_summary=true`)."""
-        return {k: v for k, v in self.resource.items() if k not in ("concept", "text")}
-
-    def to_fhir(self) -> dict:
-        """Return the resource as loaded."""
-        return self.resource

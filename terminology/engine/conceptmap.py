@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from terminology.engine.versions import canonical
+from terminology.engine.resource import LoadedResource
 
 
 @dataclass(slots=True)
@@ -25,21 +25,14 @@ class MapTarget:
     product: list[dict] = field(default_factory=list)
 
 
-class ConceptMapIndex:
+class ConceptMapIndex(LoadedResource):
     """A loaded ConceptMap indexed by (source system, code) and by (target system, code)."""
 
     resource_type = "ConceptMap"
+    bulky_elements = ("group", "text")
 
     def __init__(self, resource: dict, source: str = "") -> None:
-        self.resource = resource
-        self.source = source
-        self.id: str = resource.get("id", "")
-        self.url: str = resource.get("url", "")
-        self.version: str | None = resource.get("version")
-        self.name: str | None = resource.get("name")
-        self.title: str | None = resource.get("title")
-        self.status: str = resource.get("status", "unknown")
-        self.experimental: bool = bool(resource.get("experimental", False))
+        super().__init__(resource, source)
         self.forward: dict[tuple[str, str], list[MapTarget]] = {}
         self.reverse: dict[tuple[str, str], list[MapTarget]] = {}
         for group in resource.get("group", []):
@@ -64,11 +57,6 @@ class ConceptMapIndex:
                         self.reverse.setdefault((mapped.target_system, mapped.target_code), []).append(mapped)
 
     @property
-    def canonical(self) -> str:
-        """Return ``url|version``."""
-        return canonical(self.url, self.version)
-
-    @property
     def source_systems(self) -> set[str]:
         """Return the source systems of this map's groups."""
         return {g.get("source", "") for g in self.resource.get("group", [])}
@@ -77,11 +65,3 @@ class ConceptMapIndex:
         """Return the mappings from (or, reversed, to) ``system#code``."""
         table = self.reverse if reverse else self.forward
         return table.get((system, code), [])
-
-    def summary(self) -> dict:
-        """Return the resource without its groups (for `_summary=true`)."""
-        return {k: v for k, v in self.resource.items() if k not in ("group", "text")}
-
-    def to_fhir(self) -> dict:
-        """Return the resource as loaded."""
-        return self.resource

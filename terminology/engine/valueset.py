@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from terminology.engine.versions import canonical
+from terminology.engine.resource import LoadedResource
 from terminology.errors import UnprocessableRequest
 
 if TYPE_CHECKING:
@@ -27,28 +27,16 @@ class Member:
         return (self.code_system.url, self.concept.code)
 
 
-class ValueSetIndex:
+class ValueSetIndex(LoadedResource):
     """A loaded ValueSet; its compose is evaluated lazily and cached per code-system pinning."""
 
     resource_type = "ValueSet"
+    bulky_elements = ("compose", "expansion", "text")
 
     def __init__(self, resource: dict, source: str = "") -> None:
-        self.resource = resource
-        self.source = source
-        self.id: str = resource.get("id", "")
-        self.url: str = resource.get("url", "")
-        self.version: str | None = resource.get("version")
-        self.name: str | None = resource.get("name")
-        self.title: str | None = resource.get("title")
-        self.status: str = resource.get("status", "unknown")
-        self.experimental: bool = bool(resource.get("experimental", False))
+        super().__init__(resource, source)
         self._members: dict[tuple, tuple[list[Member], dict[tuple[str, str], Member]]] = {}
         # Version pins arrive as {system: (mode, version)}; see pinned_version().
-
-    @property
-    def canonical(self) -> str:
-        """Return ``url|version``."""
-        return canonical(self.url, self.version)
 
     def included_systems(self) -> list[tuple[str, str | None]]:
         """Return the (system, version) pairs the compose includes directly."""
@@ -73,14 +61,6 @@ class ValueSetIndex:
             cached = (ordered, {m.key: m for m in ordered})
             self._members[pins] = cached
         return cached
-
-    def summary(self) -> dict:
-        """Return the resource without compose and expansion (for `_summary=true`)."""
-        return {k: v for k, v in self.resource.items() if k not in ("compose", "expansion", "text")}
-
-    def to_fhir(self) -> dict:
-        """Return the resource as loaded."""
-        return self.resource
 
 
 class ImplicitValueSet(ValueSetIndex):

@@ -175,3 +175,8 @@ def test_inline_value_set_with_property_filter(client):
     }  # fmt: skip
     vs = expand(client, "POST", "/ValueSet/$expand", {"valueSet": inline})
     assert codes(vs) == ["62284", "62302", "62303", "62304", "62305"]
+
+
+def test_contains_entries_carry_only_the_conventional_elements(client):
+    vs = expand(client, "GET", "/ValueSet/cpt-modifiers/$expand", {})
+    assert vs["expansion"]["contains"][0] == {"system": CPT, "code": "26", "display": "Professional component"}

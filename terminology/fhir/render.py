@@ -125,10 +125,8 @@ def expansion_value_set(expansion: Expansion, echoed: list[dict]) -> dict:
     contains = []
     for member in expansion.contains:
         concept = member.concept
-        entry: dict = {"system": member.code_system.url}
-        if member.code_system.version:
-            entry["version"] = member.code_system.version
-        entry["code"] = concept.code
+        # The version is reported once, in the used-codesystem parameter (tx conventions).
+        entry: dict = {"system": member.code_system.url, "code": concept.code}
         if concept.display:
             entry["display"] = concept.display
         if concept.inactive:

@@ -114,6 +114,14 @@ def check_code(path: Path, line: int, code: str) -> str:
     return code
 
 
+# strptime alone accepts short fields ("2020013"), so each format's shape is checked first.
+_DATE_SHAPES = (
+    (re.compile(r"^\d{8}$"), "%Y%m%d"),
+    (re.compile(r"^\d{4}-\d{2}-\d{2}$"), "%Y-%m-%d"),
+    (re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$"), "%m/%d/%Y"),
+)
+
+
 def parse_date(path: Path, line: int, value: object, what: str) -> str | None:
     """Turn a YYYYMMDD (or YYYY-MM-DD, M/D/YYYY, spreadsheet date) value into YYYY-MM-DD; blank is None."""
     if value is None:
@@ -127,11 +135,12 @@ def parse_date(path: Path, line: int, value: object, what: str) -> str | None:
         text = str(int(value))
     if not text:
         return None
-    for pattern in ("%Y%m%d", "%Y-%m-%d", "%m/%d/%Y"):
-        try:
-            return datetime.strptime(text, pattern).date().isoformat()
-        except ValueError:
-            continue
+    for shape, pattern in _DATE_SHAPES:
+        if shape.match(text):
+            try:
+                return datetime.strptime(text, pattern).date().isoformat()
+            except ValueError:
+                break
     raise ImportProblem(path, line, f"{what} '{text}' is not a date (expected YYYYMMDD)")
 
 

@@ -27,7 +27,9 @@ def _instance(resource_id: str | None):
 def lookup_view(resource_id: str | None = None):
     """Look up a code: display, designations and properties (404 for unknown codes)."""
     request = lookup_input(operation_params(), _instance(resource_id))
-    result = lookup(registry(), request.system, request.code, request.version, request.properties)
+    result = lookup(
+        registry(), request.system, request.code, request.version, request.properties, request.date
+    )
     return fhir_response(lookup_parameters(result))
 
 

@@ -186,7 +186,11 @@ def load_registry(directories: Iterable[Path]) -> Registry:
         resource = validate_resource(read_json(path), str(path))
         item = INDEX_CLASSES[resource["resourceType"]](resource, str(path))
         clash = registry.add(item)
-        if clash is not None:
+        if clash is not None and _supersedes(item, clash):
+            registry.replace(clash, item)
+        elif clash is not None and _supersedes(clash, item):
+            continue
+        elif clash is not None:
             raise ContentError(
                 str(path),
                 f"{item.resource_type}.url",
@@ -195,6 +199,21 @@ def load_registry(directories: Iterable[Path]) -> Registry:
             )
     cross_check(registry)
     return registry
+
+
+def _supersedes(new, old) -> bool:
+    """Say whether ``new`` is a complete CodeSystem standing in for a fragment of the same url|version.
+
+    The repository ships CPT and HCPCS fragments; a licensee's imported complete release of the same
+    version holds every code of the fragment, so it is served in the fragment's place.
+    """
+    return (
+        new.resource_type == old.resource_type == "CodeSystem"
+        and new.url == old.url
+        and new.version == old.version
+        and new.content == "complete"
+        and old.content == "fragment"
+    )
 
 
 def cross_check(registry: Registry) -> None:

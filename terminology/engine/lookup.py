@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from terminology.engine.codesystem import CodeSystemIndex, Concept, PropertyValue
 from terminology.engine.registry import Registry
@@ -28,10 +29,19 @@ def lookup(
     code: str,
     version: str | None = None,
     wanted_properties: list[str] | None = None,
+    on: date | None = None,
 ) -> LookupResult:
-    """Look a code up; unknown systems, versions and codes raise NotFound (HTTP 404)."""
-    code_system = registry.code_system(system, version)
-    check = check_coding(registry, CodingInput(system, code, version), ValidationOptions())
+    """Look a code up; unknown systems, versions and codes raise NotFound (HTTP 404).
+
+    ``on`` (the ``date`` parameter) picks the version in force on that day when no version is given,
+    and says whether a code with a termination date is still active then.
+    """
+    if version is None and on is not None:
+        code_system = registry.code_system_for_date(system, on)
+        version = code_system.version
+    else:
+        code_system = registry.code_system(system, version)
+    check = check_coding(registry, CodingInput(system, code, version), ValidationOptions(date=on))
     errors = [i for i in check.issues if i.severity == "error"]
     if check.concept is None or errors:
         message = errors[0].text if errors else f"Unknown code '{code}' in the CodeSystem '{system}'"
@@ -49,7 +59,7 @@ def lookup(
     if expression and (everything or "modified" in wanted):
         properties.append(PropertyValue("modified", "Boolean", True))
     if everything or "inactive" in wanted:
-        properties.append(PropertyValue("inactive", "Boolean", concept.inactive))
+        properties.append(PropertyValue("inactive", "Boolean", check.inactive))
     for parent in concept.parents if everything or "parent" in wanted else ():
         properties.append(PropertyValue("parent", "Code", parent))
     for child in concept.children if everything or "child" in wanted else ():

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import Protocol
 
 from terminology.engine.codesystem import CodeSystemIndex
 from terminology.engine.conceptmap import ConceptMapIndex
 from terminology.engine.valueset import ImplicitValueSet, ValueSetIndex
-from terminology.engine.versions import split_canonical, version_key
+from terminology.engine.versions import split_canonical, version_for_date, version_key, version_period
 from terminology.errors import NotFound
 
 RESOURCE_TYPES = ("CodeSystem", "ValueSet", "ConceptMap")
@@ -62,6 +63,19 @@ class Registry:
         self._latest[rtype][item.url] = latest
         return None
 
+    def replace(self, old: Published, new: Published) -> None:
+        """Put ``new`` in the place of ``old`` (a complete CodeSystem superseding a fragment)."""
+        rtype = old.resource_type
+        self.by_id[rtype].pop(old.id, None)
+        versions = self.by_url[rtype].get(old.url, {})
+        if versions.get(old.version) is old:
+            del versions[old.version]
+        if not versions:
+            self.by_url[rtype].pop(old.url, None)
+            self._latest[rtype].pop(old.url, None)
+        if self.add(new) is not None:
+            raise ValueError(f"'{new.canonical}' clashes with another resource (replacing {old.canonical})")
+
     def resources(self, resource_type: str) -> Iterable[Published]:
         """Return every resource of a type, in id order."""
         return (self.by_id[resource_type][k] for k in sorted(self.by_id[resource_type]))
@@ -94,6 +108,22 @@ class Registry:
             known = self.versions_of("CodeSystem", url)
             raise NotFound(unknown_system_message(url, version, known))
         return found  # type: ignore[return-value]
+
+    def code_system_for_date(self, url: str, on: date) -> CodeSystemIndex:
+        """Return the code system version in force on a date (CPT ``2026`` holds every day of 2026).
+
+        Systems whose versions are not dates (LOINC ``2.77``) answer with their latest version.
+        """
+        known = self.versions_of("CodeSystem", url)
+        if not any(version_period(v) for v in known):
+            return self.code_system(url)
+        chosen = version_for_date(known, on)
+        if chosen is None:
+            raise NotFound(
+                f"A definition for CodeSystem '{url}' in force on {on.isoformat()} could not be found, "
+                f"so the code cannot be validated. Valid versions: [{','.join(known)}]"
+            )
+        return self.code_system(url, chosen)
 
     def value_set(self, url: str, version: str | None = None) -> ValueSetIndex:
         """Return a value set by url and version, including implicit code-system value sets."""

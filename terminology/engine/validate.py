@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from terminology.engine.codesystem import CodeSystemIndex, Concept
+from terminology.engine.pctc import concept_problems as pctc_problems
 from terminology.engine.registry import Registry
 from terminology.engine.systems import EXPRESSION_MODIFIER_SYSTEMS
 from terminology.engine.valueset import ValueSetIndex
@@ -30,6 +32,8 @@ class ValidationOptions:
     lenient_display: bool = False
     active_only: bool = False
     display_language: str | None = None
+    # The date of service (``date`` parameter): picks the version in force and ends terminated codes.
+    date: date | None = None
 
 
 @dataclass(slots=True)
@@ -43,6 +47,8 @@ class CodingCheck:
     issues: list[Issue] = field(default_factory=list)
     normalized_code: str | None = None
     unknown_system: str | None = None
+    inactive: bool = False
+    status: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -89,6 +95,12 @@ def unknown_code_message(code_system: CodeSystemIndex, code: str) -> str:
             "the code system is labeled as a fragment, so the code may be valid in some other fragment"
         )
     return f"Unknown code '{code}' in the CodeSystem '{code_system.url}'{version}"
+
+
+def termination_date(concept: Concept) -> str | None:
+    """Return the last date (YYYY-MM-DD) a code may be used (HCPCS TERM DT), if it has one."""
+    values = concept.property_values("termination-date")
+    return str(values[0])[:10] if values else None
 
 
 def find_modifier(registry: Registry, code_system: CodeSystemIndex, code: str) -> Concept | None:
@@ -145,6 +157,8 @@ def _check_expression(
             seen.add(modifier)
             continue
         check.issues.append(Issue("error", "code-invalid", text, "invalid-code", [path]))
+    for text in pctc_problems(base, [m for m in modifiers if m in seen]):
+        check.issues.append(Issue("error", "business-rule", text, "invalid-code", [path]))
     # Expressions have no display of their own; the base concept's displays stand for it.
     check.concept = base
     check.code = code
@@ -168,7 +182,10 @@ def check_coding(registry: Registry, coding: CodingInput, options: ValidationOpt
         )  # fmt: skip
         return check
     try:
-        code_system = registry.code_system(coding.system, coding.version)
+        if coding.version is None and options.date is not None:
+            code_system = registry.code_system_for_date(coding.system, options.date)
+        else:
+            code_system = registry.code_system(coding.system, coding.version)
     except NotFound as exc:
         check.unknown_system = f"{coding.system}|{coding.version}" if coding.version else coding.system
         where = "version" if coding.version and registry.has_system(coding.system) else "system"
@@ -209,7 +226,11 @@ def check_coding(registry: Registry, coding: CodingInput, options: ValidationOpt
     check.concept = concept
     check.code = check.code if check.code and ":" in check.code else concept.code
     _check_display(check, code_system, concept, options)
-    if concept.inactive:
+    check.inactive, check.status = concept.inactive, concept.status
+    terminated = termination_date(concept)
+    if not check.inactive and terminated and (options.date or date.today()).isoformat() > terminated:
+        check.inactive, check.status = True, "retired"
+    if check.inactive:
         if options.active_only:
             check.issues.append(
                 Issue(
@@ -224,7 +245,7 @@ def check_coding(registry: Registry, coding: CodingInput, options: ValidationOpt
             check.issues.append(
                 Issue(
                     "warning", "business-rule",
-                    f"The concept '{concept.code}' has a status of {concept.status or 'inactive'} "
+                    f"The concept '{concept.code}' has a status of {check.status or 'inactive'} "
                     "and its use should be reviewed",
                     "code-comment", [f"{prefix}code"],
                 )
@@ -270,8 +291,8 @@ def _result_from_check(check: CodingCheck, result: bool) -> ValidationResult:
         issues=list(check.issues),
         normalized_code=check.normalized_code,
     )
-    if concept is not None and concept.inactive:
-        outcome.inactive, outcome.status = True, concept.status or "inactive"
+    if concept is not None and check.inactive:
+        outcome.inactive, outcome.status = True, check.status or "inactive"
     if check.unknown_system:
         outcome.unknown_systems.append(check.unknown_system)
     return outcome

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from terminology.engine.expand import ExpandOptions
 from terminology.engine.registry import Registry
@@ -24,6 +25,7 @@ class LookupInput:
     code: str
     version: str | None
     properties: list[str]
+    date: date | None = None
 
 
 @dataclass(slots=True)
@@ -71,11 +73,26 @@ def _codings_from(
     return [CodingInput(system, code, version, params.string("display"), "")], None
 
 
+def service_date(params: OperationParams) -> date | None:
+    """Read the ``date`` parameter (YYYY-MM-DD, or a dateTime whose day is used)."""
+    raw = params.string("date")
+    if raw is None:
+        return None
+    try:
+        if len(raw) > 10 and raw[10] != "T":
+            raise ValueError(raw)
+        return date.fromisoformat(raw[:10])
+    except ValueError:
+        message = f"Parameter 'date' must be a date (YYYY-MM-DD), not '{raw}'"
+        raise InvalidRequest(message, expression="date") from None
+
+
 def _options(params: OperationParams) -> ValidationOptions:
     return ValidationOptions(
         lenient_display=params.boolean("lenient-display-validation"),
         active_only=params.boolean("activeOnly"),
         display_language=params.string("displayLanguage"),
+        date=service_date(params),
     )
 
 
@@ -96,7 +113,7 @@ def lookup_input(params: OperationParams, instance=None) -> LookupInput:
         )
     if not system:
         raise InvalidRequest("No system was provided for the code to look up", expression="system")
-    return LookupInput(system, code, version, params.strings("property"))
+    return LookupInput(system, code, version, params.strings("property"), service_date(params))
 
 
 def code_system_validate_input(params: OperationParams, instance=None) -> ValidateInput:

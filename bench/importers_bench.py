@@ -1,0 +1,160 @@
+"""Benchmark of the importers: synthetic 11,000-code CPT import time, $lookup throughput, worker memory.
+
+Run from the repository root: ``.venv/bin/python bench/importers_bench.py [--codes 11000]``.
+Everything is written to a temporary directory; the figures go to stdout (and bench/results/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPOSITORY))
+
+from terminology import create_app  # noqa: E402
+from terminology.config import DEFAULT_CONTENT_DIRS  # noqa: E402
+from terminology.engine.systems import CPT  # noqa: E402
+from terminology.importers.cpt import import_cpt  # noqa: E402
+from tests.importers.synthetic import write_cpt_release  # noqa: E402
+
+
+def synthetic_codes(count: int) -> dict[str, str]:
+    """Return ``count`` synthetic codes (Z0000..., then Y0000...) with descriptors of realistic length."""
+    codes = {}
+    for n in range(count):
+        prefix = "ZYXW"[n // 10000]
+        codes[f"{prefix}{n % 10000:04d}"] = (
+            f"Synthetic procedure {n}, of a synthetic region; with synthetic material, "
+            f"including synthetic guidance and synthetic interpretation, variant {n % 7}"
+        )
+    return codes
+
+
+def time_import(folder: Path, out: Path) -> tuple[float, int]:
+    started = time.perf_counter()
+    report = import_cpt(folder, "2026", out)
+    return time.perf_counter() - started, report.concepts
+
+
+def lookup_rate(client, codes: list[str], requests: int, seed: int) -> float:
+    """Return $lookup calls per second over random codes (Flask test client: no network)."""
+    chooser = random.Random(seed)
+    picks = [chooser.choice(codes) for _ in range(requests)]
+    started = time.perf_counter()
+    for code in picks:
+        response = client.get("/CodeSystem/$lookup", query_string={"system": CPT, "code": code})
+        if response.status_code != 200:
+            raise SystemExit(
+                f"lookup of {code} failed: {response.status_code} {response.get_data(as_text=True)}"
+            )
+    return requests / (time.perf_counter() - started)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _memory(pid: int) -> dict[str, int]:
+    """Return Rss, Pss and private memory (KiB) of a process from /proc/<pid>/smaps_rollup."""
+    values = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("Rss", "Pss", "Private_Clean", "Private_Dirty"):
+            values[name] = int(rest.split()[0])
+    return {
+        "rss": values["Rss"],
+        "pss": values["Pss"],
+        "private": values["Private_Clean"] + values["Private_Dirty"],
+    }
+
+
+def worker_memory(content_dirs: list[str], sample: list[str]) -> list[dict[str, int]]:
+    """Start `terminology serve` (2 workers, 127.0.0.1), do some lookups, return each worker's memory."""
+    port = _free_port()
+    env = dict(os.environ, TERMINOLOGY_CONTENT_DIRS=":".join(content_dirs), TERMINOLOGY_LOG_LEVEL="warning")
+    server = subprocess.Popen(
+        [str(REPOSITORY / ".venv" / "bin" / "terminology"), "serve",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+        env=env, start_new_session=True,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/CodeSystem/$lookup?system={CPT}&code="
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(url + sample[0], timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        for code in sample * 20:
+            urllib.request.urlopen(url + code, timeout=5).read()
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        return [_memory(int(pid)) for pid in children]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--codes", type=int, default=11000)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    results: dict = {"codes": args.codes, "machine": f"{os.cpu_count()} CPUs, shared with other work"}
+    with tempfile.TemporaryDirectory(prefix="terminology-bench-") as tmp:
+        tmp_path = Path(tmp)
+        base = synthetic_codes(args.codes)
+        folder = write_cpt_release(tmp_path / "ama", base)
+        out = tmp_path / "content"
+        seconds, concepts = time_import(folder, out)
+        size = (out / "cpt-2026.json").stat().st_size
+        results["import"] = {"seconds": round(seconds, 2), "concepts": concepts, "json_bytes": size}
+        print(f"import: {concepts} concepts in {seconds:.2f} s ({size / 1e6:.1f} MB JSON)")
+
+        started = time.perf_counter()
+        full = create_app(config={"CONTENT_DIRS": [str(out)]}).test_client()
+        results["app_start_full_seconds"] = round(time.perf_counter() - started, 2)
+        fragment = create_app(config={"CONTENT_DIRS": DEFAULT_CONTENT_DIRS}).test_client()
+        fragment_codes = ["72020", "72125", "72126", "72127", "72240", "72255", "72265", "72270", "62284"]
+        full_codes = list(base)
+        rates: dict[str, list[float]] = {"fragment": [], "full": []}
+        for round_number in range(args.rounds):
+            # Alternate the order so that machine noise falls on both sides.
+            order = [("fragment", fragment, fragment_codes), ("full", full, full_codes)]
+            for name, client, codes in order if round_number % 2 == 0 else reversed(order):
+                rates[name].append(lookup_rate(client, codes, args.requests, round_number))
+        medians = {name: statistics.median(values) for name, values in rates.items()}
+        ratio = medians["full"] / medians["fragment"]
+        results["lookup_per_second"] = {k: [round(v) for v in values] for k, values in rates.items()}
+        results["lookup_median_ratio_full_over_fragment"] = round(ratio, 3)
+        print(f"$lookup/s (test client) fragment {medians['fragment']:.0f}, full {medians['full']:.0f}, "
+              f"ratio {ratio:.3f}")  # fmt: skip
+
+        memory_full = worker_memory([str(out)], full_codes[:50])
+        memory_fragment = worker_memory(DEFAULT_CONTENT_DIRS, fragment_codes)
+        results["worker_memory_kib"] = {"full": memory_full, "fragment": memory_fragment}
+        for name, workers in (("full", memory_full), ("fragment", memory_fragment)):
+            for w in workers:
+                print(f"worker ({name}): RSS {w['rss'] / 1024:.0f} MiB, PSS {w['pss'] / 1024:.0f} MiB, "
+                      f"private {w['private'] / 1024:.0f} MiB")  # fmt: skip
+    results_dir = REPOSITORY / "bench" / "results"
+    results_dir.mkdir(exist_ok=True)
+    (results_dir / "importers.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""Shared helpers of the importers: errors with file and line, text reading, dates, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import orjson
+
+from terminology.config import REPOSITORY
+from terminology.content.loader import read_json, validate_resource
+from terminology.errors import ContentError
+
+CODE_SYSTEM_PROPERTY = "http://hl7.org/fhir/concept-properties#"
+
+
+class ImportProblem(Exception):
+    """A source file cannot be imported; names the file and, when known, the line."""
+
+    def __init__(self, path: Path | str, line: int | None, message: str) -> None:
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {message}")
+        self.path, self.line, self.message = str(path), line, message
+
+
+@dataclass
+class ImportReport:
+    """What an import wrote and what it noticed (missing optional files, skipped rows)."""
+
+    written: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    concepts: int = 0
+
+    def note(self, text: str) -> None:
+        """Record something the operator should read."""
+        self.notes.append(text)
+
+
+def default_content_dir() -> Path:
+    """Return where imported content goes: ``$TERMINOLOGY_DATA_DIR/content``, else the XDG data dir.
+
+    The default is outside the repository on purpose: licensed CPT content must never be committed.
+    """
+    data_dir = os.environ.get("TERMINOLOGY_DATA_DIR")
+    if data_dir:
+        return Path(data_dir) / "content"
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "terminology" / "content"
+
+
+def output_dir(requested: str | Path | None) -> Path:
+    """Resolve and create the output directory; refuse directories inside the repository.
+
+    The repository's ``data/`` folder is git-ignored and therefore allowed.
+    """
+    out = Path(requested) if requested else default_content_dir()
+    resolved = out.expanduser().resolve()
+    repository = REPOSITORY.resolve()
+    if resolved.is_relative_to(repository) and not resolved.is_relative_to(repository / "data"):
+        raise ImportProblem(
+            resolved, None, "imported content must not be written inside the repository (use --out elsewhere)"
+        )
+    resolved.mkdir(parents=True, exist_ok=True)
+    return resolved
+
+
+def read_text_lines(path: Path, report: ImportReport | None = None) -> list[str]:
+    """Read a text file as lines (UTF-8, BOM tolerated).
+
+    Our sources do not say which encoding the AMA and CMS text files use; a file that is not valid
+    UTF-8 is read as Windows-1252 (an assumption), and the report says so.
+    """
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+        if report is not None:
+            report.note(f"{path.name} is not UTF-8; read as Windows-1252")
+    return text.splitlines()
+
+
+def after_header_block(path: Path, lines: list[str]) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, line)`` after the header block and the blank line that ends it.
+
+    AMA's SHORTU/MEDU/LONGULT files start with a notice block ended by a blank line; blank lines
+    after that are ignored.
+    """
+    for index, line in enumerate(lines):
+        if not line.strip():
+            start = index + 1
+            break
+    else:
+        raise ImportProblem(
+            path, None, "no blank line ends the header block (is this an AMA descriptor file?)"
+        )
+    for index in range(start, len(lines)):
+        if lines[index].strip():
+            yield index + 1, lines[index]
+
+
+_CODE = re.compile(r"^[0-9A-Z]{5}$")
+
+
+def check_code(path: Path, line: int, code: str) -> str:
+    """Return a five-character CPT/HCPCS code, or raise naming the line."""
+    if not _CODE.match(code):
+        raise ImportProblem(path, line, f"'{code}' is not a five-character code")
+    return code
+
+
+# strptime alone accepts short fields ("2020013"), so each format's shape is checked first.
+_DATE_SHAPES = (
+    (re.compile(r"^\d{8}$"), "%Y%m%d"),
+    (re.compile(r"^\d{4}-\d{2}-\d{2}$"), "%Y-%m-%d"),
+    (re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$"), "%m/%d/%Y"),
+)
+
+
+def parse_date(path: Path, line: int, value: object, what: str) -> str | None:
+    """Turn a YYYYMMDD (or YYYY-MM-DD, M/D/YYYY, spreadsheet date) value into YYYY-MM-DD; blank is None."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).strip()
+    if isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    if not text:
+        return None
+    for shape, pattern in _DATE_SHAPES:
+        if shape.match(text):
+            try:
+                return datetime.strptime(text, pattern).date().isoformat()
+            except ValueError:
+                break
+    raise ImportProblem(path, line, f"{what} '{text}' is not a date (expected YYYYMMDD)")
+
+
+def find_file(root: Path, name: str) -> Path | None:
+    """Find a file by name (case-insensitive) anywhere under ``root``; raise when it is ambiguous."""
+    wanted = name.lower()
+    found = sorted(p for p in root.rglob("*") if p.is_file() and p.name.lower() == wanted)
+    if len(found) > 1:
+        raise ImportProblem(root, None, f"{name} found more than once: {', '.join(map(str, found))}")
+    return found[0] if found else None
+
+
+def write_resources(resources: list[tuple[dict, Path]]) -> list[Path]:
+    """Validate every resource with the content loader's rules, then write each atomically.
+
+    Nothing is written unless every resource is valid; each file is written to a temporary file
+    in the same directory and moved into place, so a reader never sees half a file.
+    """
+    for resource, target in resources:
+        try:
+            validate_resource(resource, str(target))
+        except ContentError as exc:
+            raise ImportProblem(target, None, f"would not load: {exc.element}: {exc.message}") from None
+    written = []
+    for resource, target in resources:
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(orjson.dumps(resource, option=orjson.OPT_INDENT_2))
+                out.write(b"\n")
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        written.append(target)
+    return written
+
+
+def read_code_system(path: Path) -> dict:
+    """Read a CodeSystem written by an importer."""
+    try:
+        resource = read_json(path)
+    except ContentError as exc:
+        raise ImportProblem(path, None, exc.message) from None
+    if not isinstance(resource, dict):
+        raise ImportProblem(path, None, "not a JSON object")
+    return resource
+
+
+def set_property(concept: dict, code: str, value_key: str, value: object) -> None:
+    """Set a concept property to one value, replacing any earlier value of that property."""
+    props = [p for p in concept.get("property", []) if p.get("code") != code]
+    props.append({"code": code, value_key: value})
+    concept["property"] = props
+
+
+def declare_property(resource: dict, code: str, kind: str, description: str, uri: str | None = None) -> None:
+    """Declare a CodeSystem property (replacing an earlier declaration of the same code)."""
+    definition = {"code": code}
+    if uri:
+        definition["uri"] = uri
+    definition.update({"description": description, "type": kind})
+    props = [p for p in resource.get("property", []) if p.get("code") != code]
+    props.append(definition)
+    resource["property"] = props

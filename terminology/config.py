@@ -31,6 +31,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
         "MAX_CONTENT_LENGTH": _int(environ, "TERMINOLOGY_MAX_BODY_BYTES", 5 * 1024 * 1024),
         # Most codes one $expand may return without count/offset paging (422 too-costly above it).
         "EXPANSION_LIMIT": _int(environ, "TERMINOLOGY_EXPANSION_LIMIT", 1000),
+        # Most entries one batch Bundle or $batch-validate-code request may carry (422 too-costly above).
+        "BATCH_LIMIT": _int(environ, "TERMINOLOGY_BATCH_LIMIT", 10_000),
         # Public base URL used in CapabilityStatement and Bundle fullUrls; derived from the request if unset.
         "BASE_URL": environ.get("TERMINOLOGY_BASE_URL", "").rstrip("/"),
     }

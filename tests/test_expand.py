@@ -179,4 +179,8 @@ def test_inline_value_set_with_property_filter(client):
 
 def test_contains_entries_carry_only_the_conventional_elements(client):
     vs = expand(client, "GET", "/ValueSet/cpt-modifiers/$expand", {})
-    assert vs["expansion"]["contains"][0] == {"system": CPT, "code": "26", "display": "Professional component"}
+    assert vs["expansion"]["contains"][0] == {
+        "system": CPT,
+        "code": "26",
+        "display": "Professional component",
+    }

@@ -15,12 +15,13 @@ ENDPOINTS = [
     "/CodeSystem/cpt-2026/$validate-code", "/ValueSet/$validate-code", "/ValueSet/cpt-spine-all/$validate-code",
     "/ValueSet/$expand", "/ValueSet/cpt-spine-all/$expand", "/ConceptMap/$translate",
     "/ConceptMap/cpt-combined-codes/$translate", "/CodeSystem", "/ValueSet", "/ConceptMap", "/metadata",
-    "/CodeSystem/cpt-2026", "/$versions",
+    "/CodeSystem/cpt-2026", "/$versions", "/", "/ValueSet/$batch-validate-code", "/CodeSystem/$batch-validate-code",
 ]  # fmt: skip
 NAMES = [
     "code", "system", "url", "version", "display", "coding", "codeableConcept", "filter", "count", "offset",
     "activeOnly", "property", "valueSetVersion", "reverse", "targetsystem", "_summary", "_count", "_format",
     "lenient-display-validation", "includeDesignations", "system-version", "dependency", "valueSet", "name",
+    "validation", "date",
 ]  # fmt: skip
 TEXT = st.one_of(
     st.sampled_from([CPT, f"{CPT}?fhir_vs", f"{BASE}/ValueSet/cpt-spine-all", "72126", "72126:26", "26:", ":",

@@ -2,17 +2,18 @@
 
 GET|POST /CodeSystem/$lookup, /CodeSystem/{id}/$lookup
 GET|POST /CodeSystem/$validate-code, /CodeSystem/{id}/$validate-code
+POST     /CodeSystem/$batch-validate-code
 """
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
-from terminology.api.http import fhir_response, operation_params, registry
+from terminology.api.http import fhir_response, operation_params, registry, reject_get_of_batch
 from terminology.engine.lookup import lookup
-from terminology.engine.validate import validate_codings_in_code_system, validate_in_code_system
-from terminology.fhir.render import lookup_parameters, validation_parameters
-from terminology.fhir.requests import code_system_validate_input, lookup_input
+from terminology.fhir.operations import batch_validate, code_system_validate
+from terminology.fhir.render import lookup_parameters
+from terminology.fhir.requests import lookup_input
 
 bp = Blueprint("codesystem", __name__)
 METHODS = ["GET", "POST"]
@@ -37,11 +38,12 @@ def lookup_view(resource_id: str | None = None):
 @bp.route("/CodeSystem/<resource_id>/$validate-code", methods=METHODS)
 def validate_code_view(resource_id: str | None = None):
     """Validate a code, Coding or CodeableConcept against its code system."""
-    request = code_system_validate_input(operation_params(), _instance(resource_id))
-    if request.codeable_concept is not None:
-        result = validate_codings_in_code_system(
-            registry(), request.codings, request.options, request.codeable_concept
-        )
-    else:
-        result = validate_in_code_system(registry(), request.codings[0], request.options)
-    return fhir_response(validation_parameters(result))
+    return fhir_response(code_system_validate(registry(), operation_params(), _instance(resource_id)))
+
+
+@bp.route("/CodeSystem/$batch-validate-code", methods=METHODS)
+def batch_validate_code_view():
+    """Validate many codes in one request (repeated ``validation`` Parameters)."""
+    reject_get_of_batch()
+    limit = current_app.config["BATCH_LIMIT"]
+    return fhir_response(batch_validate(registry(), operation_params(), code_system_validate, limit=limit))

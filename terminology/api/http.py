@@ -6,7 +6,7 @@ import orjson
 from flask import Flask, Response, current_app, g, request
 
 from terminology.engine.registry import Registry
-from terminology.errors import InvalidRequest, NotAcceptable, UnsupportedMediaType
+from terminology.errors import InvalidRequest, MethodNotAllowed, NotAcceptable, UnsupportedMediaType
 from terminology.fhir.params import OperationParams
 
 FHIR_JSON = "application/fhir+json"
@@ -65,6 +65,12 @@ def json_body() -> object:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+
+
+def reject_get_of_batch() -> None:
+    """Refuse GET on $batch-validate-code with 405 (its items are nested resources: POST only)."""
+    if request.method != "POST":
+        raise MethodNotAllowed("$batch-validate-code takes POST with a Parameters body")
 
 
 def operation_params() -> OperationParams:

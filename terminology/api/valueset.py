@@ -2,17 +2,18 @@
 
 GET|POST /ValueSet/$expand, /ValueSet/{id}/$expand
 GET|POST /ValueSet/$validate-code, /ValueSet/{id}/$validate-code
+POST     /ValueSet/$batch-validate-code, /ValueSet/{id}/$batch-validate-code
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app
 
-from terminology.api.http import fhir_response, operation_params, registry
+from terminology.api.http import fhir_response, operation_params, registry, reject_get_of_batch
 from terminology.engine.expand import expand
-from terminology.engine.validate import validate_in_value_set
-from terminology.fhir.render import expansion_value_set, validation_parameters
-from terminology.fhir.requests import expand_input, value_set_validate_input
+from terminology.fhir.operations import batch_validate, value_set_validate
+from terminology.fhir.render import expansion_value_set
+from terminology.fhir.requests import expand_input
 
 bp = Blueprint("valueset", __name__)
 METHODS = ["GET", "POST"]
@@ -35,13 +36,14 @@ def expand_view(resource_id: str | None = None):
 @bp.route("/ValueSet/<resource_id>/$validate-code", methods=METHODS)
 def validate_code_view(resource_id: str | None = None):
     """Say whether a code, Coding or CodeableConcept is in a value set."""
-    request = value_set_validate_input(operation_params(), registry(), _instance(resource_id))
-    result = validate_in_value_set(
-        registry(),
-        request.value_set,
-        request.codings,
-        request.options,
-        request.codeable_concept,
-        request.system_versions,
-    )
-    return fhir_response(validation_parameters(result))
+    return fhir_response(value_set_validate(registry(), operation_params(), _instance(resource_id)))
+
+
+@bp.route("/ValueSet/$batch-validate-code", methods=METHODS)
+@bp.route("/ValueSet/<resource_id>/$batch-validate-code", methods=METHODS)
+def batch_validate_code_view(resource_id: str | None = None):
+    """Validate many codes against value sets in one request (repeated ``validation`` Parameters)."""
+    reject_get_of_batch()
+    limit = current_app.config["BATCH_LIMIT"]
+    instance = _instance(resource_id)
+    return fhir_response(batch_validate(registry(), operation_params(), value_set_validate, instance, limit))

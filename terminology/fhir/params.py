@@ -84,6 +84,18 @@ class OperationParams:
         """Build from a FHIR Parameters resource, checking its structure as it goes."""
         return cls(parse_parameter_list(body), "POST")
 
+    def without(self, name: str) -> OperationParams:
+        """Return a copy without the parameters called ``name``."""
+        return OperationParams(
+            (v for values in self._by_name.values() for v in values if v.name != name), self.method
+        )
+
+    def with_defaults(self, defaults: OperationParams) -> OperationParams:
+        """Return these parameters plus those of ``defaults`` whose names are not present here."""
+        merged = OperationParams((), self.method)
+        merged._by_name = {**defaults._by_name, **self._by_name}
+        return merged
+
     def names(self) -> set[str]:
         """Return the names of the parameters present."""
         return set(self._by_name)

@@ -48,6 +48,8 @@ class Concept:
     status: str | None = None
     inactive: bool = False
     abstract: bool = False
+    # Last date of use (YYYY-MM-DD) from a ``termination-date`` property (HCPCS TERM DT).
+    termination: str | None = None
     words: tuple[str, ...] = ()
 
     def property_values(self, code: str) -> list[object]:
@@ -129,6 +131,8 @@ class CodeSystemIndex(LoadedResource):
                 concept.status = concept.status or "inactive"
             elif p["code"] == "notSelectable" and value is True:
                 concept.abstract = True
+            elif p["code"] == "termination-date" and isinstance(value, str):
+                concept.termination = value[:10]
         text = " ".join(concept.displays())
         concept.words = tuple(dict.fromkeys(words_of(text)))
         return concept

@@ -97,12 +97,6 @@ def unknown_code_message(code_system: CodeSystemIndex, code: str) -> str:
     return f"Unknown code '{code}' in the CodeSystem '{code_system.url}'{version}"
 
 
-def termination_date(concept: Concept) -> str | None:
-    """Return the last date (YYYY-MM-DD) a code may be used (HCPCS TERM DT), if it has one."""
-    values = concept.property_values("termination-date")
-    return str(values[0])[:10] if values else None
-
-
 def find_modifier(registry: Registry, code_system: CodeSystemIndex, code: str) -> Concept | None:
     """Find a modifier for a compositional expression in the system or its modifier systems."""
     concept = code_system.find(code)
@@ -227,8 +221,8 @@ def check_coding(registry: Registry, coding: CodingInput, options: ValidationOpt
     check.code = check.code if check.code and ":" in check.code else concept.code
     _check_display(check, code_system, concept, options)
     check.inactive, check.status = concept.inactive, concept.status
-    terminated = termination_date(concept)
-    if not check.inactive and terminated and (options.date or date.today()).isoformat() > terminated:
+    terminated = concept.termination
+    if terminated and not check.inactive and (options.date or date.today()).isoformat() > terminated:
         check.inactive, check.status = True, "retired"
     if check.inactive:
         if options.active_only:

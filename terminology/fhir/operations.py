@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from terminology.engine.registry import Registry
 from terminology.engine.validate import (
@@ -14,14 +15,19 @@ from terminology.errors import InvalidRequest, TerminologyError, TooCostly
 from terminology.fhir.outcome import error_outcome
 from terminology.fhir.params import OperationParams
 from terminology.fhir.render import validation_parameters
-from terminology.fhir.requests import code_system_validate_input, value_set_validate_input
+from terminology.fhir.requests import (
+    CODE_SYSTEM_CONTEXT_NAMES,
+    VALUE_SET_CONTEXT_NAMES,
+    ValidateContext,
+    code_system_context,
+    code_system_validate_input,
+    value_set_context,
+    value_set_validate_input,
+)
 
-Runner = Callable[[Registry, OperationParams, object], dict]
 
-
-def code_system_validate(registry: Registry, params: OperationParams, instance=None) -> dict:
-    """Run CodeSystem/$validate-code and render its Parameters."""
-    request = code_system_validate_input(params, instance)
+def _run_code_system(registry: Registry, params: OperationParams, instance, context) -> dict:
+    request = code_system_validate_input(params, registry, instance, context)
     if request.codeable_concept is not None:
         result = validate_codings_in_code_system(
             registry, request.codings, request.options, request.codeable_concept
@@ -31,9 +37,8 @@ def code_system_validate(registry: Registry, params: OperationParams, instance=N
     return validation_parameters(result)
 
 
-def value_set_validate(registry: Registry, params: OperationParams, instance=None) -> dict:
-    """Run ValueSet/$validate-code and render its Parameters."""
-    request = value_set_validate_input(params, registry, instance)
+def _run_value_set(registry: Registry, params: OperationParams, instance, context) -> dict:
+    request = value_set_validate_input(params, registry, instance, context)
     result = validate_in_value_set(
         registry,
         request.value_set,
@@ -45,15 +50,37 @@ def value_set_validate(registry: Registry, params: OperationParams, instance=Non
     return validation_parameters(result)
 
 
+@dataclass(frozen=True, slots=True)
+class ValidateOperation:
+    """A `$validate-code` flavour: how to read its shared context and how to run one call."""
+
+    context_names: frozenset[str]
+    context: Callable[..., ValidateContext]
+    run: Callable[..., dict]
+
+    def __call__(self, registry: Registry, params: OperationParams, instance=None) -> dict:
+        """Run one `$validate-code` call and render its Parameters."""
+        return self.run(registry, params, instance, None)
+
+
+code_system_validate = ValidateOperation(CODE_SYSTEM_CONTEXT_NAMES, code_system_context, _run_code_system)
+value_set_validate = ValidateOperation(VALUE_SET_CONTEXT_NAMES, value_set_context, _run_value_set)
+
+
 def batch_validate(
-    registry: Registry, params: OperationParams, run: Runner, instance=None, limit: int = 10_000
+    registry: Registry,
+    params: OperationParams,
+    operation: ValidateOperation,
+    instance=None,
+    limit: int = 10_000,
 ) -> dict:
     """Run `$batch-validate-code`: one result per ``validation`` item, in order.
 
     Each item is a nested Parameters (``resource``, or ``part``) holding one `$validate-code`'s
     parameters; every other top-level parameter (``url``, ``displayLanguage``…) is shared by all
-    items, and an item's own parameters win. A failing item answers with an OperationOutcome and
-    never fails the others.
+    items, and an item's own parameters win. The shared context (value set, options, pins) is
+    read once; an item that names a context parameter gets its own. A failing item answers with
+    an OperationOutcome and never fails the others.
     """
     items = params.all("validation")
     if not items:
@@ -61,15 +88,26 @@ def batch_validate(
     if len(items) > limit:
         raise TooCostly(f"{len(items)} validations in one batch exceed the limit of {limit}")
     shared = params.without("validation")
+    shared_context: ValidateContext | TerminologyError | None = None
     results: list[dict] = []
     for item in items:
         try:
             own = item_params(item)
-            results.append(
-                {"name": "validation", "resource": run(registry, own.with_defaults(shared), instance)}
-            )
+            merged = own.with_defaults(shared)
+            context = None
+            if not own.names() & operation.context_names:
+                if shared_context is None:
+                    try:
+                        shared_context = operation.context(shared, registry, instance)
+                    except TerminologyError as exc:
+                        shared_context = exc
+                if isinstance(shared_context, TerminologyError):
+                    raise shared_context
+                context = shared_context
+            resource = operation.run(registry, merged, instance, context)
         except TerminologyError as exc:
-            results.append({"name": "validation", "resource": error_outcome(exc)})
+            resource = error_outcome(exc)
+        results.append({"name": "validation", "resource": resource})
     return {"resourceType": "Parameters", "parameter": results}
 
 

@@ -15,6 +15,7 @@ PRIMITIVE_TYPES = frozenset(
     }
 )  # fmt: skip
 _NUMBER_TYPES = frozenset({"Integer", "UnsignedInt", "PositiveInt", "Integer64"})
+_NON_STRING_TYPES = _NUMBER_TYPES | {"Boolean", "Decimal"}
 _CODING_FIELDS = ("system", "version", "code", "display")
 
 
@@ -51,6 +52,8 @@ def _check_codeable_concept(value: object, path: str) -> dict:
 
 
 def _check_primitive(value_type: str, value: object, path: str) -> None:
+    if value.__class__ is str and value_type not in _NON_STRING_TYPES:
+        return  # the common case, decided without the chain below
     if value_type == "Boolean":
         ok = isinstance(value, bool)
     elif value_type in _NUMBER_TYPES:
@@ -223,15 +226,17 @@ def parse_parameter_list(body: object, path: str = "Parameters", key: str = "par
     return values
 
 
+_STRUCTURE_KEYS = frozenset({"name", "id", "extension", "modifierExtension"})
+
+
 def _parse_entry(entry: dict, here: str) -> ParamValue:
     name = entry["name"]
-    value_keys = [k for k in entry if k.startswith("value")]
-    has_resource = "resource" in entry
-    has_part = "part" in entry
-    if len(value_keys) + has_resource + has_part > 1:
+    # One pass over the keys: this runs for every parameter of every (batch) request.
+    payload = [k for k in entry if k not in _STRUCTURE_KEYS]
+    if len(payload) > 1:
         raise InvalidRequest(f"{here} must have only one of value[x], resource or part", expression=here)
-    if value_keys:
-        key = value_keys[0]
+    key = payload[0] if payload else ""
+    if key.startswith("value"):
         value_type, value = key[5:], entry[key]
         vpath = f"{here}.{key}"
         if value_type in PRIMITIVE_TYPES:
@@ -243,12 +248,16 @@ def _parse_entry(entry: dict, here: str) -> ParamValue:
         elif not isinstance(value, dict | list):
             raise InvalidRequest(f"{vpath} must be a JSON object", expression=vpath)
         return ParamValue(name, value_type, value, vpath)
-    if has_resource:
+    if key == "resource":
         resource = entry["resource"]
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             raise InvalidRequest(f"{here}.resource must be a FHIR resource", expression=f"{here}.resource")
         return ParamValue(name, "resource", resource, f"{here}.resource")
-    if has_part:
+    if key == "part":
         parts = parse_parameter_list({"parameter": entry["part"]}, here, key="part")
         return ParamValue(name, "part", OperationParams(parts, "POST"), f"{here}.part")
+    if key:
+        raise InvalidRequest(
+            f"{here}.{key} is not an element of Parameters.parameter", expression=f"{here}.{key}"
+        )
     return ParamValue(name, "empty", None, here)

@@ -116,15 +116,45 @@ def lookup_input(params: OperationParams, instance=None) -> LookupInput:
     return LookupInput(system, code, version, params.strings("property"), service_date(params))
 
 
-def code_system_validate_input(params: OperationParams, instance=None) -> ValidateInput:
+@dataclass(slots=True)
+class ValidateContext:
+    """What a $validate-code call shares with its batch siblings: target, options, version pins."""
+
+    options: ValidationOptions
+    system: str | None = None
+    version: str | None = None
+    value_set: ValueSetIndex | None = None
+    system_versions: dict[str, tuple[str, str]] | None = None
+
+
+_OPTION_NAMES = frozenset({"lenient-display-validation", "activeOnly", "displayLanguage", "date"})
+# Parameters that change the context: a batch item naming one of them gets its own context.
+CODE_SYSTEM_CONTEXT_NAMES = _OPTION_NAMES | {"url", "system", "version"}
+VALUE_SET_CONTEXT_NAMES = _OPTION_NAMES | {
+    "url", "context", "valueSet", "valueSetVersion", "system-version", "check-system-version",
+    "force-system-version",
+}  # fmt: skip
+
+
+def code_system_context(params: OperationParams, registry: Registry, instance=None) -> ValidateContext:
+    """Read the shared part of CodeSystem/$validate-code: the code system url, version, options."""
+    return ValidateContext(
+        _options(params),
+        system=instance.url if instance is not None else params.string("url", "system"),
+        version=instance.version if instance is not None else params.string("version"),
+    )
+
+
+def code_system_validate_input(
+    params: OperationParams, registry: Registry, instance=None, context: ValidateContext | None = None
+) -> ValidateInput:
     """Parse CodeSystem/$validate-code: url (+ version) and what to validate."""
-    system = instance.url if instance is not None else params.string("url", "system")
-    version = instance.version if instance is not None else params.string("version")
-    codings, codeable = _codings_from(params, system, version)
+    context = context or code_system_context(params, registry, instance)
+    codings, codeable = _codings_from(params, context.system, context.version)
     for coding in codings:
         if not coding.system and not codeable:
             raise InvalidRequest("No CodeSystem url was provided (use url or system)", expression="url")
-    return ValidateInput(codings, codeable, _options(params))
+    return ValidateInput(codings, codeable, context.options)
 
 
 _PIN_MODES = {"system-version": "default", "check-system-version": "check", "force-system-version": "force"}
@@ -185,12 +215,23 @@ def resolve_value_set(params: OperationParams, registry: Registry, instance=None
     return registry.value_set(url, params.string("valueSetVersion") or pinned)
 
 
-def value_set_validate_input(params: OperationParams, registry: Registry, instance=None) -> ValidateInput:
+def value_set_context(params: OperationParams, registry: Registry, instance=None) -> ValidateContext:
+    """Read the shared part of ValueSet/$validate-code: the value set, options, version pins."""
+    return ValidateContext(
+        _options(params),
+        value_set=resolve_value_set(params, registry, instance),
+        system_versions=system_versions(params),
+    )
+
+
+def value_set_validate_input(
+    params: OperationParams, registry: Registry, instance=None, context: ValidateContext | None = None
+) -> ValidateInput:
     """Parse ValueSet/$validate-code."""
-    value_set = resolve_value_set(params, registry, instance)
+    context = context or value_set_context(params, registry, instance)
     version = params.string("systemVersion", "version")
     codings, codeable = _codings_from(params, params.string("system"), version)
-    return ValidateInput(codings, codeable, _options(params), value_set, system_versions(params))
+    return ValidateInput(codings, codeable, context.options, context.value_set, context.system_versions)
 
 
 ECHOED_EXPAND_PARAMETERS = (

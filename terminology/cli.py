@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 # Modules that add subcommands (each has ``register(subparsers)``).
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["terminology.ops.access"]
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -43,7 +43,9 @@ if metrics_enabled():
     # prometheus_client multiprocess mode: every worker writes its samples to files in this
     # directory and /metrics adds them up. It must be set before prometheus_client is imported
     # (the app is preloaded after this file runs) and must not hold files from an earlier run.
-    _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="terminology-metrics-")
+    _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
+        prefix="terminology-metrics-"
+    )
     os.makedirs(_metrics_dir, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
     if os.environ.get("TERMINOLOGY_METRICS_DIR_OWNER") != str(os.getpid()):

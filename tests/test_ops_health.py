@@ -31,7 +31,9 @@ def test_readyz_is_200_once_content_is_loaded(app):
 
 def test_readyz_is_503_while_a_registered_check_fails(app):
     state = {"loaded": False}
-    app.extensions[READINESS].append(lambda: (state["loaded"], "NCCI index: loaded" if state["loaded"] else "NCCI index: loading"))
+    app.extensions[READINESS].append(
+        lambda: (state["loaded"], "NCCI index: loaded" if state["loaded"] else "NCCI index: loading")
+    )
     client = app.test_client()
     response = client.get("/readyz")
     assert response.status_code == 503

@@ -91,7 +91,9 @@ def test_metrics_count_requests_per_operation_and_status():
     client = create_app({"TESTING": True, "ACCESS_LOG": False}).test_client()
     for _ in range(3):
         assert client.get(LOOKUP).status_code == 200
-    assert client.get("/CodeSystem/$lookup?system=http://www.ama-assn.org/go/cpt&code=ZZ001").status_code == 404
+    assert (
+        client.get("/CodeSystem/$lookup?system=http://www.ama-assn.org/go/cpt&code=ZZ001").status_code == 404
+    )
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/plain; version=")

@@ -136,7 +136,9 @@ class JwtVerifier:
                 log.error("cannot fetch the JWKS from %s: %s", self.jwks, exc)
                 raise AccessDenied(503, "The token signing keys cannot be fetched; try again later") from None
             except (jwt.PyJWKClientError, jwt.DecodeError) as exc:
-                raise AccessDenied(401, f"The bearer token cannot be verified: {exc}", "invalid_token") from None
+                raise AccessDenied(
+                    401, f"The bearer token cannot be verified: {exc}", "invalid_token"
+                ) from None
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.DecodeError as exc:
@@ -223,7 +225,9 @@ def build_authenticator(config) -> StaticTokens | JwtVerifier | None:
 def _refuse(denied: AccessDenied):
     issue_code = {401: "login", 403: "forbidden"}.get(denied.status, "transient")
     headers = {} if denied.status == 503 else {"WWW-Authenticate": denied.challenge()}
-    return fhir_response(operation_outcome([Issue("error", issue_code, denied.message)]), denied.status, headers)
+    return fhir_response(
+        operation_outcome([Issue("error", issue_code, denied.message)]), denied.status, headers
+    )
 
 
 def check_access():

@@ -42,7 +42,9 @@ def ops_settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
     return {
         "METRICS": metrics_enabled(environ),
         # Leave /metrics open when access control is on (for scrapers that cannot send a token).
-        "METRICS_OPEN": parse_bool("TERMINOLOGY_METRICS_OPEN", environ.get("TERMINOLOGY_METRICS_OPEN"), False),
+        "METRICS_OPEN": parse_bool(
+            "TERMINOLOGY_METRICS_OPEN", environ.get("TERMINOLOGY_METRICS_OPEN"), False
+        ),
         "ACCESS_LOG": parse_bool("TERMINOLOGY_ACCESS_LOG", environ.get("TERMINOLOGY_ACCESS_LOG"), True),
         "AUTH_MODE": mode,
         "AUTH_TOKENS_FILE": environ.get("TERMINOLOGY_AUTH_TOKENS_FILE", ""),

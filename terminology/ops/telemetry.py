@@ -162,7 +162,9 @@ def _info_registry(content_registry):
 
     class _InfoCollector:
         def collect(self):
-            build = GaugeMetricFamily("terminology_build_info", "Service version (always 1).", labels=["version"])
+            build = GaugeMetricFamily(
+                "terminology_build_info", "Service version (always 1).", labels=["version"]
+            )
             build.add_metric([__version__], 1)
             yield build
             content = GaugeMetricFamily(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
 import time
@@ -14,8 +13,6 @@ from flask import Flask, Response, current_app, g, request
 
 from terminology import __version__
 
-access_log = logging.getLogger("terminology.access")
-
 REQUEST_ID_HEADER = "X-Request-Id"
 # Accept a caller's request id only if it is short and cannot break a log line or a header.
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
@@ -24,16 +21,15 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 UNMATCHED = "unmatched"
 
 
-class _StdoutHandler(logging.Handler):
-    """Write each record's message as one line to the current sys.stdout."""
+def write_log_line(entry: dict) -> None:
+    """Write one JSON log line to stdout and flush it (one write per line keeps workers' lines whole).
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            stream = sys.stdout
-            stream.write(record.getMessage() + "\n")
-            stream.flush()
-        except Exception:
-            self.handleError(record)
+    The logging module is bypassed on purpose: its caller lookup and record building cost more than
+    the rest of a point lookup.
+    """
+    stream = sys.stdout
+    stream.write(orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE).decode())
+    stream.flush()
 
 
 def operation_name(rule: str) -> str:
@@ -97,7 +93,7 @@ class Telemetry:
             subject = g.get("auth_subject")
             if subject:
                 entry["subject"] = subject
-            access_log.info(orjson.dumps(entry).decode())
+            write_log_line(entry)
         return response
 
 
@@ -193,10 +189,6 @@ def init_app(app: Flask) -> None:
     """Install the request hooks and, when metrics are on, the /metrics route."""
     telemetry = Telemetry(app)
     app.extensions["terminology.telemetry"] = telemetry
-    if telemetry.log_requests and not access_log.handlers:
-        access_log.addHandler(_StdoutHandler())
-        access_log.setLevel(logging.INFO)
-        access_log.propagate = False
     app.before_request(telemetry.before_request)
     app.after_request(telemetry.after_request)
     if telemetry.metrics is not None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import socket
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
@@ -211,3 +214,45 @@ def test_hash_token_command_generates_a_token(capsys):
     token_line, hash_line = capsys.readouterr().out.splitlines()
     token = token_line.split()[-1]
     assert hash_line.split()[-1] == hash_token(token)
+
+
+@pytest.fixture
+def jwks_url(jwks_file):
+    """Serve the JWKS file over HTTP on 127.0.0.1, as an identity provider would."""
+    body = jwks_file.read_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json"
+    server.shutdown()
+    server.server_close()
+
+
+def test_jwt_keys_can_come_from_a_jwks_url(jwks_url, signing_key):
+    client = _jwt_app(jwks_url).test_client()
+    assert client.get(LOOKUP, headers=_bearer(_token(signing_key))).status_code == 200
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    _assert_refused(client.get(LOOKUP, headers=_bearer(_token(other))), 401, "invalid_token")
+
+
+def test_unreachable_jwks_url_answers_503_not_401(signing_key):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    client = _jwt_app(f"http://127.0.0.1:{closed_port}/jwks.json").test_client()
+    response = client.get(LOOKUP, headers=_bearer(_token(signing_key)))
+    assert response.status_code == 503
+    assert "WWW-Authenticate" not in response.headers
+    OperationOutcome.model_validate(response.get_json())

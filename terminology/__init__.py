@@ -16,6 +16,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     :param config: settings that override the environment (tests pass a mapping here).
     :raise ContentError: when a content file is invalid (start-up stops).
     """
+    from terminology import ops
     from terminology.api import batch, codesystem, conceptmap, errors, http, metadata, resources, valueset
     from terminology.config import settings_from_env
     from terminology.content.loader import load_registry
@@ -28,6 +29,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.url_map.strict_slashes = False
     app.extensions["terminology.registry"] = load_registry([Path(d) for d in app.config["CONTENT_DIRS"]])
     errors.init_app(app)
+    ops.init_app(app)
     fhir_modules = (metadata, codesystem, valueset, conceptmap, resources, batch)
     for module in fhir_modules:
         app.register_blueprint(module.bp)

@@ -1,19 +1,61 @@
 """Gunicorn settings used by `terminology serve` (and the container image)."""
 
+import glob
 import os
+import tempfile
+
+from terminology.ops.settings import metrics_enabled
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, not {raw!r}") from None
+
 
 bind = os.environ.get("TERMINOLOGY_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("TERMINOLOGY_WORKERS", "2"))
+# Default chosen by measurement on 2 cores (see docs/README-deploy.md): one sync worker per core.
+workers = _int("TERMINOLOGY_WORKERS", 2)
 worker_class = "sync"
 # Load content once in the master; workers share it copy-on-write.
 preload_app = True
-timeout = int(os.environ.get("TERMINOLOGY_TIMEOUT", "30"))
-graceful_timeout = int(os.environ.get("TERMINOLOGY_GRACEFUL_TIMEOUT", "30"))
+# A worker silent for this long is killed and replaced (a stuck request, not a slow one).
+timeout = _int("TERMINOLOGY_TIMEOUT", 30)
+# On SIGTERM workers stop accepting and finish in-flight requests for up to this long.
+graceful_timeout = _int("TERMINOLOGY_GRACEFUL_TIMEOUT", 25)
 keepalive = 5
-# Refuse oversized request lines and headers before Flask sees them.
+# Refuse oversized request lines and headers before Flask sees them; the body limit is Flask's
+# MAX_CONTENT_LENGTH (TERMINOLOGY_MAX_BODY_BYTES, 413 OperationOutcome above it).
 limit_request_line = 8190
 limit_request_fields = 100
+limit_request_field_size = 8190
+# Heartbeat files on tmpfs when there is one: a disk-backed /tmp can stall workers.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+# The app writes one JSON line per request itself; gunicorn's access log would duplicate it.
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("TERMINOLOGY_LOG_LEVEL", "info")
 wsgi_app = "terminology:create_app()"
+
+if metrics_enabled():
+    # prometheus_client multiprocess mode: every worker writes its samples to files in this
+    # directory and /metrics adds them up. It must be set before prometheus_client is imported
+    # (the app is preloaded after this file runs) and must not hold files from an earlier run.
+    _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
+        prefix="terminology-metrics-"
+    )
+    os.makedirs(_metrics_dir, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+    if os.environ.get("TERMINOLOGY_METRICS_DIR_OWNER") != str(os.getpid()):
+        # Wipe once per master (not again if gunicorn re-reads this file on SIGHUP).
+        for stale in glob.glob(os.path.join(_metrics_dir, "*.db")):
+            os.remove(stale)
+        os.environ["TERMINOLOGY_METRICS_DIR_OWNER"] = str(os.getpid())
+
+    def child_exit(server, worker):
+        """Drop a dead worker's live gauges from the multiprocess metrics."""
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,303 @@
+"""Access control for every route but GET /metadata, /livez, /readyz: static bearer tokens or JWTs.
+
+Also the ``terminology auth hash-token`` command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import re
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import Flask, current_app, g, request
+
+from terminology.api import metadata
+from terminology.api.http import fhir_response
+from terminology.fhir.outcome import Issue, operation_outcome
+from terminology.ops.settings import AUTH_MODES
+
+log = logging.getLogger(__name__)
+
+OPEN_PATHS = frozenset({"/metadata", "/livez", "/readyz"})
+REALM = "terminology"
+_HASH = re.compile(r"[0-9a-f]{64}")
+_SECURITY_SERVICE = "http://terminology.hl7.org/CodeSystem/restful-security-service"
+
+
+class AccessDenied(Exception):
+    """The caller is not let in: 401 (no or bad credentials), 403 (missing scope) or 503."""
+
+    def __init__(self, status: int, message: str, error: str | None = None, scope: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.error = error
+        self.scope = scope
+
+    def challenge(self) -> str:
+        """Return the RFC 6750 ``WWW-Authenticate`` value for this refusal."""
+        parts = [f'Bearer realm="{REALM}"']
+        if self.error:
+            description = self.message.replace('"', "'")
+            parts.append(f'error="{self.error}", error_description="{description}"')
+        if self.scope:
+            parts.append(f'scope="{self.scope}"')
+        return ", ".join(parts)
+
+
+def hash_token(token: str) -> str:
+    """Return the SHA-256 hex digest stored for a static token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def read_token_hashes(path: str) -> frozenset[str]:
+    """Read a file of SHA-256 token hashes, one per line (``#`` comments and blank lines allowed)."""
+    if not path:
+        raise SystemExit("TERMINOLOGY_AUTH_MODE=static needs TERMINOLOGY_AUTH_TOKENS_FILE")
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as exc:
+        raise SystemExit(f"cannot read TERMINOLOGY_AUTH_TOKENS_FILE {path}: {exc.strerror}") from None
+    hashes = set()
+    for number, line in enumerate(lines, 1):
+        entry = line.split("#", 1)[0].strip().lower()
+        if not entry:
+            continue
+        if not _HASH.fullmatch(entry):
+            raise SystemExit(f"{path}:{number}: expected a SHA-256 hex digest (64 hex characters)")
+        hashes.add(entry)
+    if not hashes:
+        raise SystemExit(f"{path}: no token hashes; create one with `terminology auth hash-token`")
+    return frozenset(hashes)
+
+
+@dataclass
+class StaticTokens:
+    """Bearer tokens compared by their SHA-256 hash (the file holds hashes, never tokens)."""
+
+    hashes: frozenset[str]
+
+    def authenticate(self, token: str) -> str:
+        """Return the caller's subject, or raise AccessDenied."""
+        digest = hash_token(token)
+        # Set membership on the hash: timing can at most reveal a hash prefix, not the token.
+        if digest not in self.hashes:
+            raise AccessDenied(401, "The bearer token is not valid", "invalid_token")
+        return f"token:{digest[:12]}"
+
+    def describe(self) -> str:
+        """Describe the configuration for the CapabilityStatement."""
+        return "Static bearer tokens issued to service accounts (send Authorization: Bearer <token>)."
+
+
+@dataclass
+class JwtVerifier:
+    """JWTs verified against a JWKS (file or URL): signature, expiry, issuer, audience, scope."""
+
+    jwks: str
+    issuer: str
+    audience: str
+    algorithms: list[str]
+    required_scopes: list[str]
+    leeway: int
+    _keys: object = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        import jwt
+
+        if not (self.jwks and self.issuer and self.audience):
+            raise SystemExit(
+                "TERMINOLOGY_AUTH_MODE=jwt needs TERMINOLOGY_AUTH_JWKS, TERMINOLOGY_AUTH_ISSUER "
+                "and TERMINOLOGY_AUTH_AUDIENCE"
+            )
+        if self.jwks.startswith(("https://", "http://")):
+            # Keys are fetched on first use and cached; an unknown kid triggers one refetch.
+            self._keys = jwt.PyJWKClient(self.jwks, cache_jwk_set=True, lifespan=300, timeout=5)
+        else:
+            try:
+                self._keys = jwt.PyJWKSet.from_json(Path(self.jwks).read_text())
+            except OSError as exc:
+                raise SystemExit(f"cannot read TERMINOLOGY_AUTH_JWKS {self.jwks}: {exc.strerror}") from None
+            except jwt.PyJWKSetError as exc:
+                raise SystemExit(f"TERMINOLOGY_AUTH_JWKS {self.jwks} is not a usable JWKS: {exc}") from None
+
+    def _signing_key(self, token: str):
+        import jwt
+
+        if isinstance(self._keys, jwt.PyJWKClient):
+            try:
+                return self._keys.get_signing_key_from_jwt(token).key
+            except jwt.PyJWKClientConnectionError as exc:
+                log.error("cannot fetch the JWKS from %s: %s", self.jwks, exc)
+                raise AccessDenied(503, "The token signing keys cannot be fetched; try again later") from None
+            except (jwt.PyJWKClientError, jwt.DecodeError) as exc:
+                raise AccessDenied(
+                    401, f"The bearer token cannot be verified: {exc}", "invalid_token"
+                ) from None
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.DecodeError as exc:
+            raise AccessDenied(401, f"The bearer token is malformed: {exc}", "invalid_token") from None
+        keys = self._keys.keys
+        if kid is None and len(keys) == 1:
+            return keys[0].key
+        for key in keys:
+            if key.key_id == kid:
+                return key.key
+        raise AccessDenied(401, "The bearer token is signed by an unknown key", "invalid_token")
+
+    def authenticate(self, token: str) -> str:
+        """Verify the token and its scope; return the subject, or raise AccessDenied."""
+        import jwt
+
+        key = self._signing_key(token)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=self.algorithms,
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": ["exp", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AccessDenied(401, "The bearer token has expired", "invalid_token") from None
+        except jwt.InvalidTokenError as exc:
+            raise AccessDenied(401, f"The bearer token is not valid: {exc}", "invalid_token") from None
+        if self.required_scopes:
+            granted = _granted_scopes(claims)
+            if not granted.intersection(self.required_scopes):
+                raise AccessDenied(
+                    403,
+                    f"The token lacks the required scope ({' or '.join(self.required_scopes)})",
+                    "insufficient_scope",
+                    " ".join(self.required_scopes),
+                )
+        return str(claims.get("sub") or claims.get("client_id") or "jwt")
+
+    def describe(self) -> str:
+        """Describe the configuration for the CapabilityStatement."""
+        text = (
+            f"OAuth 2.0 bearer JWTs ({', '.join(self.algorithms)}) issued by {self.issuer} "
+            f"for audience {self.audience}, verified against the keys at {self.jwks}"
+        )
+        if self.required_scopes:
+            text += f"; scope {' or '.join(self.required_scopes)} is required"
+        return text + "."
+
+
+def _granted_scopes(claims: dict) -> set[str]:
+    granted: set[str] = set()
+    for name in ("scope", "scp"):
+        value = claims.get(name)
+        if isinstance(value, str):
+            granted.update(value.split())
+        elif isinstance(value, list):
+            granted.update(str(v) for v in value)
+    return granted
+
+
+def build_authenticator(config) -> StaticTokens | JwtVerifier | None:
+    """Build the authenticator the configuration asks for (None when access control is off)."""
+    mode = config["AUTH_MODE"]
+    if mode not in AUTH_MODES:
+        raise SystemExit(f"TERMINOLOGY_AUTH_MODE must be one of {', '.join(AUTH_MODES)}, not {mode!r}")
+    if mode == "static":
+        return StaticTokens(read_token_hashes(config["AUTH_TOKENS_FILE"]))
+    if mode == "jwt":
+        return JwtVerifier(
+            jwks=config["AUTH_JWKS"],
+            issuer=config["AUTH_ISSUER"],
+            audience=config["AUTH_AUDIENCE"],
+            algorithms=[a.strip() for a in config["AUTH_ALGORITHMS"].split(",") if a.strip()],
+            required_scopes=config["AUTH_REQUIRED_SCOPE"].replace(",", " ").split(),
+            leeway=config["AUTH_LEEWAY_SECONDS"],
+        )
+    return None
+
+
+def _refuse(denied: AccessDenied):
+    issue_code = {401: "login", 403: "forbidden"}.get(denied.status, "transient")
+    headers = {} if denied.status == 503 else {"WWW-Authenticate": denied.challenge()}
+    return fhir_response(
+        operation_outcome([Issue("error", issue_code, denied.message)]), denied.status, headers
+    )
+
+
+def check_access():
+    """Let the request through, or answer 401/403 with an OperationOutcome and a Bearer challenge."""
+    path = request.path.rstrip("/") or "/"
+    if path in OPEN_PATHS or (path == "/metrics" and current_app.config["METRICS_OPEN"]):
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    try:
+        if not header:
+            raise AccessDenied(401, "This server requires a bearer token (Authorization: Bearer <token>)")
+        if scheme.lower() != "bearer" or not token:
+            raise AccessDenied(401, "The Authorization header must be 'Bearer <token>'", "invalid_request")
+        g.auth_subject = current_app.extensions["terminology.auth"].authenticate(token)
+    except AccessDenied as denied:
+        return _refuse(denied)
+    return None
+
+
+def describe_security(statement: dict) -> None:
+    """Describe the configured access control in CapabilityStatement.rest.security."""
+    authenticator = current_app.extensions.get("terminology.auth")
+    if authenticator is None:
+        return
+    security = {"cors": False}
+    if isinstance(authenticator, JwtVerifier):
+        security["service"] = [{"coding": [{"system": _SECURITY_SERVICE, "code": "OAuth"}], "text": "OAuth"}]
+    security["description"] = (
+        f"{authenticator.describe()} GET /metadata, /livez and /readyz are open; every other request "
+        "without valid credentials gets 401 with a WWW-Authenticate: Bearer challenge."
+    )
+    for rest in statement.get("rest", []):
+        rest["security"] = security
+
+
+def init_app(app: Flask) -> None:
+    """Check the access-control settings and, unless the mode is none, guard every request."""
+    authenticator = build_authenticator(app.config)
+    if describe_security not in metadata.CAPABILITY_CONTRIBUTORS:
+        metadata.CAPABILITY_CONTRIBUTORS.append(describe_security)
+    if authenticator is None:
+        return
+    app.extensions["terminology.auth"] = authenticator
+    app.before_request(check_access)
+
+
+def _hash_token_command(args: argparse.Namespace) -> int:
+    """Print the SHA-256 hash of a token read from stdin (or of a newly generated token)."""
+    if args.generate:
+        token = secrets.token_urlsafe(32)
+        print(f"token:  {token}")
+        print(f"sha256: {hash_token(token)}")
+        return 0
+    token = sys.stdin.readline().strip()
+    if not token:
+        print("error: give the token on standard input", file=sys.stderr)
+        return 1
+    print(hash_token(token))
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``terminology auth hash-token``."""
+    auth = subparsers.add_parser("auth", help="access-control helpers")
+    commands = auth.add_subparsers(dest="auth_command", required=True)
+    hashing = commands.add_parser(
+        "hash-token",
+        help="print the SHA-256 hash of a token read from stdin (a line for TERMINOLOGY_AUTH_TOKENS_FILE)",
+    )
+    hashing.add_argument("--generate", action="store_true", help="generate a new random token and print both")
+    hashing.set_defaults(handler=_hash_token_command)

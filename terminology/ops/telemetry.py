@@ -1,0 +1,195 @@
+"""Per-request JSON log line and Prometheus metrics: GET /metrics."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+import orjson
+from flask import Flask, Response, current_app, g, request
+
+from terminology import __version__
+
+REQUEST_ID_HEADER = "X-Request-Id"
+# Accept a caller's request id only if it is short and cannot break a log line or a header.
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
+# Latency buckets in seconds: point lookups take well under a millisecond, expansions longer.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+UNMATCHED = "unmatched"
+
+
+def write_log_line(entry: dict) -> None:
+    """Write one JSON log line to stdout and flush it (one write per line keeps workers' lines whole).
+
+    The logging module is bypassed on purpose: its caller lookup and record building cost more than
+    the rest of a point lookup.
+    """
+    stream = sys.stdout
+    stream.write(orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE).decode())
+    stream.flush()
+
+
+def operation_name(rule: str) -> str:
+    """Name the FHIR interaction a URL rule serves, e.g. ``CodeSystem/$lookup`` or ``ValueSet/read``."""
+    parts = [p for p in rule.strip("/").split("/") if p and not (p.startswith("<") and p.endswith(">"))]
+    if not parts:
+        return "root"
+    if len(parts) == 1 and parts[0][:1].isupper():
+        # /CodeSystem is a search, /CodeSystem/<id> a read.
+        return f"{parts[0]}/{'read' if rule.rstrip('/').endswith('>') else 'search'}"
+    return "/".join(parts)
+
+
+class Telemetry:
+    """Time each request, log it as one JSON line and count it in Prometheus metrics."""
+
+    def __init__(self, app: Flask) -> None:
+        self.log_requests = bool(app.config["ACCESS_LOG"])
+        self.metrics = Metrics() if app.config["METRICS"] else None
+        self._operations: dict[str, str] = {}
+
+    def operation(self) -> str:
+        """Return the operation name of the current request (cached per URL rule)."""
+        rule = request.url_rule
+        if rule is None:
+            return UNMATCHED
+        name = self._operations.get(rule.rule)
+        if name is None:
+            name = self._operations[rule.rule] = operation_name(rule.rule)
+        return name
+
+    def before_request(self) -> None:
+        """Start the clock and settle the request id."""
+        g.started = time.perf_counter()
+        given = request.headers.get(REQUEST_ID_HEADER)
+        g.request_id = given if given and _SAFE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+    def after_request(self, response: Response) -> Response:
+        """Echo the request id, then record the request in the log and the metrics."""
+        started = g.get("started")
+        request_id = g.get("request_id")
+        if started is None:
+            # The request failed before our before_request ran (another hook raised first).
+            started, request_id = time.perf_counter(), uuid.uuid4().hex
+        duration = time.perf_counter() - started
+        response.headers[REQUEST_ID_HEADER] = request_id
+        operation = self.operation()
+        status = response.status_code
+        if self.metrics is not None:
+            self.metrics.observe(operation, status, duration)
+        if self.log_requests:
+            entry = {
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "method": request.method,
+                "path": request.path,
+                "operation": operation,
+                "status": status,
+                "duration_ms": round(duration * 1000, 3),
+                "request_id": request_id,
+            }
+            subject = g.get("auth_subject")
+            if subject:
+                entry["subject"] = subject
+            write_log_line(entry)
+        return response
+
+
+class Metrics:
+    """Prometheus request metrics; multiprocess mode when PROMETHEUS_MULTIPROC_DIR is set."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+        from prometheus_client.values import ValueClass
+
+        # The *_created series exist only in single-process mode; drop them so both modes match.
+        disable_created_metrics()
+
+        # prometheus_client picks multiprocess mode at import time from PROMETHEUS_MULTIPROC_DIR.
+        self.multiprocess = bool(getattr(ValueClass, "_multiprocess", False))
+        # One registry per app, so several apps in one process (tests) do not clash.
+        self.registry = CollectorRegistry()
+        labels = ("operation", "status")
+        self.requests = Counter(
+            "terminology_requests",
+            "HTTP requests answered, by operation and status.",
+            labels,
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "terminology_request_duration_seconds",
+            "Time spent answering HTTP requests, by operation and status.",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._children: dict[tuple[str, int], tuple] = {}
+
+    def observe(self, operation: str, status: int, seconds: float) -> None:
+        """Count one request and its latency."""
+        children = self._children.get((operation, status))
+        if children is None:
+            code = str(status)
+            children = (self.requests.labels(operation, code), self.latency.labels(operation, code))
+            self._children[(operation, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def exposition(self, content_registry) -> tuple[bytes, str]:
+        """Render every metric (all workers' in multiprocess mode) in the Prometheus text format."""
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        if self.multiprocess:
+            scrape = CollectorRegistry()
+            MultiProcessCollector(scrape)
+        else:
+            scrape = self.registry
+        body = generate_latest(scrape) + generate_latest(_info_registry(content_registry))
+        return body, CONTENT_TYPE_LATEST
+
+
+def _info_registry(content_registry):
+    """Build a registry with the build and content-version info gauges of this process."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import GaugeMetricFamily
+
+    class _InfoCollector:
+        def collect(self):
+            build = GaugeMetricFamily(
+                "terminology_build_info", "Service version (always 1).", labels=["version"]
+            )
+            build.add_metric([__version__], 1)
+            yield build
+            content = GaugeMetricFamily(
+                "terminology_content_info",
+                "Content loaded by this service, one series per resource (always 1).",
+                labels=["type", "url", "version"],
+            )
+            for resource_type in ("CodeSystem", "ValueSet", "ConceptMap"):
+                for item in content_registry.resources(resource_type):
+                    content.add_metric([resource_type, item.url, item.version or ""], 1)
+            yield content
+
+    info = CollectorRegistry(auto_describe=False)
+    info.register(_InfoCollector())
+    return info
+
+
+def metrics_view():
+    """Serve the Prometheus metrics."""
+    telemetry: Telemetry = current_app.extensions["terminology.telemetry"]
+    body, content_type = telemetry.metrics.exposition(current_app.extensions["terminology.registry"])
+    return Response(body, status=200, content_type=content_type)
+
+
+def init_app(app: Flask) -> None:
+    """Install the request hooks and, when metrics are on, the /metrics route."""
+    telemetry = Telemetry(app)
+    app.extensions["terminology.telemetry"] = telemetry
+    app.before_request(telemetry.before_request)
+    app.after_request(telemetry.after_request)
+    if telemetry.metrics is not None:
+        app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])

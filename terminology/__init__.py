@@ -16,7 +16,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     :param config: settings that override the environment (tests pass a mapping here).
     :raise ContentError: when a content file is invalid (start-up stops).
     """
-    from terminology.api import codesystem, conceptmap, errors, metadata, resources, valueset
+    from terminology.api import bundling, codesystem, conceptmap, errors, metadata, resources, valueset
     from terminology.config import settings_from_env
     from terminology.content.loader import load_registry
 
@@ -30,4 +30,5 @@ def create_app(config: Mapping | None = None) -> Flask:
     errors.init_app(app)
     for module in (metadata, codesystem, valueset, conceptmap, resources):
         app.register_blueprint(module.bp)
+    bundling.init_app(app)
     return app

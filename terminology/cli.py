@@ -9,7 +9,20 @@ import sys
 from pathlib import Path
 
 # Modules that add subcommands (each has ``register(subparsers)``).
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["terminology.ncci.cli"]
+
+
+def import_group(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Return the subcommands of `terminology import`, creating the `import` command on first use.
+
+    Every importer module calls this from its ``register(subparsers)`` so they all share one group.
+    """
+    existing = commands.choices.get("import")
+    if existing is not None:
+        return existing.import_subcommands
+    parser = commands.add_parser("import", help="import licensed or CMS tables into the local data directory")
+    parser.import_subcommands = parser.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    return parser.import_subcommands
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -92,16 +92,20 @@ class Finding:
     sources: list[str] = field(default_factory=list)
     suggestion: Suggestion | None = None
     codes: list[str] = field(default_factory=list)
+    tiebreak: int = 0  # orders findings of one rule on the same lines (PTP before MUE warnings)
 
     def sort_key(self) -> tuple:
-        """Order findings by the lines they name, then rule, severity and codes."""
+        """Order findings by date, the lines they name, then rule, severity and codes."""
         numbers = sorted(line.number for line in self.lines)
+        # Date-wide warnings (no edition covers the date) lead; then by the lines named.
         return (
+            self.rule != "no-edition",
+            self.date or "",
             tuple(numbers) if numbers else (0,),
             RULE_RANK.get(self.rule, 99),
+            self.tiebreak,
             SEVERITY_RANK.get(self.severity, 9),
             tuple(self.codes),
-            self.date or "",
             self.message,
         )
 

@@ -456,6 +456,7 @@ class BundlingChecker:
                 f"No {options.setting} NCCI PTP edition '{options.edition}' is imported", expression="edition"
             )
         findings: list[Finding] = []
+        lines = sorted(lines, key=lambda line: line.number)
         self._terminology(lines, findings)
         used: dict[int, Edition] = {}
         groups: dict[tuple, list[Line]] = defaultdict(list)
@@ -497,6 +498,7 @@ class BundlingChecker:
                         [line.code_path for line in on_day],
                         day,
                         sources=[f"{kind} editions in the NCCI index ({options.setting})"],
+                        tiebreak=0 if kind == "ptp" else 1,
                     )
                 )
         for (day, _provider), group in sorted(groups.items()):

@@ -53,7 +53,9 @@ def test_ptp_txt_is_read_with_latin1_crlf_and_preamble(tmp_path):
 
 
 def test_ptp_zip_member_is_read(tmp_path):
-    path = write_ptp_zip(tmp_path / "ccipra-v322r0-f2.zip", "ccipra-v322r0-f2.TXT", [ptp_row("Z0005", "Z0006")])
+    path = write_ptp_zip(
+        tmp_path / "ccipra-v322r0-f2.zip", "ccipra-v322r0-f2.TXT", [ptp_row("Z0005", "Z0006")]
+    )
     ((name, line, row),) = list(read_ptp(path))
     assert name.endswith("!ccipra-v322r0-f2.TXT") and line == 7 and row[:2] == ("Z0005", "Z0006")
 

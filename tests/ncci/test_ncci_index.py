@@ -128,7 +128,9 @@ def test_cli_imports_and_reports_failures(tmp_path, monkeypatch, capsys):
     ptp = write_ptp(tmp_path / "ccipra-v322r0-f1.TXT", [ptp_row("Z0001", "Z0002")])
     assert main(["import", "ncci-ptp", str(ptp), "--setting", "practitioner"]) == 0
     assert "imported ptp practitioner v322r0 (2026Q3): 1 rows, 1 pairs" in capsys.readouterr().out
-    mue = write_mue(tmp_path / "mue.csv", [mue_row("Z0001", 1, 2), "Z0002,x,2 Date of Service Edit: Policy,y"])
+    mue = write_mue(
+        tmp_path / "mue.csv", [mue_row("Z0001", 1, 2), "Z0002,x,2 Date of Service Edit: Policy,y"]
+    )
     assert main(["import", "mue", str(mue), "--effective", "2026-07-01"]) == 1
     err = capsys.readouterr().err
     assert f"error: {mue}:9: MUE value 'x'" in err and "previous index is unchanged" in err

@@ -27,8 +27,15 @@ MUE_COLUMNS = {
 MAI_LABELS = {1: "1 Line Edit", 2: "2 Date of Service Edit: Policy", 3: "3 Date of Service Edit: Clinical"}
 
 
-def ptp_row(col1, col2, effective="20200101", deletion="*", indicator=1, rationale="Mutually exclusive procedures",
-            prior=""):  # fmt: skip
+def ptp_row(
+    col1,
+    col2,
+    effective="20200101",
+    deletion="*",
+    indicator=1,
+    rationale="Mutually exclusive procedures",
+    prior="",
+):
     """Return one PTP line (7 tab-separated fields)."""
     return "\t".join([col1, col2, prior, effective, deletion, str(indicator), rationale])
 

@@ -23,8 +23,11 @@ LOINC = "http://loinc.org"
 @pytest.fixture
 def app(tmp_path):
     data = tmp_path / "data"
-    rows = [ptp_row("Z0001", "Z0002", "20200101", "*", 1), ptp_row("Z0001", "Z0003", "20200101", "20251231", 0),
-            ptp_row("Z0004", "Z0001", "20200101", "*", 0, "Standards of medical/surgical practice", "*")]  # fmt: skip
+    rows = [
+        ptp_row("Z0001", "Z0002", "20200101", "*", 1),
+        ptp_row("Z0001", "Z0003", "20200101", "20251231", 0),
+        ptp_row("Z0004", "Z0001", "20200101", "*", 0, "Standards of medical/surgical practice", "*"),
+    ]
     import_ptp(data, [write_ptp(tmp_path / "ccipra-v322r0-f1.TXT", rows)])
     return create_app({"DATA_DIR": str(data)})
 
@@ -93,8 +96,10 @@ def test_items_response_shape_is_valid_fhir(client):
 
 def test_claim_input_points_issues_at_claim_items(client):
     claim = _claim([_claim_item(1, "Z0001"), _claim_item(2, "Z0002"), _claim_item(3, "Z0003", team=2)])
-    response = client.post("/$bundling-check", json={"resourceType": "Parameters",
-                                                    "parameter": [{"name": "resource", "resource": claim}]})  # fmt: skip
+    response = client.post(
+        "/$bundling-check",
+        json={"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": claim}]},
+    )
     body = response.get_json()
     assert response.status_code == 200, body
     issues = _valid_parameters(body)
@@ -118,14 +123,24 @@ def test_claim_modifier_bypass_points_at_the_modifier(client):
 
 def test_bundle_of_charge_items_with_cpt_expressions(client):
     def charge(code):
-        return {"resourceType": "ChargeItem", "status": "billable", "subject": {"reference": "Patient/p1"},
-                "code": {"coding": [{"system": CPT, "code": code}]}, "occurrenceDateTime": "2026-07-15",
-                "performer": [{"actor": {"reference": "Practitioner/rad"}}]}  # fmt: skip
+        return {
+            "resourceType": "ChargeItem",
+            "status": "billable",
+            "subject": {"reference": "Patient/p1"},
+            "code": {"coding": [{"system": CPT, "code": code}]},
+            "occurrenceDateTime": "2026-07-15",
+            "performer": [{"actor": {"reference": "Practitioner/rad"}}],
+        }
 
-    bundle = {"resourceType": "Bundle", "type": "collection",
-              "entry": [{"resource": charge("72125")}, {"resource": charge("72126:26")}]}  # fmt: skip
-    body = client.post("/$bundling-check", json={"resourceType": "Parameters",
-                                                "parameter": [{"name": "resource", "resource": bundle}]}).get_json()  # fmt: skip
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": charge("72125")}, {"resource": charge("72126:26")}],
+    }
+    body = client.post(
+        "/$bundling-check",
+        json={"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": bundle}]},
+    ).get_json()
     _valid_parameters(body)
     (combined,) = findings(body, "combined-code")
     assert combined["code"] == ["72125", "72126", "72127"]
@@ -134,13 +149,24 @@ def test_bundle_of_charge_items_with_cpt_expressions(client):
 
 def test_bundle_of_loinc_orders_is_translated_to_charge_codes(client):
     def order(loinc):
-        return {"resourceType": "ServiceRequest", "status": "draft", "intent": "order",
-                "subject": {"reference": "Patient/p1"}, "code": {"coding": [{"system": LOINC, "code": loinc}]},
-                "occurrenceDateTime": "2026-07-15"}  # fmt: skip
+        return {
+            "resourceType": "ServiceRequest",
+            "status": "draft",
+            "intent": "order",
+            "subject": {"reference": "Patient/p1"},
+            "code": {"coding": [{"system": LOINC, "code": loinc}]},
+            "occurrenceDateTime": "2026-07-15",
+        }
 
-    bundle = {"resourceType": "Bundle", "type": "collection",
-              "entry": [{"resource": order("30592-0")}, {"resource": order("24933-4")},
-                        {"resource": order("99999-9")}]}  # fmt: skip
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"resource": order("30592-0")},
+            {"resource": order("24933-4")},
+            {"resource": order("99999-9")},
+        ],
+    }
     body = client.post("/$bundling-check", json=bundle).get_json()
     _valid_parameters(body)
     maps = [p["valueCanonical"] for p in body["parameter"] if p["name"] == "conceptMap"]
@@ -155,20 +181,43 @@ def test_bundle_of_loinc_orders_is_translated_to_charge_codes(client):
     ("body", "status", "expression"),
     [
         ({"resourceType": "Parameters", "parameter": []}, 400, "Parameters.parameter"),
-        (check_body({"name": "item", "part": [{"name": "sequence", "valueInteger": 1}]}), 400,
-         "Parameters.parameter[1].part"),
-        (check_body({"name": "item", "part": [{"name": "code", "valueCoding": {"system": CPT}}]}), 400,
-         "Parameters.parameter[1].part[0].valueCoding.code"),
+        (
+            check_body({"name": "item", "part": [{"name": "sequence", "valueInteger": 1}]}),
+            400,
+            "Parameters.parameter[1].part",
+        ),
+        (
+            check_body({"name": "item", "part": [{"name": "code", "valueCoding": {"system": CPT}}]}),
+            400,
+            "Parameters.parameter[1].part[0].valueCoding.code",
+        ),
         (check_body(item(1, "72125"), date="15/07/2026"), 400, "Parameters.parameter[0].valueDate"),
         (check_body(item(1, "72125"), setting="hospital"), 400, "Parameters.parameter[2].valueString"),
-        ({"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": {
-            k: v for k, v in _claim([_claim_item(1, "72125")]).items() if k != "status"}}]},
-         422, "Claim.status"),
-        ({"resourceType": "Parameters",
-          "parameter": [{"name": "resource", "resource": {"resourceType": "Patient", "id": "x"}}]},
-         422, "Parameters.parameter[0].resource.resourceType"),
+        (
+            {
+                "resourceType": "Parameters",
+                "parameter": [
+                    {
+                        "name": "resource",
+                        "resource": {
+                            k: v for k, v in _claim([_claim_item(1, "72125")]).items() if k != "status"
+                        },
+                    }
+                ],
+            },
+            422,
+            "Claim.status",
+        ),
+        (
+            {
+                "resourceType": "Parameters",
+                "parameter": [{"name": "resource", "resource": {"resourceType": "Patient", "id": "x"}}],
+            },
+            422,
+            "Parameters.parameter[0].resource.resourceType",
+        ),
     ],
-)  # fmt: skip
+)
 def test_malformed_input_names_the_element(client, body, status, expression):
     response = client.post("/$bundling-check", json=body)
     assert response.status_code == status
@@ -206,8 +255,10 @@ def test_capability_statement_lists_the_operation(client):
     body = client.get("/metadata").get_json()
     CapabilityStatement.model_validate(body)
     operations = body["rest"][0]["operation"]
-    assert {"name": "bundling-check",
-            "definition": "https://terminology.example.org/fhir/OperationDefinition/bundling-check"} in operations  # fmt: skip
+    assert {
+        "name": "bundling-check",
+        "definition": "https://terminology.example.org/fhir/OperationDefinition/bundling-check",
+    } in operations
     assert sum(1 for o in operations if o["name"] == "bundling-check") == 1
 
 
@@ -231,8 +282,11 @@ def test_translate_answers_what_is_bundled_into_a_code_on_a_date(client):
     parts = matches[0]["part"]
     assert parts[0] == {"name": "equivalence", "valueCode": "relatedto"}
     assert parts[1]["valueCoding"]["code"] == "Z0002"
-    products = {p["part"][0]["valueUri"].split("#")[1]: p["part"][1]["valueCoding"]["code"]
-                for p in parts if p["name"] == "product"}  # fmt: skip
+    products = {
+        p["part"][0]["valueUri"].split("#")[1]: p["part"][1]["valueCoding"]["code"]
+        for p in parts
+        if p["name"] == "product"
+    }
     assert products == {"modifier-indicator": "1", "effective-date": "2020-01-01", "deletion-date": "*"}
     everything = client.get(f"/ConceptMap/ncci-ptp-practitioner-v322r0/$translate?system={CPT}&code=Z0001")
     assert sum(1 for p in everything.get_json()["parameter"] if p["name"] == "match") == 2

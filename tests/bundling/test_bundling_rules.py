@@ -231,7 +231,10 @@ def test_findings_come_in_a_deterministic_order(bare_client):
     second = findings(_check(bare_client, *reversed(lines)))
     assert first == second
     assert [(f["rule"], f.get("line")) for f in first] == [
-        ("no-edition", [1, 2, 3, 4, 5]), ("no-edition", [1, 2, 3, 4, 5]),
-        ("not-reported-together", [1, 2]), ("not-reported-together", [1, 3]),
-        ("combined-code", [2, 3]), ("combined-code", [4, 5]),
-    ]  # fmt: skip
+        ("no-edition", [1, 2, 3, 4, 5]),
+        ("no-edition", [1, 2, 3, 4, 5]),
+        ("not-reported-together", [1, 2]),
+        ("not-reported-together", [1, 3]),
+        ("combined-code", [2, 3]),
+        ("combined-code", [4, 5]),
+    ]

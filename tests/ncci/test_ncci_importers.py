@@ -87,8 +87,11 @@ def test_a_file_without_the_ptp_header_is_refused(tmp_path):
 
 
 def test_mue_csv_with_notice_and_wrapped_header(tmp_path):
-    path = write_mue(tmp_path / "MCR_MUE_OutpatientHospitalServices_Eff_07-01-2026.csv",
-                     [mue_row("Z0001", 1, 2, "CMS Policy"), mue_row("Z0002", 4, 3)], "outpatient")  # fmt: skip
+    path = write_mue(
+        tmp_path / "MCR_MUE_OutpatientHospitalServices_Eff_07-01-2026.csv",
+        [mue_row("Z0001", 1, 2, "CMS Policy"), mue_row("Z0002", 4, 3)],
+        "outpatient",
+    )
     table = MueTable(None)
     rows = list(read_mue(path, table))
     assert table.setting == "outpatient"

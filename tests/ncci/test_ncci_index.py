@@ -26,8 +26,10 @@ def _pairs(data_dir, edition):
 
 
 def test_import_several_parts_as_one_edition(tmp_path):
-    f1 = write_ptp(tmp_path / "ccipra-v322r0-f1.TXT", [ptp_row("Z0001", "Z0002"), ptp_row("Z0001", "Z0002",
-                   "20100101", "20191231", 0)])  # fmt: skip
+    f1 = write_ptp(
+        tmp_path / "ccipra-v322r0-f1.TXT",
+        [ptp_row("Z0001", "Z0002"), ptp_row("Z0001", "Z0002", "20100101", "20191231", 0)],
+    )
     f2 = write_ptp_zip(tmp_path / "ccipra-v322r0-f2.zip", "ccipra-v322r0-f2.TXT", [ptp_row("Z0003", "Z0004")])
     summary = import_ptp(tmp_path / "data", [f1, f2])
     assert (summary.edition, summary.setting, summary.quarter) == ("v322r0", "practitioner", "2026Q3")
@@ -36,8 +38,10 @@ def test_import_several_parts_as_one_edition(tmp_path):
     index = NcciIndex(index_path(tmp_path / "data"))
     (edition,) = index.editions("ptp")
     assert (edition.start, edition.end, edition.files) == (
-        "2026-07-01", "2026-09-30", "ccipra-v322r0-f1.TXT ccipra-v322r0-f2.zip",
-    )  # fmt: skip
+        "2026-07-01",
+        "2026-09-30",
+        "ccipra-v322r0-f1.TXT ccipra-v322r0-f2.zip",
+    )
     assert len(index.ptp_rows(edition, ["Z0001", "Z0002", "Z0003"])) == 2
 
 
@@ -87,17 +91,23 @@ def test_edition_option_and_undecodable_names(tmp_path):
 
 def test_mue_import_and_its_checks(tmp_path):
     data = tmp_path / "data"
-    path = write_mue(tmp_path / "MCR_MUE_PractitionerServices_Eff_07-01-2026.csv",
-                     [mue_row("Z0001", 1, 2), mue_row("Z0002", 3, 3)])  # fmt: skip
+    path = write_mue(
+        tmp_path / "MCR_MUE_PractitionerServices_Eff_07-01-2026.csv",
+        [mue_row("Z0001", 1, 2), mue_row("Z0002", 3, 3)],
+    )
     summary = import_mue(data, path)
     assert (summary.edition, summary.setting, summary.rows, summary.quarter) == (
-        "2026-07-01", "practitioner", 2, "2026Q3",
-    )  # fmt: skip
+        "2026-07-01",
+        "practitioner",
+        2,
+        "2026Q3",
+    )
     index = NcciIndex(index_path(data))
     (edition,) = index.editions("mue")
     assert index.mue_rows(edition, ["Z0001", "Z0002", "Z0009"]) == {
-        "Z0001": (1, 2, "Clinical: Data"), "Z0002": (3, 3, "Clinical: Data"),
-    }  # fmt: skip
+        "Z0001": (1, 2, "Clinical: Data"),
+        "Z0002": (3, 3, "Clinical: Data"),
+    }
     with pytest.raises(ImportFailure, match="contradicts"):
         import_mue(data, path, setting="dme")
     plain = write_mue(tmp_path / "mue.csv", [mue_row("Z0001", 1, 2)])
@@ -105,7 +115,7 @@ def test_mue_import_and_its_checks(tmp_path):
         import_mue(data, plain)
     assert import_mue(data, plain, effective=date(2026, 4, 1)).quarter == "2026Q2"
     twice = write_mue(tmp_path / "twice.csv", [mue_row("Z0001", 1, 2), mue_row("Z0001", 2, 2)])
-    with pytest.raises(ImportFailure, match="twice.csv:9: code Z0001 already appears on line 8"):
+    with pytest.raises(ImportFailure, match=r"twice\.csv:9: code Z0001 already appears on line 8"):
         import_mue(data, twice, effective=date(2026, 4, 1))
 
 

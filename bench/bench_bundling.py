@@ -18,6 +18,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 CPT = "http://www.ama-assn.org/go/cpt"
 
 
@@ -41,13 +42,41 @@ def claim_codes(index_file: Path, lines: int) -> list[str]:
     return [col1, *(r[0] for r in rows)]
 
 
+SYNTHETIC_SYSTEM = "urn:terminology-bench:synthetic-codes"
+
+
+def write_code_system(out: Path) -> Path:
+    """Write a complete synthetic CodeSystem holding every generated code.
+
+    A real deployment loads the licensed CPT and HCPCS files, so billed codes are known; the
+    synthetic codes stand in for them (under their own system) so the benchmark claims do not
+    turn into a list of unknown-code warnings.
+    """
+    from generate_ncci import codes
+
+    out.mkdir(parents=True, exist_ok=True)
+    resource = {
+        "resourceType": "CodeSystem",
+        "id": "bench-synthetic-codes",
+        "url": SYNTHETIC_SYSTEM,
+        "version": "1",
+        "name": "BenchSyntheticCodes",
+        "status": "active",
+        "content": "complete",
+        "concept": [{"code": code, "display": f"Synthetic procedure {code}"} for code in codes(20_000)],
+    }
+    path = out / "bench-synthetic-codes.json"
+    path.write_text(json.dumps(resource))
+    return out
+
+
 def body_for(codes: list[str]) -> dict:
     """Build a 10-line Parameters body, one line with a bypass modifier and some units."""
     items = []
     for i, code in enumerate(codes, 1):
         parts = [
             {"name": "sequence", "valueInteger": i},
-            {"name": "code", "valueCoding": {"system": CPT, "code": code}},
+            {"name": "code", "valueCoding": {"system": SYNTHETIC_SYSTEM, "code": code}},
             {"name": "quantity", "valueInteger": 1 + i % 3},
             {"name": "provider", "valueString": "Practitioner/bench"},
         ]
@@ -57,13 +86,13 @@ def body_for(codes: list[str]) -> dict:
     return {"resourceType": "Parameters", "parameter": [{"name": "date", "valueDate": "2026-07-15"}, *items]}
 
 
-def in_process(data_dir: Path, body: dict, rounds: int) -> dict:
+def in_process(data_dir: Path, content: list[str], body: dict, rounds: int) -> dict:
     """Time the engine check and the full HTTP handler in-process (Flask test client)."""
     from terminology import create_app
     from terminology.fhir.bundling import bundling_input
     from terminology.fhir.params import OperationParams
 
-    app = create_app({"DATA_DIR": str(data_dir)})
+    app = create_app({"DATA_DIR": str(data_dir), "CONTENT_DIRS": content})
     checker = app.extensions["terminology.bundling"]
     registry = app.extensions["terminology.registry"]
     parsed = bundling_input(OperationParams.from_parameters(body), registry)
@@ -203,13 +232,21 @@ def main() -> None:
         "mue_import_s": round(mue_seconds, 2),
         "index_mb": round(index_file.stat().st_size / 1e6, 1),
     }
+    from terminology.config import DEFAULT_CONTENT_DIRS
+
+    content = [*DEFAULT_CONTENT_DIRS, str(write_code_system(args.work / "content"))]
     codes = claim_codes(index_file, 10)
     body = body_for(codes)
-    report.update(in_process(data, body, args.rounds))
+    report.update(in_process(data, content, body, args.rounds))
     served: dict = {}
+    content_env = {"TERMINOLOGY_CONTENT_DIRS": ":".join(content)}
     for label, app, app_env in (
-        ("bundling", "terminology:create_app()", {"TERMINOLOGY_DATA_DIR": str(data)}),
-        ("bare", "terminology:create_app()", {"TERMINOLOGY_DATA_DIR": str(args.work / "no-index")}),
+        ("bundling", "terminology:create_app()", {"TERMINOLOGY_DATA_DIR": str(data), **content_env}),
+        (
+            "bare",
+            "terminology:create_app()",
+            {"TERMINOLOGY_DATA_DIR": str(args.work / "no-index"), **content_env},
+        ),
         ("hello", "bench.hello_app:create_app()", {}),
     ):
         process, port = serve(app, app_env, args.workers)

@@ -110,6 +110,7 @@ class BundlingChecker:
                 for target in targets:
                     if target.target_code:
                         self.not_together[frozenset((code, target.target_code))] = target.comment
+        self.rule_codes = frozenset(code for pair in (*self.combined, *self.not_together) for code in pair)
         self.combined_canonical = combined.canonical if combined is not None else None
         self.together_canonical = together.canonical if together is not None else None
 
@@ -505,12 +506,20 @@ class BundlingChecker:
             group.sort(key=lambda line: line.number)
             self._duplicates(group, findings)
             edition = ptp_for[day]
-            rows: dict[tuple[str, str], list[tuple]] = defaultdict(list)
+            rows: dict[tuple[str, str], list[tuple]] = {}
             codes = sorted({line.code for line in group})
             if edition is not None and len(codes) > 1:
                 for row in self.index.ptp_rows(edition, codes):
-                    rows[(row[0], row[1])].append(row)
+                    rows.setdefault((row[0], row[1]), []).append(row)
+            rule_codes = self.rule_codes
             for a, b in combinations(group, 2):
+                # Most pairs match no rule: skip them before building anything.
+                if a.code == b.code or not (
+                    (a.code, b.code) in rows
+                    or (b.code, a.code) in rows
+                    or (a.code in rule_codes and b.code in rule_codes)
+                ):
+                    continue
                 self._pair(a, b, rows, edition, findings)
             if mue_for[day] is not None:
                 self._mue(group, mue_for[day], findings)

@@ -362,6 +362,7 @@ class NcciIndex:
         self._checked = 0.0
         self._editions: list[Edition] = []
         self._rationales: dict[int, str] = {}
+        self._mue: dict[int, dict[str, tuple[int, int, str]]] = {}
         self.listeners: list[Callable[[list[Edition]], None]] = []
         self.error: str | None = None
 
@@ -376,6 +377,7 @@ class NcciIndex:
         if self._conn is not None:
             self._conn.close()
         self._conn, self._editions, self._rationales, self.error = None, [], {}, None
+        self._mue = {}
         self._stamp = self._file_stamp()
         self._pid = os.getpid()
         if self._stamp is None:
@@ -481,12 +483,14 @@ class NcciIndex:
         self.refresh()
         if self._conn is None or not codes:
             return {}
-        marks = ",".join("?" * len(codes))
-        rows = self._conn.execute(
-            f"SELECT code, value, mai, rationale FROM mue WHERE edition = ? AND code IN ({marks})",
-            (edition.id, *codes),
-        ).fetchall()
-        return {code: (value, mai, rationale) for code, value, mai, rationale in rows}
+        table = self._mue.get(edition.id)
+        if table is None:
+            # An MUE table is small (~15,000 rows, a few MB): each worker keeps the ones it uses.
+            rows = self._conn.execute(
+                "SELECT code, value, mai, rationale FROM mue WHERE edition = ?", (edition.id,)
+            ).fetchall()
+            table = self._mue[edition.id] = {code: (value, mai, text) for code, value, mai, text in rows}
+        return {code: table[code] for code in codes if code in table}
 
     def ready(self) -> tuple[bool, str]:
         """Say whether the index can serve: readable (or absent: the shipped rules still work)."""

@@ -305,3 +305,14 @@ def test_shipped_maps_still_translate(client):
 def test_index_readiness(app, tmp_path):
     assert index_ready(app)[0] is True
     assert create_app({"DATA_DIR": str(tmp_path / "none")}).extensions["terminology.ncci"].ready()[0] is True
+
+
+def test_claim_serviced_period_and_billable_period_dates(client):
+    first, second = _claim_item(1, "Z0001"), _claim_item(2, "Z0002")
+    del first["servicedDate"], second["servicedDate"]
+    first["servicedPeriod"] = {"start": "2026-07-15", "end": "2026-07-15"}
+    body = client.post(
+        "/$bundling-check", json=_claim([first, second], billablePeriod={"start": "2026-07-15"})
+    )
+    (ptp,) = findings(body.get_json(), "ncci-ptp")
+    assert ptp["date"] == "2026-07-15" and ptp["line"] == [1, 2]

@@ -156,3 +156,30 @@ def test_import_group_is_shared_by_importer_modules():
     assert {"ncci-ptp", "mue"} <= set(group.choices)
     group.add_parser("cpt").set_defaults(handler=lambda args: 0)  # another importer module's subcommand
     assert parser.parse_args(["import", "cpt"]).source == "cpt"
+
+
+def test_progress_reports_rows_per_second():
+    import io
+
+    from terminology.ncci.index import Progress
+
+    stream = io.StringIO()
+    progress = Progress("ncci-ptp practitioner v322r0", stream, interval=0)
+    progress.add(50_000)
+    assert stream.getvalue().startswith("ncci-ptp practitioner v322r0: 50,000 rows (")
+    assert stream.getvalue().rstrip().endswith("rows/s)")
+
+
+def test_the_index_is_opened_per_process_not_at_start_up(tmp_path):
+    from terminology import create_app
+
+    data = tmp_path / "data"
+    import_ptp(data, [write_ptp(tmp_path / "ccipra-v322r0-f1.TXT", [ptp_row("Z0001", "Z0002")])])
+    app = create_app({"DATA_DIR": str(data)})
+    index = app.extensions["terminology.ncci"]
+    assert index._conn is None  # nothing is held open in a gunicorn master before it forks
+    assert [e.name for e in index.editions("ptp")] == ["v322r0"]
+    first = index._conn
+    index._pid = -1  # as seen from a freshly forked worker
+    index.editions()
+    assert index._conn is not None and index._conn is not first

@@ -98,9 +98,10 @@ def _item_line(item: ParamValue, position: int, default_date: str | None) -> Lin
     if item.value_type != "part":
         raise InvalidRequest("Parameter 'item' must have parts (sequence, code, ...)", expression=item.path)
     parts: OperationParams = item.value  # type: ignore[assignment]
+    entry = item.path.removesuffix(".part")
     code_param = parts.first("code")
     if code_param is None:
-        raise InvalidRequest("Each item needs a code part (valueCoding)", expression=f"{item.path}")
+        raise InvalidRequest("Each item needs a code part (valueCoding)", expression=entry)
     if code_param.value_type == "Coding":
         code, system = _coding_code(code_param.value, code_param.path)
     elif code_param.value_type == "CodeableConcept":
@@ -132,7 +133,7 @@ def _item_line(item: ParamValue, position: int, default_date: str | None) -> Lin
     else:
         raise InvalidRequest(
             "The item has no servicedDate and there is no top-level date",
-            expression=f"{item.path}.servicedDate",
+            expression=entry,
         )
     number = parts.integer("sequence", position, minimum=1)
     provider = parts.first("provider")

@@ -184,7 +184,7 @@ def test_bundle_of_loinc_orders_is_translated_to_charge_codes(client):
         (
             check_body({"name": "item", "part": [{"name": "sequence", "valueInteger": 1}]}),
             400,
-            "Parameters.parameter[1].part",
+            "Parameters.parameter[1]",
         ),
         (
             check_body({"name": "item", "part": [{"name": "code", "valueCoding": {"system": CPT}}]}),

@@ -17,7 +17,17 @@ def create_app(config: Mapping | None = None) -> Flask:
     :raise ContentError: when a content file is invalid (start-up stops).
     """
     from terminology import ops
-    from terminology.api import batch, codesystem, conceptmap, errors, http, metadata, resources, valueset
+    from terminology.api import (
+        batch,
+        bundling,
+        codesystem,
+        conceptmap,
+        errors,
+        http,
+        metadata,
+        resources,
+        valueset,
+    )
     from terminology.config import settings_from_env
     from terminology.content.loader import load_registry
 
@@ -33,5 +43,6 @@ def create_app(config: Mapping | None = None) -> Flask:
     fhir_modules = (metadata, codesystem, valueset, conceptmap, resources, batch)
     for module in fhir_modules:
         app.register_blueprint(module.bp)
-    http.init_app(app, [module.bp.name for module in fhir_modules])
+    bundling.init_app(app)
+    http.init_app(app, [*(module.bp.name for module in fhir_modules), bundling.bp.name])
     return app

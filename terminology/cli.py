@@ -9,7 +9,11 @@ import sys
 from pathlib import Path
 
 # Modules that add subcommands (each has ``register(subparsers)``).
-COMMAND_MODULES: list[str] = ["terminology.importers.commands", "terminology.ops.access"]
+COMMAND_MODULES: list[str] = [
+    "terminology.importers.commands",
+    "terminology.ncci.cli",
+    "terminology.ops.access",
+]
 
 
 def import_group(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:

@@ -19,6 +19,7 @@ class TranslateRequest:
     target_system: str | None = None
     reverse: bool = False
     dependencies: dict[str, str] | None = None  # dependsOn property (or system) -> code
+    date: str | None = None  # date of service, for maps whose rows carry dates (NCCI editions)
 
 
 @dataclass(slots=True)
@@ -51,7 +52,11 @@ def translate(registry: Registry, request: TranslateRequest, concept_map=None) -
         maps = registry.concept_maps()
     matches: list[TranslateMatch] = []
     for cmap in maps:
-        for target in cmap.translate(request.system, request.code, request.reverse):
+        if getattr(cmap, "dated", False):
+            targets = cmap.translate(request.system, request.code, request.reverse, date=request.date)
+        else:
+            targets = cmap.translate(request.system, request.code, request.reverse)
+        for target in targets:
             other_system = target.source_system if request.reverse else target.target_system
             if request.target_system and other_system != request.target_system:
                 continue

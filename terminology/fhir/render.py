@@ -197,6 +197,17 @@ def translate_parameters(matches: list[TranslateMatch], reverse: bool, asked: st
                     ],
                 }
             )
+        for product in target.product:
+            value = {"system": product.get("system"), "code": product.get("value")}
+            part.append(
+                {
+                    "name": "product",
+                    "part": [
+                        {"name": "element", "valueUri": product.get("property")},
+                        {"name": "concept", "valueCoding": {k: v for k, v in value.items() if v}},
+                    ],
+                }
+            )
         if target.comment:
             part.append({"name": "message", "valueString": target.comment})
         part.append({"name": "originMap", "valueUri": match.concept_map.canonical})

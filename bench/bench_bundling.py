@@ -1,0 +1,299 @@
+"""Benchmark NCCI import and $bundling-check: import time, index size, worker RSS, p50, throughput."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+CPT = "http://www.ama-assn.org/go/cpt"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def typical_codes(index_file: Path, lines: int) -> list[str]:
+    """Pick a claim with one PTP edit among its lines (the common case): a pair plus unrelated codes."""
+    conn = sqlite3.connect(index_file)
+    col1, col2 = conn.execute(
+        "SELECT col1, col2 FROM ptp WHERE indicator = 1 AND deletion > 20270000 LIMIT 1 OFFSET 300000"
+    ).fetchone()
+    chosen = [col1, col2]
+    for (code,) in conn.execute("SELECT DISTINCT col1 FROM ptp ORDER BY col1 LIMIT 2000 OFFSET 7000"):
+        clash = conn.execute(
+            f"SELECT 1 FROM ptp WHERE col1 IN ({','.join('?' * len(chosen))}) AND col2 = ? "
+            f"UNION SELECT 1 FROM ptp WHERE col2 IN ({','.join('?' * len(chosen))}) AND col1 = ?",
+            (*chosen, code, *chosen, code),
+        ).fetchone()
+        if clash is None:
+            chosen.append(code)
+        if len(chosen) == lines:
+            break
+    conn.close()
+    return chosen
+
+
+def claim_codes(index_file: Path, lines: int) -> list[str]:
+    """Pick a column 1 code and column 2 codes it has edits with: a claim that hits many pairs."""
+    conn = sqlite3.connect(index_file)
+    col1 = conn.execute(
+        "SELECT col1 FROM ptp WHERE indicator != 9 ORDER BY col1 LIMIT 1 OFFSET 500000"
+    ).fetchone()[0]
+    rows = conn.execute(
+        "SELECT DISTINCT col2 FROM ptp WHERE col1 = ? AND indicator != 9 ORDER BY col2 LIMIT ?",
+        (col1, lines - 1),
+    ).fetchall()
+    conn.close()
+    return [col1, *(r[0] for r in rows)]
+
+
+SYNTHETIC_SYSTEM = "urn:terminology-bench:synthetic-codes"
+
+
+def write_code_system(out: Path) -> Path:
+    """Write a complete synthetic CodeSystem holding every generated code.
+
+    A real deployment loads the licensed CPT and HCPCS files, so billed codes are known; the
+    synthetic codes stand in for them (under their own system) so the benchmark claims do not
+    turn into a list of unknown-code warnings.
+    """
+    from generate_ncci import codes
+
+    out.mkdir(parents=True, exist_ok=True)
+    resource = {
+        "resourceType": "CodeSystem",
+        "id": "bench-synthetic-codes",
+        "url": SYNTHETIC_SYSTEM,
+        "version": "1",
+        "name": "BenchSyntheticCodes",
+        "status": "active",
+        "content": "complete",
+        "concept": [{"code": code, "display": f"Synthetic procedure {code}"} for code in codes(20_000)],
+    }
+    path = out / "bench-synthetic-codes.json"
+    path.write_text(json.dumps(resource))
+    return out
+
+
+def body_for(codes: list[str]) -> dict:
+    """Build a 10-line Parameters body, one line with a bypass modifier and some units."""
+    items = []
+    for i, code in enumerate(codes, 1):
+        parts = [
+            {"name": "sequence", "valueInteger": i},
+            {"name": "code", "valueCoding": {"system": SYNTHETIC_SYSTEM, "code": code}},
+            {"name": "quantity", "valueInteger": 1 + i % 3},
+            {"name": "provider", "valueString": "Practitioner/bench"},
+        ]
+        if i == 3:
+            parts.append({"name": "modifier", "valueCoding": {"system": CPT, "code": "59"}})
+        items.append({"name": "item", "part": parts})
+    return {"resourceType": "Parameters", "parameter": [{"name": "date", "valueDate": "2026-07-15"}, *items]}
+
+
+def in_process(data_dir: Path, content: list[str], body: dict, rounds: int) -> dict:
+    """Time the engine check and the full HTTP handler in-process (Flask test client)."""
+    from terminology import create_app
+    from terminology.fhir.bundling import bundling_input
+    from terminology.fhir.params import OperationParams
+
+    app = create_app({"DATA_DIR": str(data_dir), "CONTENT_DIRS": content})
+    checker = app.extensions["terminology.bundling"]
+    registry = app.extensions["terminology.registry"]
+    parsed = bundling_input(OperationParams.from_parameters(body), registry)
+    for _ in range(200):
+        checker.check(parsed.lines, parsed.options)
+    engine = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        result = checker.check(parsed.lines, parsed.options)
+        engine.append(time.perf_counter() - start)
+    client = app.test_client()
+    full = []
+    for _ in range(rounds // 5):
+        start = time.perf_counter()
+        response = client.post("/$bundling-check", json=body)
+        full.append(time.perf_counter() - start)
+    assert response.status_code == 200
+    rules = sorted({f.rule for f in result.findings})
+    return {
+        "engine_p50_ms": statistics.median(engine) * 1000,
+        "engine_p99_ms": sorted(engine)[int(len(engine) * 0.99)] * 1000,
+        "handler_p50_ms": statistics.median(full) * 1000,
+        "findings": len(result.findings),
+        "rules": rules,
+    }
+
+
+def _worker_memory(master: int) -> dict:
+    children = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
+    pid = int(children[0])
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":", 1)
+        fields[name] = int(value.split()[0])
+    return {"rss_mb": fields["Rss"] / 1024, "pss_mb": fields["Pss"] / 1024}
+
+
+def serve(app: str, env: dict, workers: int) -> tuple[subprocess.Popen, int]:
+    """Start gunicorn with the project's settings on a free port; wait until it answers."""
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        str(REPO / "terminology/gunicorn_conf.py"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        app,
+    ]
+    process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, start_new_session=True)
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+            break
+        except urllib.error.HTTPError:
+            break
+        except OSError:
+            time.sleep(0.1)
+    return process, port
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a gunicorn started by serve()."""
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def post(port: int, path: str, body: dict, times: int) -> None:
+    """Send a few requests (warm-up before measuring memory)."""
+    data = json.dumps(body).encode()
+    for _ in range(times):
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}{path}", data=data, headers={"Content-Type": "application/fhir+json"}
+        )
+        urllib.request.urlopen(request).read()
+
+
+def wrk(port: int, path: str, body: dict, seconds: int, connections: int) -> float:
+    """Run wrk with a POST body; return requests per second."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/fhir+json"\n'
+            f"wrk.body = {json.dumps(json.dumps(body))}\n"
+        )
+    output = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "-s",
+            script.name,
+            f"http://127.0.0.1:{port}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    os.unlink(script.name)
+    for line in output.splitlines():
+        if line.startswith("Requests/sec:"):
+            return float(line.split()[1])
+    raise RuntimeError(output)
+
+
+def main() -> None:
+    """Generate (if needed), import, and measure; print a JSON report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--work", type=Path, default=REPO / "bench/results/work")
+    parser.add_argument("--rounds", type=int, default=5000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--skip-import", action="store_true", help="reuse the index of an earlier run")
+    args = parser.parse_args()
+    files, data = args.work / "files", args.work / "data"
+    index_file = data / "ncci.sqlite"
+    report: dict = {"note": "figures taken on a shared 2-core machine"}
+    if not args.skip_import or not index_file.exists():
+        if not (files / "ccipra-v322r0-f4.TXT").exists():
+            subprocess.run([sys.executable, str(REPO / "bench/generate_ncci.py"), str(files)], check=True)
+        index_file.unlink(missing_ok=True)
+        cli = [sys.executable, "-m", "terminology", "import"]
+        env = {**os.environ, "TERMINOLOGY_DATA_DIR": str(data)}
+        started = time.monotonic()
+        parts = sorted(str(p) for p in files.glob("ccipra-*.TXT"))
+        subprocess.run([*cli, "ncci-ptp", *parts], check=True, env=env)
+        report["ptp_import_s"] = round(time.monotonic() - started, 1)
+        started = time.monotonic()
+        subprocess.run([*cli, "mue", str(next(files.glob("MCR_MUE_*.csv")))], check=True, env=env)
+        report["mue_import_s"] = round(time.monotonic() - started, 2)
+    report["index_mb"] = round(index_file.stat().st_size / 1e6, 1)
+    from terminology.config import DEFAULT_CONTENT_DIRS
+
+    content = [*DEFAULT_CONTENT_DIRS, str(write_code_system(args.work / "content"))]
+    claims = {"worst": claim_codes(index_file, 10), "typical": typical_codes(index_file, 10)}
+    bodies = {name: body_for(codes) for name, codes in claims.items()}
+    for name, body in bodies.items():
+        report[f"in_process_{name}"] = in_process(data, content, body, args.rounds)
+    served: dict = {}
+    content_env = {"TERMINOLOGY_CONTENT_DIRS": ":".join(content)}
+    runs = (
+        ("bundling", "terminology:create_app()", {"TERMINOLOGY_DATA_DIR": str(data), **content_env}),
+        (
+            "bare",
+            "terminology:create_app()",
+            {"TERMINOLOGY_DATA_DIR": str(args.work / "no-index"), **content_env},
+        ),
+        ("hello", "bench.hello_app:create_app()", {}),
+    )
+    for label, app, app_env in runs:
+        process, port = serve(app, app_env, args.workers)
+        try:
+            path = "/" if label == "hello" else "/$bundling-check"
+            for body in bodies.values():
+                post(port, path, body, 300)
+            served[f"{label}_worker"] = _worker_memory(process.pid)
+            if label == "bundling":
+                for name, body in bodies.items():
+                    served[f"bundling_{name}_rps"] = wrk(port, path, body, args.seconds, args.connections)
+            elif label == "hello":
+                served["hello_rps"] = wrk(port, path, bodies["worst"], args.seconds, args.connections)
+        finally:
+            stop(process)
+    report.update(served)
+    report["worker_rss_above_bare_mb"] = round(
+        served["bundling_worker"]["rss_mb"] - served["bare_worker"]["rss_mb"], 1
+    )
+    for name in bodies:
+        report[f"throughput_ratio_{name}"] = round(served[f"bundling_{name}_rps"] / served["hello_rps"], 2)
+    report["claims"] = claims
+    print(json.dumps(report, indent=2))
+    (REPO / "bench/results").mkdir(parents=True, exist_ok=True)
+    (REPO / "bench/results/bundling.json").write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

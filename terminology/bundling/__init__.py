@@ -1,0 +1,1 @@
+"""Bundling check engine (`$bundling-check`): NCCI PTP/MUE, CPT combined codes, plain Python."""

@@ -1,0 +1,473 @@
+"""`$bundling-check` mapping: Parameters items, Claim and Bundle inputs to lines; findings to Parameters."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from terminology.bundling.model import CheckOptions, CheckResult, Finding, Line, Modifier
+from terminology.engine.registry import Registry
+from terminology.engine.systems import CPT, HCPCS, LOINC
+from terminology.errors import InvalidRequest, UnprocessableRequest
+from terminology.fhir.outcome import Issue, operation_outcome
+from terminology.fhir.params import OperationParams, ParamValue
+
+ORDER_TO_CHARGE = "https://terminology.example.org/fhir/ConceptMap/loinc-to-cpt-order-charge"
+SETTINGS = ("practitioner", "outpatient")
+_DATE = re.compile(r"^(\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]))(T.*)?$")
+_BILLING_SYSTEMS = (CPT, HCPCS)
+_ISSUE_CODES = {
+    "unknown-code": "code-invalid",
+    "unknown-modifier": "code-invalid",
+    "no-edition": "incomplete",
+}
+
+
+@dataclass(slots=True)
+class BundlingInput:
+    """Lines to check, the options, and the extra ConceptMaps consulted while reading them."""
+
+    lines: list[Line]
+    options: CheckOptions
+    maps_used: list[str]
+    unmapped: list[Finding]
+
+
+def _date(value: object, path: str) -> str:
+    match = _DATE.match(value) if isinstance(value, str) else None
+    if not match:
+        raise InvalidRequest(f"{path} must be a date (YYYY-MM-DD), not '{value}'", expression=path)
+    return match.group(1)
+
+
+def _quantity(value: object, path: str) -> float:
+    if isinstance(value, dict):
+        value = value.get("value", 1)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise InvalidRequest(f"{path} must be a non-negative number of units", expression=path)
+    return float(value)
+
+
+def _split_expression(code: str, system: str | None, path: str) -> tuple[str, list[Modifier]]:
+    # A CPT expression ``72126:26`` carries its modifiers after the base code.
+    if system == CPT and ":" in code:
+        base, *mods = code.split(":")
+        return base, [Modifier(m, CPT, path) for m in mods]
+    return code, []
+
+
+def _pick_coding(concept: object, path: str) -> tuple[dict, str]:
+    """Pick the CPT/HCPCS coding of a CodeableConcept (else its first coding)."""
+    if not isinstance(concept, dict):
+        raise InvalidRequest(f"{path} must be a CodeableConcept", expression=path)
+    codings = concept.get("coding") or []
+    if not isinstance(codings, list) or not codings:
+        raise InvalidRequest(f"{path} has no coding", expression=f"{path}.coding")
+    for i, coding in enumerate(codings):
+        if isinstance(coding, dict) and coding.get("system") in _BILLING_SYSTEMS:
+            return coding, f"{path}.coding[{i}]"
+    return codings[0], f"{path}.coding[0]"
+
+
+def _coding_code(coding: object, path: str) -> tuple[str, str | None]:
+    if not isinstance(coding, dict) or not isinstance(coding.get("code"), str) or not coding["code"]:
+        raise InvalidRequest(f"{path} must have a code", expression=f"{path}.code")
+    system = coding.get("system")
+    if system is not None and not isinstance(system, str):
+        raise InvalidRequest(f"{path}.system must be a string", expression=f"{path}.system")
+    return coding["code"], system
+
+
+def _options(params: OperationParams) -> CheckOptions:
+    setting = params.string("setting") or "practitioner"
+    if setting not in SETTINGS:
+        found = params.first("setting")
+        raise InvalidRequest(
+            f"Parameter 'setting' must be practitioner or outpatient, not '{setting}'",
+            expression=found.path if found else "setting",
+        )
+    return CheckOptions(setting=setting, edition=params.string("edition"))
+
+
+def _default_date(params: OperationParams) -> str | None:
+    found = params.first("date")
+    return _date(found.value, found.path) if found is not None else None
+
+
+def _item_line(item: ParamValue, position: int, default_date: str | None) -> Line:
+    if item.value_type != "part":
+        raise InvalidRequest("Parameter 'item' must have parts (sequence, code, ...)", expression=item.path)
+    parts: OperationParams = item.value  # type: ignore[assignment]
+    entry = item.path.removesuffix(".part")
+    code_param = parts.first("code")
+    if code_param is None:
+        raise InvalidRequest("Each item needs a code part (valueCoding)", expression=entry)
+    if code_param.value_type == "Coding":
+        code, system = _coding_code(code_param.value, code_param.path)
+    elif code_param.value_type == "CodeableConcept":
+        coding, path = _pick_coding(code_param.value, code_param.path)
+        code, system = _coding_code(coding, path)
+    else:
+        raise InvalidRequest("The item code must be a valueCoding", expression=code_param.path)
+    code, modifiers = _split_expression(code, system, code_param.path)
+    for found in parts.all("modifier"):
+        if found.value_type == "Coding":
+            mod, mod_system = _coding_code(found.value, found.path)
+        elif found.value_type in ("Code", "String"):
+            mod, mod_system = str(found.value), None
+        elif found.value_type == "CodeableConcept":
+            coding, path = _pick_coding(found.value, found.path)
+            mod, mod_system = _coding_code(coding, path)
+        else:
+            raise InvalidRequest("An item modifier must be a valueCoding or valueCode", expression=found.path)
+        modifiers.append(Modifier(mod, mod_system or system, found.path))
+    quantity_param = parts.first("quantity")
+    quantity = 1.0
+    if quantity_param is not None:
+        quantity = _quantity(quantity_param.value, quantity_param.path)
+    date_param = parts.first("servicedDate", "date")
+    if date_param is not None:
+        day = _date(date_param.value, date_param.path)
+    elif default_date is not None:
+        day = default_date
+    else:
+        raise InvalidRequest(
+            "The item has no servicedDate and there is no top-level date",
+            expression=entry,
+        )
+    number = parts.integer("sequence", position, minimum=1)
+    provider = parts.first("provider")
+    provider_key = None
+    if provider is not None:
+        provider_key = (
+            _reference_key(provider.value) if isinstance(provider.value, dict) else str(provider.value)
+        )
+    return Line(
+        number,
+        code,
+        system,
+        modifiers,
+        quantity,
+        day,
+        provider_key,
+        code_param.path,
+        quantity_param.path if quantity_param else None,
+    )
+
+
+def _reference_key(value: dict | None) -> str | None:
+    """Turn a Reference (or Identifier) into a provider key."""
+    if not value:
+        return None
+    if value.get("reference"):
+        return str(value["reference"])
+    identifier = value.get("identifier") if "identifier" in value else value
+    if isinstance(identifier, dict) and identifier.get("value"):
+        return f"{identifier.get('system', '')}|{identifier['value']}"
+    return value.get("display")
+
+
+def _validate(resource: dict, path: str) -> None:
+    """Validate an incoming Claim or Bundle with fhir.resources R4B (422 naming the element)."""
+    from pydantic import ValidationError
+
+    from terminology.content.loader import element_path
+
+    resource_type = resource.get("resourceType")
+    if resource_type == "Claim":
+        from fhir.resources.R4B.claim import Claim as model
+    elif resource_type == "Bundle":
+        from fhir.resources.R4B.bundle import Bundle as model
+    else:
+        raise UnprocessableRequest(
+            f"The resource must be a Claim or a Bundle, not '{resource_type}'",
+            expression=f"{path}.resourceType",
+        )
+    try:
+        model.model_validate(resource)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        element = element_path(resource_type, first["loc"])
+        raise UnprocessableRequest(
+            f"Invalid {resource_type}: {element}: {first['msg']}", expression=element
+        ) from None
+
+
+def _claim_lines(
+    claim: dict, prefix: str, default_date: str | None, numbering: list[int] | None
+) -> list[Line]:
+    care_team = {
+        member.get("sequence"): _reference_key(member.get("provider"))
+        for member in claim.get("careTeam", [])
+        if isinstance(member, dict)
+    }
+    billing = _reference_key(claim.get("provider"))
+    period_start = (claim.get("billablePeriod") or {}).get("start")
+    lines = []
+    for i, item in enumerate(claim.get("item", [])):
+        here = f"{prefix}.item[{i}]"
+        coding, _ = _pick_coding(item.get("productOrService"), f"{here}.productOrService")
+        code, system = _coding_code(coding, f"{here}.productOrService")
+        code, modifiers = _split_expression(code, system, f"{here}.productOrService")
+        for k, modifier in enumerate(item.get("modifier", [])):
+            mod_coding, mod_path = _pick_coding(modifier, f"{here}.modifier[{k}]")
+            mod, mod_system = _coding_code(mod_coding, mod_path)
+            modifiers.append(Modifier(mod, mod_system, f"{here}.modifier[{k}]"))
+        if item.get("servicedDate"):
+            day = _date(item["servicedDate"], f"{here}.servicedDate")
+        elif (item.get("servicedPeriod") or {}).get("start"):
+            day = _date(item["servicedPeriod"]["start"], f"{here}.servicedPeriod.start")
+        elif period_start:
+            day = _date(period_start, f"{prefix}.billablePeriod.start")
+        elif default_date:
+            day = default_date
+        else:
+            raise InvalidRequest(
+                f"{here} has no servicedDate or servicedPeriod (and the claim no billablePeriod)",
+                expression=f"{here}.servicedDate",
+            )
+        sequences = item.get("careTeamSequence") or []
+        provider = care_team.get(sequences[0]) if sequences else billing
+        quantity = _quantity(item["quantity"], f"{here}.quantity") if "quantity" in item else 1.0
+        if numbering is None:
+            number = item.get("sequence", i + 1)
+        else:
+            numbering[0] += 1
+            number = numbering[0]
+        lines.append(
+            Line(
+                number,
+                code,
+                system,
+                modifiers,
+                quantity,
+                day,
+                provider,
+                f"{here}.productOrService",
+                f"{here}.quantity" if "quantity" in item else None,
+            )
+        )
+    return lines
+
+
+def _occurrence(resource: dict, here: str, default_date: str | None, *extra: str) -> str:
+    for key in ("occurrenceDateTime", *extra):
+        if resource.get(key):
+            return _date(resource[key], f"{here}.{key}")
+    period = resource.get("occurrencePeriod") or {}
+    if period.get("start"):
+        return _date(period["start"], f"{here}.occurrencePeriod.start")
+    if default_date:
+        return default_date
+    raise InvalidRequest(f"{here} has no occurrence date and there is no top-level date", expression=here)
+
+
+def _performer(resource: dict) -> str | None:
+    performers = resource.get("performer") or []
+    if performers and isinstance(performers[0], dict):
+        return _reference_key(performers[0].get("actor") or performers[0])
+    return None
+
+
+def _bundle_lines(
+    bundle: dict,
+    prefix: str,
+    default_date: str | None,
+    registry: Registry,
+    maps_used: list[str],
+    unmapped: list[Finding],
+) -> list[Line]:
+    lines: list[Line] = []
+    numbering = [0]
+    for i, entry in enumerate(bundle.get("entry", [])):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        here = f"{prefix}.entry[{i}].resource"
+        kind = resource.get("resourceType")
+        if kind == "Claim":
+            lines.extend(_claim_lines(resource, here, default_date, numbering))
+        elif kind == "ChargeItem":
+            coding, _ = _pick_coding(resource.get("code"), f"{here}.code")
+            code, system = _coding_code(coding, f"{here}.code")
+            code, modifiers = _split_expression(code, system, f"{here}.code")
+            day = _occurrence(resource, here, default_date, "enteredDate")
+            quantity = _quantity(resource["quantity"], f"{here}.quantity") if "quantity" in resource else 1.0
+            numbering[0] += 1
+            lines.append(
+                Line(
+                    numbering[0],
+                    code,
+                    system,
+                    modifiers,
+                    quantity,
+                    day,
+                    _performer(resource),
+                    f"{here}.code",
+                    f"{here}.quantity" if "quantity" in resource else None,
+                )
+            )
+        elif kind == "ServiceRequest":
+            if resource.get("code") is None:
+                raise InvalidRequest(f"{here}.code is required to check an order", expression=f"{here}.code")
+            coding, _ = _pick_coding(resource.get("code"), f"{here}.code")
+            code, system = _coding_code(coding, f"{here}.code")
+            day = _occurrence(resource, here, default_date, "authoredOn")
+            quantity = 1.0
+            if "quantityQuantity" in resource:
+                quantity = _quantity(resource["quantityQuantity"], f"{here}.quantityQuantity")
+            numbering[0] += 1
+            number = numbering[0]
+            provider = _performer(resource)
+            if system == LOINC:
+                order_map = registry.find("ConceptMap", ORDER_TO_CHARGE)
+                targets = order_map.translate(LOINC, code) if order_map is not None else []
+                charge = [t for t in targets if t.target_code and t.target_system == CPT]
+                if order_map is not None and order_map.canonical not in maps_used:
+                    maps_used.append(order_map.canonical)
+                if not charge:
+                    line = Line(number, code, system, [], quantity, day, provider, f"{here}.code")
+                    unmapped.append(
+                        Finding(
+                            "unmapped-order",
+                            "warning",
+                            f"Line {number}: the LOINC order {code} has no charge code in the "
+                            "order-to-charge "
+                            "ConceptMap, so it was not checked",
+                            [line],
+                            [f"{here}.code"],
+                            day,
+                            codes=[code],
+                            sources=[order_map.canonical] if order_map is not None else [],
+                        )
+                    )
+                    continue
+                code, system = charge[0].target_code, CPT
+            code, modifiers = _split_expression(code, system, f"{here}.code")
+            lines.append(Line(number, code, system, modifiers, quantity, day, provider, f"{here}.code"))
+    return lines
+
+
+def bundling_input(params: OperationParams, registry: Registry) -> BundlingInput:
+    """Parse `$bundling-check` input: items, a Claim, or a Bundle of Claim/ChargeItem/ServiceRequest."""
+    options = _options(params)
+    default_date = _default_date(params)
+    maps_used: list[str] = []
+    unmapped: list[Finding] = []
+    items = params.all("item")
+    found = params.resource("resource")
+    if items and found is not None:
+        raise InvalidRequest("Send either item parts or a resource, not both", expression=found.path)
+    if items:
+        lines = [_item_line(item, i + 1, default_date) for i, item in enumerate(items)]
+        numbers = [line.number for line in lines]
+        if len(set(numbers)) != len(numbers):
+            raise InvalidRequest("Item sequence numbers must be unique", expression="item.sequence")
+    elif found is not None:
+        resource = found.value
+        assert isinstance(resource, dict)
+        _validate(resource, found.path)
+        kind = resource["resourceType"]
+        if kind == "Claim":
+            lines = _claim_lines(resource, "Claim", default_date, None)
+        else:
+            lines = _bundle_lines(resource, "Bundle", default_date, registry, maps_used, unmapped)
+    else:
+        raise InvalidRequest(
+            "Nothing to check: send item parts, or a Claim or Bundle in the 'resource' parameter",
+            expression="Parameters.parameter",
+        )
+    if not lines and not unmapped:
+        raise InvalidRequest("The input holds no claim lines, charge items or orders", expression="resource")
+    return BundlingInput(lines, options, maps_used, unmapped)
+
+
+def _number(value: float) -> dict:
+    return {"valueInteger": int(value)} if float(value).is_integer() else {"valueDecimal": value}
+
+
+def _finding_parts(finding: Finding) -> list[dict]:
+    parts: list[dict] = [
+        {"name": "rule", "valueCode": finding.rule},
+        {"name": "severity", "valueCode": finding.severity},
+        {"name": "message", "valueString": finding.message},
+    ]
+    if finding.date:
+        parts.append({"name": "date", "valueDate": finding.date})
+    parts.extend({"name": "line", "valueInteger": line.number} for line in finding.lines)
+    for code in finding.codes:
+        parts.append({"name": "code", "valueCode": code})
+    for name, line in (("column1", finding.column1), ("column2", finding.column2)):
+        if line is not None:
+            coding = {"system": line.system, "code": line.code} if line.system else {"code": line.code}
+            parts.append({"name": name, "valueCoding": coding})
+    if finding.modifier_indicator is not None:
+        parts.append({"name": "modifierIndicator", "valueCode": finding.modifier_indicator})
+    if finding.bypass_modifier is not None:
+        parts.append({"name": "bypassModifier", "valueCode": finding.bypass_modifier})
+    if finding.mue_value is not None:
+        parts.append({"name": "mueValue", "valueInteger": finding.mue_value})
+    if finding.mai is not None:
+        parts.append({"name": "mai", "valueCode": str(finding.mai)})
+    if finding.units is not None:
+        parts.append({"name": "units", **_number(finding.units)})
+    if finding.rationale:
+        parts.append({"name": "rationale", "valueString": finding.rationale})
+    parts.extend({"name": "source", "valueString": source} for source in finding.sources)
+    suggestion = finding.suggestion
+    if suggestion is not None:
+        sub: list[dict] = [
+            {"name": "action", "valueCode": suggestion.action},
+            {"name": "text", "valueString": suggestion.text},
+        ]
+        sub.extend({"name": "line", "valueInteger": n} for n in suggestion.lines)
+        if suggestion.code:
+            coding = (
+                {"system": suggestion.system, "code": suggestion.code}
+                if suggestion.system
+                else {"code": suggestion.code}
+            )
+            sub.append({"name": "code", "valueCoding": coding})
+        if suggestion.units is not None:
+            sub.append({"name": "units", **_number(suggestion.units)})
+        parts.append({"name": "suggestion", "part": sub})
+    return parts
+
+
+def bundling_parameters(result: CheckResult, extra_maps: list[str]) -> dict:
+    """Render the result: result, editions, ConceptMaps, one finding per problem, an OperationOutcome."""
+    out: list[dict] = [{"name": "result", "valueBoolean": result.result}]
+    for edition in result.editions:
+        out.append(
+            {
+                "name": "edition",
+                "part": [
+                    {"name": "kind", "valueCode": edition.kind},
+                    {"name": "setting", "valueCode": edition.setting},
+                    {"name": "name", "valueString": edition.name},
+                    {"name": "quarter", "valueString": edition.quarter},
+                    {"name": "start", "valueDate": edition.start},
+                    {"name": "end", "valueDate": edition.end},
+                ],
+            }
+        )
+    for canonical in [*result.concept_maps, *extra_maps]:
+        out.append({"name": "conceptMap", "valueCanonical": canonical})
+    issues = []
+    for finding in result.findings:
+        out.append({"name": "finding", "part": _finding_parts(finding)})
+        issues.append(
+            Issue(
+                finding.severity,
+                _ISSUE_CODES.get(finding.rule, "business-rule"),
+                finding.message,
+                None,
+                finding.expressions or None,
+            )
+        )
+    if not issues:
+        issues.append(
+            Issue("information", "informational", "No bundling, MUE or combined-code problems found")
+        )
+    out.append({"name": "issues", "resource": operation_outcome(issues)})
+    return {"resourceType": "Parameters", "parameter": out}

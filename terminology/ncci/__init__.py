@@ -1,0 +1,1 @@
+"""NCCI tables: CMS PTP and MUE file readers, the SQLite index and the `terminology import` commands."""

@@ -1,0 +1,255 @@
+"""Readers of the CMS NCCI files: PTP edit tables (.TXT or zip) and MUE tables (CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+PTP_SETTINGS = ("practitioner", "outpatient")
+MUE_SETTINGS = ("practitioner", "outpatient", "dme")
+OPEN_DELETION = 99991231  # a deletion date of ``*``: the edit has no end
+PREAMBLE_LINES = 6
+_PTP_FILE = re.compile(r"(?i)(ccipra|ccioph)?[-_]?(v\d{3}r\d+)(?:[-_]f(\d+))?")
+_EDITION = re.compile(r"^v(\d{2})(\d)r(\d+)$")
+_PTP_PREFIX_SETTING = {"ccipra": "practitioner", "ccioph": "outpatient"}
+_CODE = re.compile(r"^[0-9A-Z]{5}$")
+_MUE_EFFECTIVE = re.compile(r"(?i)eff[-_ ]?(\d{2})[-_](\d{2})[-_](\d{4})")
+_MUE_QUARTER = re.compile(r"(?i)(\d{4})[-_ ]?q([1-4])")
+_MUE_VALUE_COLUMN = {
+    "practitioner services mue values": "practitioner",
+    "outpatient hospital services mue values": "outpatient",
+    "dme supplier services mue values": "dme",
+}
+_MUE_FILE_SETTING = (
+    ("practitioner", "practitioner"),
+    ("outpatienthospital", "outpatient"),
+    ("outpatient", "outpatient"),
+    ("dme", "dme"),
+)
+
+
+class ImportFailure(Exception):
+    """A file cannot be imported; names the file and, when known, the line."""
+
+    def __init__(self, file: str, line: int | None, message: str) -> None:
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {message}")
+        self.file = file
+        self.line = line
+        self.message = message
+
+
+@dataclass(slots=True, frozen=True)
+class Quarter:
+    """A calendar quarter: the period an NCCI edition is in effect."""
+
+    year: int
+    quarter: int
+
+    @property
+    def start(self) -> date:
+        """Return the first day of the quarter."""
+        return date(self.year, 3 * self.quarter - 2, 1)
+
+    @property
+    def end(self) -> date:
+        """Return the last day of the quarter."""
+        if self.quarter == 4:
+            return date(self.year, 12, 31)
+        return date.fromordinal(date(self.year, 3 * self.quarter + 1, 1).toordinal() - 1)
+
+    def __str__(self) -> str:
+        return f"{self.year}Q{self.quarter}"
+
+
+def quarter_of_edition(name: str) -> Quarter | None:
+    """Decode an NCCI version like ``v322r0`` (major = year - 1994, minor = quarter - 1)."""
+    match = _EDITION.match(name)
+    if not match or int(match.group(2)) > 3:
+        return None
+    return Quarter(1994 + int(match.group(1)), int(match.group(2)) + 1)
+
+
+def quarter_of_date(day: date) -> Quarter:
+    """Return the quarter holding a date."""
+    return Quarter(day.year, (day.month - 1) // 3 + 1)
+
+
+@dataclass(slots=True)
+class PtpFileInfo:
+    """What a PTP file name says: edition, setting and part number."""
+
+    edition: str | None
+    setting: str | None
+    part: int | None
+
+
+def ptp_file_info(path: str) -> PtpFileInfo:
+    """Read the edition (``v322r0``), setting and part from a CMS PTP file name."""
+    match = _PTP_FILE.search(Path(path).name)
+    if not match:
+        return PtpFileInfo(None, None, None)
+    prefix = (match.group(1) or "").lower()
+    return PtpFileInfo(
+        match.group(2).lower(),
+        _PTP_PREFIX_SETTING.get(prefix),
+        int(match.group(3)) if match.group(3) else None,
+    )
+
+
+def _text_members(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
+    """Yield (name, text stream) for a .TXT file, or for each .TXT file inside a zip."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if n.lower().endswith(".txt") and not n.endswith("/")]
+            if not names:
+                raise ImportFailure(str(path), None, "the zip holds no .TXT PTP file")
+            for name in sorted(names):
+                with archive.open(name) as raw:
+                    yield f"{path}!{name}", io.TextIOWrapper(raw, encoding="latin-1", newline="")
+        return
+    with open(path, "rb") as raw:
+        yield str(path), io.TextIOWrapper(raw, encoding="latin-1", newline="")
+
+
+def _yyyymmdd(text: str) -> int | None:
+    if len(text) != 8 or not text.isdigit():
+        return None
+    value = int(text)
+    month, day = value // 100 % 100, value % 100
+    if not (1 <= month <= 12 and 1 <= day <= 31 and value >= 19000101):
+        return None
+    return value
+
+
+def parse_ptp_line(line: str, file: str, number: int) -> tuple:
+    """Parse one data line into (col1, col2, prior, effective, deletion, indicator, rationale)."""
+    fields = line.split("\t")
+    if len(fields) != 7:
+        raise ImportFailure(file, number, f"expected 7 tab-separated fields, found {len(fields)}")
+    col1, col2, prior, effective, deletion, indicator, rationale = fields
+    if not _CODE.match(col1):
+        raise ImportFailure(file, number, f"column 1 '{col1}' is not a 5-character HCPCS/CPT code")
+    if not _CODE.match(col2):
+        raise ImportFailure(file, number, f"column 2 '{col2}' is not a 5-character HCPCS/CPT code")
+    if prior not in ("", "*"):
+        raise ImportFailure(file, number, f"the prior-1996 flag must be '*' or empty, not '{prior}'")
+    start = _yyyymmdd(effective)
+    if start is None:
+        raise ImportFailure(file, number, f"effective date '{effective}' is not YYYYMMDD")
+    end = OPEN_DELETION if deletion == "*" else _yyyymmdd(deletion)
+    if end is None:
+        raise ImportFailure(file, number, f"deletion date '{deletion}' is not YYYYMMDD or '*'")
+    if indicator not in ("0", "1", "9"):
+        raise ImportFailure(file, number, f"modifier indicator '{indicator}' is not 0, 1 or 9")
+    return col1, col2, prior == "*", start, end, int(indicator), rationale.strip()
+
+
+def read_ptp(path: Path) -> Iterator[tuple[str, int, tuple]]:
+    """Yield (file, line number, row tuple) for every edit of a PTP .TXT or zip, checking the layout."""
+    for name, stream in _text_members(path):
+        number = 0
+        for number, raw in enumerate(stream, 1):
+            line = raw.rstrip("\r\n")
+            if number <= PREAMBLE_LINES:
+                if number == 3 and not line.startswith("Column 1\tColumn 2"):
+                    raise ImportFailure(
+                        name, number, "not an NCCI PTP file: line 3 must start with 'Column 1<TAB>Column 2'"
+                    )
+                continue
+            if not line.strip():
+                continue
+            yield name, number, parse_ptp_line(line, name, number)
+        if number < PREAMBLE_LINES:
+            raise ImportFailure(name, number or None, "the file ends inside the 6-line preamble")
+
+
+@dataclass(slots=True)
+class MueTable:
+    """The header facts of an MUE CSV: its setting (from the value column) and where rows start."""
+
+    setting: str | None
+
+
+def mue_file_effective(path: str) -> date | None:
+    """Read the effective date from an MUE file name (``..._Eff_07-01-2024`` or ``2026-q3``)."""
+    name = Path(path).name
+    match = _MUE_EFFECTIVE.search(name)
+    if match:
+        month, day, year = (int(g) for g in match.groups())
+        try:
+            return date(year, month, day)
+        except ValueError:
+            return None
+    match = _MUE_QUARTER.search(name)
+    if match:
+        return Quarter(int(match.group(1)), int(match.group(2))).start
+    return None
+
+
+def mue_file_setting(path: str) -> str | None:
+    """Read the setting from an MUE file name (PractitionerServices, OutpatientHospital, DME)."""
+    name = re.sub(r"[^a-z]", "", Path(path).name.lower())
+    for word, setting in _MUE_FILE_SETTING:
+        if word in name:
+            return setting
+    return None
+
+
+def _mue_rows(stream: io.TextIOBase, file: str, table: MueTable) -> Iterator[tuple[int, tuple]]:
+    reader = csv.reader(stream)
+    header_seen = False
+    for record in reader:
+        number = reader.line_num
+        if not header_seen:
+            first = re.sub(r"\s+", "", record[0]).upper() if record else ""
+            if first == "HCPCS/CPTCODE":
+                if len(record) < 4:
+                    raise ImportFailure(file, number, "the MUE header must have 4 columns")
+                table.setting = _MUE_VALUE_COLUMN.get(" ".join(record[1].split()).lower())
+                header_seen = True
+            continue
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(record) < 4 or any(cell.strip() for cell in record[4:]):
+            raise ImportFailure(file, number, f"expected 4 comma-separated fields, found {len(record)}")
+        code, value, indicator, rationale = (cell.strip() for cell in record[:4])
+        if not _CODE.match(code):
+            raise ImportFailure(file, number, f"'{code}' is not a 5-character HCPCS/CPT code")
+        if not value.isdigit():
+            raise ImportFailure(file, number, f"MUE value '{value}' is not a whole number")
+        mai = indicator.split(" ", 1)[0]
+        if mai not in ("1", "2", "3"):
+            raise ImportFailure(
+                file, number, f"MUE adjudication indicator '{indicator}' does not start with 1, 2 or 3"
+            )
+        yield number, (code, int(value), int(mai), rationale)
+    if not header_seen:
+        raise ImportFailure(file, None, "not an MUE table: no 'HCPCS/CPT Code' header record was found")
+
+
+def read_mue(path: Path, table: MueTable) -> Iterator[tuple[str, int, tuple]]:
+    """Yield (file, line, (code, value, mai, rationale)) for every row of an MUE CSV (or zip holding one)."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if n.lower().endswith(".csv")]
+            if len(names) != 1:
+                raise ImportFailure(
+                    str(path), None, f"the zip must hold exactly one .csv, found {len(names)}"
+                )
+            with archive.open(names[0]) as raw:
+                name = f"{path}!{names[0]}"
+                for number, row in _mue_rows(
+                    io.TextIOWrapper(raw, encoding="latin-1", newline=""), name, table
+                ):
+                    yield name, number, row
+        return
+    with open(path, encoding="latin-1", newline="") as stream:
+        for number, row in _mue_rows(stream, str(path), table):
+            yield str(path), number, row

@@ -1,0 +1,517 @@
+"""The embedded SQLite index of NCCI editions: atomic imports (writer) and per-process readers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from terminology.ncci.importers import (
+    ImportFailure,
+    MueTable,
+    Quarter,
+    mue_file_effective,
+    mue_file_setting,
+    ptp_file_info,
+    quarter_of_date,
+    quarter_of_edition,
+    read_mue,
+    read_ptp,
+)
+
+INDEX_FILE = "ncci.sqlite"
+SCHEMA_VERSION = 1
+_BATCH = 50_000
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS edition(
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, setting TEXT NOT NULL, name TEXT NOT NULL,
+    start TEXT NOT NULL, end TEXT NOT NULL, rows INTEGER NOT NULL, pairs INTEGER NOT NULL,
+    files TEXT NOT NULL, imported TEXT NOT NULL, UNIQUE(kind, setting, name));
+CREATE TABLE IF NOT EXISTS rationale(id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS ptp(
+    edition INTEGER NOT NULL, col1 TEXT NOT NULL, col2 TEXT NOT NULL, prior INTEGER NOT NULL,
+    effective INTEGER NOT NULL, deletion INTEGER NOT NULL, indicator INTEGER NOT NULL,
+    rationale INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS mue(
+    edition INTEGER NOT NULL, code TEXT NOT NULL, value INTEGER NOT NULL, mai INTEGER NOT NULL,
+    rationale TEXT NOT NULL, PRIMARY KEY(edition, code)) WITHOUT ROWID;
+"""
+_PTP_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS ptp_col1 ON ptp(edition, col1, col2)",
+    "CREATE INDEX IF NOT EXISTS ptp_col2 ON ptp(edition, col2)",
+)
+
+
+def index_path(data_dir: str | os.PathLike) -> Path:
+    """Return the index file inside the data directory."""
+    return Path(data_dir) / INDEX_FILE
+
+
+@dataclass(slots=True, frozen=True)
+class Edition:
+    """One imported table: a PTP edition or an MUE table, with the quarter it is in effect."""
+
+    id: int
+    kind: str  # "ptp" or "mue"
+    setting: str
+    name: str
+    start: str  # ISO dates
+    end: str
+    rows: int
+    pairs: int
+    files: str
+    imported: str
+
+    def covers(self, day: str) -> bool:
+        """Say whether the edition is in effect on an ISO date."""
+        return self.start <= day <= self.end
+
+    @property
+    def quarter(self) -> str:
+        """Return the quarter label, e.g. ``2026Q3``."""
+        return str(quarter_of_date(date.fromisoformat(self.start)))
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    """What an import did, for the final summary line."""
+
+    kind: str
+    setting: str
+    edition: str
+    quarter: str
+    rows: int
+    pairs: int
+    editions: int
+    seconds: float
+    index: Path
+
+    def __str__(self) -> str:
+        noun = "pairs" if self.kind == "ptp" else "codes"
+        return (
+            f"imported {self.kind} {self.setting} {self.edition} ({self.quarter}): {self.rows:,} rows, "
+            f"{self.pairs:,} {noun}; {self.editions} editions in {self.index}; {self.seconds:.1f} s"
+        )
+
+
+class Progress:
+    """Print rows and rows/s to stderr about once a second during long imports."""
+
+    def __init__(self, label: str, stream=None, interval: float = 1.0) -> None:
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        self.interval = interval
+        self.started = time.monotonic()
+        self.last = self.started
+        self.rows = 0
+
+    def add(self, count: int) -> None:
+        """Count rows and report when the interval has passed."""
+        self.rows += count
+        now = time.monotonic()
+        if now - self.last >= self.interval:
+            self.last = now
+            rate = self.rows / max(now - self.started, 1e-9)
+            print(f"{self.label}: {self.rows:,} rows ({rate:,.0f} rows/s)", file=self.stream, flush=True)
+
+
+def _read_editions(conn: sqlite3.Connection) -> list[Edition]:
+    rows = conn.execute(
+        "SELECT id, kind, setting, name, start, end, rows, pairs, files, imported FROM edition "
+        "ORDER BY kind, setting, start, name"
+    ).fetchall()
+    return [Edition(*row) for row in rows]
+
+
+class _Writer:
+    """Build a new index file next to the old one, then swap it in with os.replace."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.temp = target.with_name(f"{target.name}.import-{os.getpid()}")
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        if self.target.exists():
+            shutil.copyfile(self.target, self.temp)
+        elif self.temp.exists():
+            self.temp.unlink()
+        self.conn = sqlite3.connect(self.temp, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=OFF")
+        self.conn.execute("PRAGMA synchronous=OFF")
+        self.conn.execute("PRAGMA cache_size=-200000")
+        self.conn.execute("PRAGMA temp_store=MEMORY")
+        self.conn.executescript(_SCHEMA)
+        self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        self.conn.execute("BEGIN")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+            self.conn.close()
+            # Readers holding the old file keep it until they reopen; new readers see the new one.
+            os.replace(self.temp, self.target)
+            return
+        self.conn.close()
+        self.temp.unlink(missing_ok=True)
+
+
+def _replace_edition(conn: sqlite3.Connection, kind: str, setting: str, name: str) -> None:
+    old = conn.execute(
+        "SELECT id FROM edition WHERE kind = ? AND setting = ? AND name = ?", (kind, setting, name)
+    ).fetchone()
+    if old is not None:
+        conn.execute(f"DELETE FROM {kind} WHERE edition = ?", (old[0],))
+        conn.execute("DELETE FROM edition WHERE id = ?", (old[0],))
+
+
+def _new_edition(
+    conn: sqlite3.Connection, kind: str, setting: str, name: str, quarter: Quarter, files
+) -> int:
+    cursor = conn.execute(
+        "INSERT INTO edition(kind, setting, name, start, end, rows, pairs, files, imported) "
+        "VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?)",
+        (
+            kind,
+            setting,
+            name,
+            quarter.start.isoformat(),
+            quarter.end.isoformat(),
+            " ".join(Path(f).name for f in files),
+            datetime.now(UTC).isoformat(timespec="seconds"),
+        ),
+    )
+    return cursor.lastrowid
+
+
+def _batched(rows: Iterator, size: int = _BATCH) -> Iterator[list]:
+    batch: list = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def resolve_ptp_edition(
+    files: list[Path], edition: str | None, setting: str | None
+) -> tuple[str, str, Quarter]:
+    """Decide the edition name, setting and quarter of PTP files from the options and file names."""
+    infos = [ptp_file_info(str(f)) for f in files]
+    named = {i.edition for i in infos if i.edition}
+    if edition is None:
+        if len(named) != 1:
+            shown = ", ".join(sorted(named)) or "none"
+            raise ImportFailure(
+                str(files[0]),
+                None,
+                f"cannot tell the edition from the file names (found: {shown}); pass --edition NAME",
+            )
+        edition = named.pop()
+    quarter = quarter_of_edition(edition) or next(
+        (q for q in (quarter_of_edition(n) for n in sorted(named)) if q), None
+    )
+    if quarter is None:
+        raise ImportFailure(
+            str(files[0]),
+            None,
+            f"cannot derive the quarter of edition '{edition}': use a CMS version name like v322r0 "
+            "(v322 = 2026 Q3) or keep the CMS file names",
+        )
+    settings = {i.setting for i in infos if i.setting}
+    if setting is None:
+        setting = settings.pop() if len(settings) == 1 else "practitioner"
+    return edition, setting, quarter
+
+
+def import_ptp(
+    data_dir: str | os.PathLike,
+    files: Iterable[str | os.PathLike],
+    setting: str | None = None,
+    edition: str | None = None,
+    progress_stream=None,
+) -> ImportSummary:
+    """Import CMS PTP edit files (one edition, several parts) into the index, atomically."""
+    started = time.monotonic()
+    paths = [Path(f) for f in files]
+    for path in paths:
+        if not path.is_file():
+            raise ImportFailure(str(path), None, "no such file")
+    name, setting, quarter = resolve_ptp_edition(paths, edition, setting)
+    target = index_path(data_dir)
+    progress = Progress(f"ncci-ptp {setting} {name}", progress_stream)
+    rationale_ids: dict[str, int] = {}
+    with _Writer(target) as conn:
+        for row in conn.execute("SELECT id, text FROM rationale"):
+            rationale_ids[row[1]] = row[0]
+        _replace_edition(conn, "ptp", setting, name)
+        for statement in ("DROP INDEX IF EXISTS ptp_col1", "DROP INDEX IF EXISTS ptp_col2"):
+            conn.execute(statement)
+        edition_id = _new_edition(conn, "ptp", setting, name, quarter, paths)
+
+        def rows() -> Iterator[tuple]:
+            for path in paths:
+                for _file, _line, (col1, col2, prior, start, end, indicator, text) in read_ptp(path):
+                    rid = rationale_ids.get(text)
+                    if rid is None:
+                        rid = conn.execute("INSERT INTO rationale(text) VALUES (?)", (text,)).lastrowid
+                        rationale_ids[text] = rid
+                    yield edition_id, col1, col2, int(prior), start, end, indicator, rid
+
+        total = 0
+        for batch in _batched(rows()):
+            conn.executemany("INSERT INTO ptp VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+            total += len(batch)
+            progress.add(len(batch))
+        if total == 0:
+            raise ImportFailure(str(paths[0]), None, "no PTP edit rows were found")
+        for statement in _PTP_INDEXES:
+            conn.execute(statement)
+        pairs = conn.execute(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT col1, col2 FROM ptp WHERE edition = ?)", (edition_id,)
+        ).fetchone()[0]
+        conn.execute("UPDATE edition SET rows = ?, pairs = ? WHERE id = ?", (total, pairs, edition_id))
+        editions = conn.execute("SELECT COUNT(*) FROM edition").fetchone()[0]
+    return ImportSummary(
+        "ptp", setting, name, str(quarter), total, pairs, editions, time.monotonic() - started, target
+    )
+
+
+def import_mue(
+    data_dir: str | os.PathLike,
+    file: str | os.PathLike,
+    setting: str | None = None,
+    effective: date | None = None,
+    progress_stream=None,
+) -> ImportSummary:
+    """Import a CMS MUE table (CSV, or the zip holding it) into the index, atomically."""
+    started = time.monotonic()
+    path = Path(file)
+    if not path.is_file():
+        raise ImportFailure(str(path), None, "no such file")
+    effective = effective or mue_file_effective(str(path))
+    if effective is None:
+        raise ImportFailure(
+            str(path),
+            None,
+            "the file name carries no effective date (e.g. _Eff_07-01-2026); pass --effective",
+        )
+    quarter = quarter_of_date(effective)
+    table = MueTable(setting=None)
+    target = index_path(data_dir)
+    name = effective.isoformat()
+    parsed = list(read_mue(path, table))  # MUE tables are small (~15,000 rows)
+    chosen = setting or table.setting or mue_file_setting(str(path)) or "practitioner"
+    if setting and table.setting and setting != table.setting:
+        raise ImportFailure(
+            str(path), None, f"--setting {setting} contradicts the file's value column ({table.setting})"
+        )
+    if not parsed:
+        raise ImportFailure(str(path), None, "no MUE rows were found")
+    progress = Progress(f"mue {chosen} {name}", progress_stream)
+    seen: dict[str, int] = {}
+    for file_name, number, (code, *_rest) in parsed:
+        if code in seen:
+            raise ImportFailure(file_name, number, f"code {code} already appears on line {seen[code]}")
+        seen[code] = number
+    with _Writer(target) as conn:
+        _replace_edition(conn, "mue", chosen, name)
+        edition_id = _new_edition(conn, "mue", chosen, name, quarter, [path])
+        conn.executemany(
+            "INSERT INTO mue VALUES (?, ?, ?, ?, ?)", [(edition_id, *row) for _f, _n, row in parsed]
+        )
+        progress.add(len(parsed))
+        conn.execute(
+            "UPDATE edition SET start = ?, rows = ?, pairs = ? WHERE id = ?",
+            (effective.isoformat(), len(parsed), len(parsed), edition_id),
+        )
+        editions = conn.execute("SELECT COUNT(*) FROM edition").fetchone()[0]
+    return ImportSummary(
+        "mue",
+        chosen,
+        name,
+        str(quarter),
+        len(parsed),
+        len(parsed),
+        editions,
+        time.monotonic() - started,
+        target,
+    )
+
+
+class NcciIndex:
+    """Read-only access to the index, opened lazily in each process (after gunicorn forks)."""
+
+    CHECK_INTERVAL = 1.0  # seconds between checks for a newly imported index file
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._pid: int | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._stamp: tuple | None = None
+        self._checked = 0.0
+        self._editions: list[Edition] = []
+        self._rationales: dict[int, str] = {}
+        self._mue: dict[int, dict[str, tuple[int, int, str]]] = {}
+        self.listeners: list[Callable[[list[Edition]], None]] = []
+        self.error: str | None = None
+
+    def _file_stamp(self) -> tuple | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _open(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn, self._editions, self._rationales, self.error = None, [], {}, None
+        self._mue = {}
+        self._stamp = self._file_stamp()
+        self._pid = os.getpid()
+        if self._stamp is None:
+            return
+        try:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            # A serving worker needs little page cache: lookups touch a handful of index pages.
+            conn.execute("PRAGMA cache_size=-2000")
+            self._editions = _read_editions(conn)
+            self._rationales = dict(conn.execute("SELECT id, text FROM rationale").fetchall())
+        except sqlite3.DatabaseError as exc:
+            self.error = f"the NCCI index {self.path} cannot be read: {exc}"
+            return
+        self._conn = conn
+        for listener in self.listeners:
+            listener(self._editions)
+
+    def refresh(self) -> None:
+        """Open the index in this process, and reopen it when an import has replaced the file."""
+        now = time.monotonic()
+        if self._pid != os.getpid():
+            self._open()
+            self._checked = now
+        elif now - self._checked >= self.CHECK_INTERVAL:
+            self._checked = now
+            if self._file_stamp() != self._stamp:
+                self._open()
+
+    def close(self) -> None:
+        """Close this process's connection (the next use reopens it)."""
+        if self._conn is not None:
+            self._conn.close()
+        self._conn, self._pid = None, None
+
+    def editions(self, kind: str | None = None, setting: str | None = None) -> list[Edition]:
+        """Return the imported editions (optionally one kind and setting)."""
+        self.refresh()
+        return [
+            e
+            for e in self._editions
+            if (kind is None or e.kind == kind) and (setting is None or e.setting == setting)
+        ]
+
+    def edition_for(
+        self, kind: str, setting: str, day: str, name: str | None = None
+    ) -> tuple[Edition | None, bool]:
+        """Pick the edition for a date of service: (edition, whether it covers the date).
+
+        A named edition is used as asked. Otherwise the newest revision whose quarter covers
+        the date; failing that the closest edition (the latest that started before the date,
+        else the earliest), reported as not covering the date.
+        """
+        candidates = self.editions(kind, setting)
+        if name is not None:
+            found = next((e for e in candidates if e.name == name), None)
+            return found, bool(found and found.covers(day))
+        covering = [e for e in candidates if e.covers(day)]
+        if covering:
+            return max(covering, key=lambda e: (e.start, e.name)), True
+        if not candidates:
+            return None, False
+        before = [e for e in candidates if e.start <= day]
+        if before:
+            return max(before, key=lambda e: (e.start, e.name)), False
+        return min(candidates, key=lambda e: (e.start, e.name)), False
+
+    def ptp_rows(self, edition: Edition, codes: list[str]) -> list[tuple]:
+        """Return the edits between any two of ``codes``: (col1, col2, prior, eff, del, ind, rationale)."""
+        self.refresh()
+        if self._conn is None or len(codes) < 2:
+            return []
+        marks = ",".join("?" * len(codes))
+        rows = self._conn.execute(
+            f"SELECT col1, col2, prior, effective, deletion, indicator, rationale FROM ptp "
+            f"WHERE edition = ? AND col1 IN ({marks}) AND col2 IN ({marks})",
+            (edition.id, *codes, *codes),
+        ).fetchall()
+        names = self._rationales
+        return [(*row[:6], names.get(row[6], "")) for row in rows]
+
+    def edits_of(
+        self, edition: Edition, code: str, reverse: bool = False, day: int | None = None
+    ) -> list[tuple]:
+        """Return the edits of ``code`` in column 1 (column 2 if reversed), in effect on ``day`` if given."""
+        self.refresh()
+        if self._conn is None:
+            return []
+        column = "col2" if reverse else "col1"
+        sql = (
+            "SELECT col1, col2, prior, effective, deletion, indicator, rationale FROM ptp "
+            f"WHERE edition = ? AND {column} = ?"
+        )
+        args: list = [edition.id, code]
+        if day is not None:
+            sql += " AND effective <= ? AND deletion >= ? AND indicator != 9"
+            args += [day, day]
+        rows = self._conn.execute(sql + " ORDER BY col1, col2, effective", args).fetchall()
+        names = self._rationales
+        return [(*row[:6], names.get(row[6], "")) for row in rows]
+
+    def mue_rows(self, edition: Edition, codes: list[str]) -> dict[str, tuple[int, int, str]]:
+        """Return code -> (MUE value, MAI, rationale) for the codes that have an MUE."""
+        self.refresh()
+        if self._conn is None or not codes:
+            return {}
+        table = self._mue.get(edition.id)
+        if table is None:
+            # An MUE table is small (~15,000 rows, a few MB): each worker keeps the ones it uses.
+            rows = self._conn.execute(
+                "SELECT code, value, mai, rationale FROM mue WHERE edition = ?", (edition.id,)
+            ).fetchall()
+            table = self._mue[edition.id] = {code: (value, mai, text) for code, value, mai, text in rows}
+        return {code: table[code] for code in codes if code in table}
+
+    def ready(self) -> tuple[bool, str]:
+        """Say whether the index can serve: readable (or absent: the shipped rules still work)."""
+        self.refresh()
+        if self.error:
+            return False, self.error
+        if self._stamp is None:
+            return True, f"no NCCI index at {self.path}; only the shipped CPT rules apply"
+        ptp = sum(1 for e in self._editions if e.kind == "ptp")
+        mue = sum(1 for e in self._editions if e.kind == "mue")
+        return True, f"NCCI index {self.path}: {ptp} PTP editions, {mue} MUE tables"
+
+
+def read_editions(path: Path) -> list[Edition]:
+    """List the editions of an index file with a short-lived connection (safe before forking)."""
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return _read_editions(conn)
+    except sqlite3.DatabaseError:
+        return []
+    finally:
+        conn.close()

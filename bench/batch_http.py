@@ -30,7 +30,8 @@ def main() -> int:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     os.environ["BENCH_BATCH"] = str(args.size)
-    with served(SERVICE_APP, args.workers) as base:
+    with served(SERVICE_APP, args.workers) as server:
+        base = server.base
         run_wrk(base, LUA, "batch", 4, 2)  # warm-up
         print(f"workers={args.workers} duration={args.duration}s batch size={args.size}; ~9 % unknown codes")
         print(f"{'request':40} {'conc':>4} {'req/s':>8} {'codes/s':>9} {'p50 ms':>7} {'p99 ms':>7}")

@@ -5,27 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
+import requests
+
+from bench.harness import HELLO_APP, run_wrk_post, worker_memory
+from bench.harness import served as served_app
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 CPT = "http://www.ama-assn.org/go/cpt"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def typical_codes(index_file: Path, lines: int) -> list[str]:
@@ -73,7 +66,7 @@ def write_code_system(out: Path) -> Path:
     synthetic codes stand in for them (under their own system) so the benchmark claims do not
     turn into a list of unknown-code warnings.
     """
-    from generate_ncci import codes
+    from bench.generate_ncci import codes
 
     out.mkdir(parents=True, exist_ok=True)
     resource = {
@@ -113,7 +106,7 @@ def in_process(data_dir: Path, content: list[str], body: dict, rounds: int) -> d
     from terminology.fhir.bundling import bundling_input
     from terminology.fhir.params import OperationParams
 
-    app = create_app({"DATA_DIR": str(data_dir), "CONTENT_DIRS": content})
+    app = create_app({"DATA_DIR": str(data_dir), "CONTENT_DIRS": content, "ACCESS_LOG": False})
     checker = app.extensions["terminology.bundling"]
     registry = app.extensions["terminology.registry"]
     parsed = bundling_input(OperationParams.from_parameters(body), registry)
@@ -141,87 +134,11 @@ def in_process(data_dir: Path, content: list[str], body: dict, rounds: int) -> d
     }
 
 
-def _worker_memory(master: int) -> dict:
-    children = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
-    pid = int(children[0])
-    fields = {}
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
-        name, value = line.split(":", 1)
-        fields[name] = int(value.split()[0])
-    return {"rss_mb": fields["Rss"] / 1024, "pss_mb": fields["Pss"] / 1024}
-
-
-def serve(app: str, env: dict, workers: int) -> tuple[subprocess.Popen, int]:
-    """Start gunicorn with the project's settings on a free port; wait until it answers."""
-    port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        str(REPO / "terminology/gunicorn_conf.py"),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        app,
-    ]
-    process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, start_new_session=True)
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-            break
-        except urllib.error.HTTPError:
-            break
-        except OSError:
-            time.sleep(0.1)
-    return process, port
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Stop a gunicorn started by serve()."""
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
-
-
-def post(port: int, path: str, body: dict, times: int) -> None:
-    """Send a few requests (warm-up before measuring memory)."""
-    data = json.dumps(body).encode()
-    for _ in range(times):
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}{path}", data=data, headers={"Content-Type": "application/fhir+json"}
-        )
-        urllib.request.urlopen(request).read()
-
-
-def wrk(port: int, path: str, body: dict, seconds: int, connections: int) -> float:
-    """Run wrk with a POST body; return requests per second."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(
-            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/fhir+json"\n'
-            f"wrk.body = {json.dumps(json.dumps(body))}\n"
-        )
-    output = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "-s",
-            script.name,
-            f"http://127.0.0.1:{port}{path}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    os.unlink(script.name)
-    for line in output.splitlines():
-        if line.startswith("Requests/sec:"):
-            return float(line.split()[1])
-    raise RuntimeError(output)
+def warm_up(url: str, body: dict, times: int) -> None:
+    """Send a few requests before measuring memory."""
+    with requests.Session() as session:
+        for _ in range(times):
+            session.post(url, json=body, headers={"Content-Type": "application/fhir+json"}, timeout=10)
 
 
 def main() -> None:
@@ -267,22 +184,22 @@ def main() -> None:
             "terminology:create_app()",
             {"TERMINOLOGY_DATA_DIR": str(args.work / "no-index"), **content_env},
         ),
-        ("hello", "bench.hello_app:create_app()", {}),
+        ("hello", HELLO_APP, {}),
     )
     for label, app, app_env in runs:
-        process, port = serve(app, app_env, args.workers)
-        try:
-            path = "/" if label == "hello" else "/$bundling-check"
+        with served_app(app, args.workers, app_env) as server:
+            path = "/hello" if label == "hello" else "/$bundling-check"
             for body in bodies.values():
-                post(port, path, body, 300)
-            served[f"{label}_worker"] = _worker_memory(process.pid)
+                warm_up(server.base + path, body, 300)
+            served[f"{label}_worker"] = worker_memory(server.pid)[0]
             if label == "bundling":
                 for name, body in bodies.items():
-                    served[f"bundling_{name}_rps"] = wrk(port, path, body, args.seconds, args.connections)
+                    result = run_wrk_post(server.base, path, body, args.connections, args.seconds)
+                    served[f"bundling_{name}_rps"] = result["rps"]
+                    served[f"bundling_{name}_p50_ms"] = result["p50"]
             elif label == "hello":
-                served["hello_rps"] = wrk(port, path, bodies["worst"], args.seconds, args.connections)
-        finally:
-            stop(process)
+                result = run_wrk_post(server.base, path, bodies["worst"], args.connections, args.seconds)
+                served["hello_rps"] = result["rps"]
     report.update(served)
     report["worker_rss_above_bare_mb"] = round(
         served["bundling_worker"]["rss_mb"] - served["bare_worker"]["rss_mb"], 1

@@ -34,7 +34,8 @@ def main() -> int:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
-    with served(HELLO_APP, args.workers) as hello_base, served(SERVICE_APP, args.workers) as service_base:
+    with served(HELLO_APP, args.workers) as hello, served(SERVICE_APP, args.workers) as service:
+        hello_base, service_base = hello.base, service.base
         for base, mode in ((hello_base, "hello"), (service_base, "lookup")):
             run_wrk(base, LUA, mode, 10, 2)  # warm-up
         print(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -26,9 +29,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running gunicorn: its base URL and the master's process id."""
+
+    base: str
+    pid: int
+
+
 @contextmanager
 def served(app: str, workers: int, env: dict | None = None):
-    """Run ``app`` under gunicorn with the project's settings on 127.0.0.1; yield its base URL."""
+    """Run ``app`` under gunicorn with the project's settings on 127.0.0.1; yield a Server."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONF), "--bind", f"127.0.0.1:{port}",
@@ -46,7 +57,7 @@ def served(app: str, workers: int, env: dict | None = None):
                 time.sleep(0.1)
         else:
             raise SystemExit(f"{app} did not start")
-        yield base
+        yield Server(base, process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
@@ -61,3 +72,41 @@ def run_wrk(base: str, script: Path, mode: str, connections: int, duration: int)
     line = next(line for line in out.splitlines() if line.startswith("RESULT"))
     count, micros, p50, p99, errors = (int(v) for v in line.split()[1:])
     return {"rps": count / (micros / 1e6), "p50": p50 / 1000, "p99": p99 / 1000, "errors": errors}
+
+
+_RESULT_LUA = """
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), summary.errors.status + summary.errors.connect +
+    summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def run_wrk_post(base: str, path: str, body: dict, connections: int, duration: int) -> dict:
+    """Run wrk POSTing one fixed FHIR JSON body to ``path``; same result shape as run_wrk."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/fhir+json"\n'
+            f"wrk.body = {json.dumps(json.dumps(body))}\n{_RESULT_LUA}"
+        )
+    try:
+        return run_wrk(f"{base}{path}", Path(script.name), "post", connections, duration)
+    finally:
+        os.unlink(script.name)
+
+
+def worker_memory(master_pid: int) -> list[dict]:
+    """Return RSS, PSS and private memory (MB) of each worker of a gunicorn master."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    result = []
+    for pid in children:
+        fields = {}
+        for line in Path(f"/proc/{int(pid)}/smaps_rollup").read_text().splitlines()[1:]:
+            name, value = line.split(":", 1)
+            fields[name] = int(value.split()[0])
+        private = fields["Private_Clean"] + fields["Private_Dirty"]
+        result.append(
+            {"rss_mb": fields["Rss"] / 1024, "pss_mb": fields["Pss"] / 1024, "private_mb": private / 1024}
+        )
+    return result

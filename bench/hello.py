@@ -7,7 +7,7 @@ def create_app() -> Flask:
     """Return a Flask app with one trivial JSON endpoint."""
     app = Flask(__name__)
 
-    @app.get("/hello")
+    @app.route("/hello", methods=["GET", "POST"])
     def hello():
         return app.response_class(b'{"hello":"world"}', mimetype="application/json")
 

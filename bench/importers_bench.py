@@ -1,6 +1,6 @@
 """Benchmark of the importers: synthetic 11,000-code CPT import time, $lookup throughput, worker memory.
 
-Run from the repository root: ``.venv/bin/python bench/importers_bench.py [--codes 11000]``.
+Run from the repository root: ``.venv/bin/python -m bench.importers_bench [--codes 11000]``.
 Everything is written to a temporary directory; the figures go to stdout (and bench/results/).
 """
 
@@ -10,24 +10,20 @@ import argparse
 import json
 import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPOSITORY))
+import requests as requests_lib
 
-from terminology import create_app  # noqa: E402
-from terminology.config import DEFAULT_CONTENT_DIRS  # noqa: E402
-from terminology.engine.systems import CPT  # noqa: E402
-from terminology.importers.cpt import import_cpt  # noqa: E402
-from tests.importers.synthetic import write_cpt_release  # noqa: E402
+from bench.harness import ROOT as REPOSITORY
+from bench.harness import SERVICE_APP, served, worker_memory
+from terminology import create_app
+from terminology.config import DEFAULT_CONTENT_DIRS
+from terminology.engine.systems import CPT
+from terminology.importers.cpt import import_cpt
+from tests.importers.synthetic import write_cpt_release
 
 
 def synthetic_codes(count: int) -> dict[str, str]:
@@ -62,50 +58,14 @@ def lookup_rate(client, codes: list[str], requests: int, seed: int) -> float:
     return requests / (time.perf_counter() - started)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _memory(pid: int) -> dict[str, int]:
-    """Return Rss, Pss and private memory (KiB) of a process from /proc/<pid>/smaps_rollup."""
-    values = {}
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        name, _, rest = line.partition(":")
-        if name in ("Rss", "Pss", "Private_Clean", "Private_Dirty"):
-            values[name] = int(rest.split()[0])
-    return {
-        "rss": values["Rss"],
-        "pss": values["Pss"],
-        "private": values["Private_Clean"] + values["Private_Dirty"],
-    }
-
-
-def worker_memory(content_dirs: list[str], sample: list[str]) -> list[dict[str, int]]:
-    """Start `terminology serve` (2 workers, 127.0.0.1), do some lookups, return each worker's memory."""
-    port = _free_port()
-    env = dict(os.environ, TERMINOLOGY_CONTENT_DIRS=":".join(content_dirs), TERMINOLOGY_LOG_LEVEL="warning")
-    server = subprocess.Popen(
-        [str(REPOSITORY / ".venv" / "bin" / "terminology"), "serve",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-        env=env, start_new_session=True,
-    )  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}/CodeSystem/$lookup?system={CPT}&code="
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url + sample[0], timeout=2).read()
-                break
-            except OSError:
-                time.sleep(0.2)
+def worker_memory_with(content_dirs: list[str], sample: list[str]) -> list[dict]:
+    """Serve the content (2 workers, 127.0.0.1), do some lookups, return each worker's memory (MB)."""
+    env = {"TERMINOLOGY_CONTENT_DIRS": ":".join(content_dirs), "TERMINOLOGY_LOG_LEVEL": "warning"}
+    with served(SERVICE_APP, 2, env) as server, requests_lib.Session() as session:
+        url = f"{server.base}/CodeSystem/$lookup?system={CPT}&code="
         for code in sample * 20:
-            urllib.request.urlopen(url + code, timeout=5).read()
-        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-        return [_memory(int(pid)) for pid in children]
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+            session.get(url + code, timeout=5)
+        return worker_memory(server.pid)
 
 
 def main() -> None:
@@ -126,9 +86,10 @@ def main() -> None:
         print(f"import: {concepts} concepts in {seconds:.2f} s ({size / 1e6:.1f} MB JSON)")
 
         started = time.perf_counter()
-        full = create_app(config={"CONTENT_DIRS": [str(out)]}).test_client()
+        quiet = {"ACCESS_LOG": False, "METRICS": False}  # compare the engine, not the log line
+        full = create_app(config={"CONTENT_DIRS": [str(out)], **quiet}).test_client()
         results["app_start_full_seconds"] = round(time.perf_counter() - started, 2)
-        fragment = create_app(config={"CONTENT_DIRS": DEFAULT_CONTENT_DIRS}).test_client()
+        fragment = create_app(config={"CONTENT_DIRS": DEFAULT_CONTENT_DIRS, **quiet}).test_client()
         fragment_codes = ["72020", "72125", "72126", "72127", "72240", "72255", "72265", "72270", "62284"]
         full_codes = list(base)
         rates: dict[str, list[float]] = {"fragment": [], "full": []}
@@ -144,13 +105,13 @@ def main() -> None:
         print(f"$lookup/s (test client) fragment {medians['fragment']:.0f}, full {medians['full']:.0f}, "
               f"ratio {ratio:.3f}")  # fmt: skip
 
-        memory_full = worker_memory([str(out)], full_codes[:50])
-        memory_fragment = worker_memory(DEFAULT_CONTENT_DIRS, fragment_codes)
-        results["worker_memory_kib"] = {"full": memory_full, "fragment": memory_fragment}
+        memory_full = worker_memory_with([str(out)], full_codes[:50])
+        memory_fragment = worker_memory_with(DEFAULT_CONTENT_DIRS, fragment_codes)
+        results["worker_memory_mb"] = {"full": memory_full, "fragment": memory_fragment}
         for name, workers in (("full", memory_full), ("fragment", memory_fragment)):
             for w in workers:
-                print(f"worker ({name}): RSS {w['rss'] / 1024:.0f} MiB, PSS {w['pss'] / 1024:.0f} MiB, "
-                      f"private {w['private'] / 1024:.0f} MiB")  # fmt: skip
+                print(f"worker ({name}): RSS {w['rss_mb']:.0f} MiB, PSS {w['pss_mb']:.0f} MiB, "
+                      f"private {w['private_mb']:.0f} MiB")  # fmt: skip
     results_dir = REPOSITORY / "bench" / "results"
     results_dir.mkdir(exist_ok=True)
     (results_dir / "importers.json").write_text(json.dumps(results, indent=2) + "\n")

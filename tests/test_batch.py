@@ -111,3 +111,13 @@ def test_batch_validate_code_needs_validations(client):
     post(client, "/ValueSet/$batch-validate-code", {"resourceType": "Parameters", "parameter": []}, 400)
     response = client.get("/ValueSet/$batch-validate-code")
     assert response.status_code == 405
+
+
+def test_batch_is_advertised_and_defined(client):
+    statement = client.get("/metadata").get_json()
+    rest = statement["rest"][0]
+    assert {"code": "batch"} in rest["interaction"]
+    for resource in rest["resource"][:2]:
+        assert "batch-validate-code" in {o["name"] for o in resource["operation"]}
+    definition = fhir_valid(client.get("/OperationDefinition/batch-validate-code").get_json())
+    assert definition["code"] == "batch-validate-code"

@@ -21,6 +21,8 @@ _OPERATION_DEFINITIONS = {
     "expand": "http://hl7.org/fhir/OperationDefinition/ValueSet-expand",
     "translate": "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate",
     "versions": "http://hl7.org/fhir/OperationDefinition/CapabilityStatement-versions",
+    # No HL7 definition exists for $batch-validate-code; we publish ours.
+    "batch-validate-code": "https://terminology.example.org/fhir/OperationDefinition/batch-validate-code",
 }
 EXPANSION_PARAMETERS = [
     "activeOnly", "count", "displayLanguage", "excludeNested", "filter", "includeDesignations",
@@ -107,12 +109,26 @@ def capability_statement() -> dict:
                     "description": "No authentication is configured; run behind a gateway in production.",
                 },
                 "resource": [
-                    _resource("CodeSystem", [_operation("lookup"), _operation("validate-code")]),
                     _resource(
-                        "ValueSet", [_operation("expand"), _operation("validate-code", "vs-validate-code")]
+                        "CodeSystem",
+                        [
+                            _operation("lookup"),
+                            _operation("validate-code"),
+                            _operation("batch-validate-code"),
+                        ],
+                    ),
+                    _resource(
+                        "ValueSet",
+                        [
+                            _operation("expand"),
+                            _operation("validate-code", "vs-validate-code"),
+                            _operation("batch-validate-code"),
+                        ],
                     ),
                     _resource("ConceptMap", [_operation("translate")]),
                 ],
+                # POST / takes batch Bundles of operation requests (transactions are refused).
+                "interaction": [{"code": "batch"}],
                 "operation": [_operation("versions")],
             }
         ],

@@ -276,7 +276,7 @@ def describe_security(statement: dict) -> None:
     authenticator = current_app.extensions.get("terminology.auth")
     if authenticator is None:
         return
-    security = {"cors": False}
+    security = {"cors": "terminology.cors" in current_app.extensions}
     if isinstance(authenticator, JwtVerifier):
         security["service"] = [{"coding": [{"system": _SECURITY_SERVICE, "code": "OAuth"}], "text": "OAuth"}]
     security["description"] = (

@@ -36,11 +36,17 @@ def orders_of(body: dict) -> list[dict]:
 
 
 def findings_of(body: dict, rule: str) -> list[dict]:
-    return [parts(p["part"]) for p in body["parameter"] if p["name"] == "finding" and p["part"][0]["valueCode"] == rule]
+    return [
+        parts(p["part"])
+        for p in body["parameter"]
+        if p["name"] == "finding" and p["part"][0]["valueCode"] == rule
+    ]
 
 
 def test_bundle_of_orders_gets_charges_with_their_map_and_findings(client):
-    sent = bundle(order("a", "30592-0"), order("b", "24933-4"), order("c", "72125", CPT), order("d", "Z9001-0"))
+    sent = bundle(
+        order("a", "30592-0"), order("b", "24933-4"), order("c", "72125", CPT), order("d", "Z9001-0")
+    )
     response = client.post("/$order-to-charge", json=sent)
     assert response.status_code == 200
     body = response.get_json()
@@ -52,7 +58,9 @@ def test_bundle_of_orders_gets_charges_with_their_map_and_findings(client):
     assert parts(second["charge"])["code"]["code"] == "72126"
     assert third["charge"] == {"system": CPT, "code": "72125"} and "originMap" not in third
     # An order with no mapping is reported, never dropped.
-    assert fourth["mapped"] is False and fourth["originMap"] == MAP and "no CPT charge code" in fourth["message"]
+    assert (
+        fourth["mapped"] is False and fourth["originMap"] == MAP and "no CPT charge code" in fourth["message"]
+    )
     assert fourth["expression"] == "Bundle.entry[3].resource.code"
     combined = findings_of(body, "combined-code")  # a+b, and c (72125 again) + b
     assert [c["line"] for c in combined] == [1, 2] and combined[0]["code"] == "72125"
@@ -61,7 +69,10 @@ def test_bundle_of_orders_gets_charges_with_their_map_and_findings(client):
 
 
 def test_single_service_request_in_a_parameters_body(client):
-    body = {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": order("a", "36401-8")}]}
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "resource", "resource": order("a", "36401-8")}],
+    }
     (only,) = orders_of(client.post("/$order-to-charge", json=body).get_json())
     assert parts(only["charge"])["code"]["code"] == "72127" and only["line"] == 1
 

@@ -20,11 +20,14 @@ def create_app(config: Mapping | None = None) -> Flask:
     from terminology.api import (
         batch,
         bundling,
+        cdshooks,
         codesystem,
         conceptmap,
+        cors,
         errors,
         http,
         metadata,
+        orders,
         resources,
         valueset,
     )
@@ -44,5 +47,8 @@ def create_app(config: Mapping | None = None) -> Flask:
     for module in fhir_modules:
         app.register_blueprint(module.bp)
     bundling.init_app(app)
-    http.init_app(app, [*(module.bp.name for module in fhir_modules), bundling.bp.name])
+    orders.init_app(app)
+    cdshooks.init_app(app)
+    cors.init_app(app)
+    http.init_app(app, [*(module.bp.name for module in fhir_modules), bundling.bp.name, orders.bp.name])
     return app

@@ -13,6 +13,7 @@ COMMAND_MODULES: list[str] = [
     "terminology.importers.commands",
     "terminology.ncci.cli",
     "terminology.ops.access",
+    "terminology.cdshooks.cli",
 ]
 
 

@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, current_app, request
 from terminology.api.http import base_url, fhir_response, json_body, registry
 from terminology.bundling.rules import BundlingChecker
 from terminology.errors import NotFound
-from terminology.fhir.bundling import bundling_input, bundling_parameters
+from terminology.fhir.bundling import bundling_input, bundling_parameters, check_input
 from terminology.fhir.params import OperationParams, ParamValue
 from terminology.fhir.render import search_bundle
 from terminology.ncci.conceptmap import publish_editions
@@ -39,9 +39,7 @@ def bundling_check_view():
     else:
         params = OperationParams.from_parameters(body)
     parsed = bundling_input(params, registry())
-    result = _checker().check(parsed.lines, parsed.options)
-    if parsed.unmapped:
-        result.findings = sorted([*result.findings, *parsed.unmapped], key=lambda f: f.sort_key())
+    result = check_input(_checker(), parsed)
     return fhir_response(bundling_parameters(result, parsed.maps_used))
 
 

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 
 from terminology.bundling.model import CheckOptions, CheckResult, Finding, Line, Modifier
+from terminology.bundling.rules import BundlingChecker
+from terminology.engine.conceptmap import MapTarget
 from terminology.engine.registry import Registry
 from terminology.engine.systems import CPT, HCPCS, LOINC
 from terminology.errors import InvalidRequest, UnprocessableRequest
@@ -56,8 +58,8 @@ def _split_expression(code: str, system: str | None, path: str) -> tuple[str, li
     return code, []
 
 
-def _pick_coding(concept: object, path: str) -> tuple[dict, str]:
-    """Pick the CPT/HCPCS coding of a CodeableConcept (else its first coding)."""
+def _pick_coding(concept: object, path: str, prefer_loinc: bool = False) -> tuple[dict, str]:
+    """Pick the CPT/HCPCS coding of a CodeableConcept (then, for orders, LOINC; else the first coding)."""
     if not isinstance(concept, dict):
         raise InvalidRequest(f"{path} must be a CodeableConcept", expression=path)
     codings = concept.get("coding") or []
@@ -66,6 +68,10 @@ def _pick_coding(concept: object, path: str) -> tuple[dict, str]:
     for i, coding in enumerate(codings):
         if isinstance(coding, dict) and coding.get("system") in _BILLING_SYSTEMS:
             return coding, f"{path}.coding[{i}]"
+    if prefer_loinc:
+        for i, coding in enumerate(codings):
+            if isinstance(coding, dict) and coding.get("system") == LOINC:
+                return coding, f"{path}.coding[{i}]"
     return codings[0], f"{path}.coding[0]"
 
 
@@ -167,22 +173,29 @@ def _reference_key(value: dict | None) -> str | None:
     return value.get("display")
 
 
-def _validate(resource: dict, path: str) -> None:
-    """Validate an incoming Claim or Bundle with fhir.resources R4B (422 naming the element)."""
+_MODELS = {
+    "Claim": "fhir.resources.R4B.claim:Claim",
+    "Bundle": "fhir.resources.R4B.bundle:Bundle",
+    "ServiceRequest": "fhir.resources.R4B.servicerequest:ServiceRequest",
+}
+
+
+def validate_input(resource: dict, path: str, allowed: tuple[str, ...] = ("Claim", "Bundle")) -> None:
+    """Validate an incoming resource with fhir.resources R4B (422 naming the element)."""
+    import importlib
+
     from pydantic import ValidationError
 
     from terminology.content.loader import element_path
 
     resource_type = resource.get("resourceType")
-    if resource_type == "Claim":
-        from fhir.resources.R4B.claim import Claim as model
-    elif resource_type == "Bundle":
-        from fhir.resources.R4B.bundle import Bundle as model
-    else:
+    if resource_type not in allowed:
         raise UnprocessableRequest(
-            f"The resource must be a Claim or a Bundle, not '{resource_type}'",
+            f"The resource must be a {' or a '.join(allowed)}, not '{resource_type}'",
             expression=f"{path}.resourceType",
         )
+    module, _, name = _MODELS[resource_type].partition(":")
+    model = getattr(importlib.import_module(module), name)
     try:
         model.model_validate(resource)
     except ValidationError as exc:
@@ -269,6 +282,61 @@ def _performer(resource: dict) -> str | None:
     return None
 
 
+@dataclass(slots=True)
+class OrderLine:
+    """One ServiceRequest read for checking: its line (None when unmapped) and the charge mapping."""
+
+    line: Line | None
+    order_code: str
+    order_system: str | None
+    charges: list[MapTarget]
+    order_map: str | None = None  # canonical url|version of the order-to-charge map consulted
+    unmapped: Finding | None = None
+
+
+def service_request_line(
+    resource: dict, here: str, number: int, default_date: str | None, registry: Registry
+) -> OrderLine:
+    """Read a ServiceRequest as a line; a LOINC order becomes its CPT charge code (order-to-charge map).
+
+    :param here: the FHIRPath of the resource in the input, used in issue expressions.
+    :param default_date: date used when the order has no occurrence or authoredOn.
+    """
+    coding, _ = _pick_coding(resource.get("code"), f"{here}.code", prefer_loinc=True)
+    code, system = _coding_code(coding, f"{here}.code")
+    day = _occurrence(resource, here, default_date, "authoredOn")
+    quantity = 1.0
+    if "quantityQuantity" in resource:
+        quantity = _quantity(resource["quantityQuantity"], f"{here}.quantityQuantity")
+    provider = _performer(resource)
+    if system != LOINC:
+        base, modifiers = _split_expression(code, system, f"{here}.code")
+        line = Line(number, base, system, modifiers, quantity, day, provider, f"{here}.code")
+        return OrderLine(line, code, system, [])
+    order_map = registry.find("ConceptMap", ORDER_TO_CHARGE)
+    targets = order_map.translate(LOINC, code) if order_map is not None else []
+    charges = [t for t in targets if t.target_code and t.target_system == CPT]
+    canonical = order_map.canonical if order_map is not None else None
+    if not charges:
+        line = Line(number, code, system, [], quantity, day, provider, f"{here}.code")
+        finding = Finding(
+            "unmapped-order",
+            "warning",
+            f"Line {number}: the LOINC order {code} has no charge code in the order-to-charge "
+            "ConceptMap, so it was not checked",
+            [line],
+            [f"{here}.code"],
+            day,
+            codes=[code],
+            sources=[canonical] if canonical else [],
+        )
+        return OrderLine(None, code, system, [], canonical, finding)
+    # The first CPT target is the charge the bundling rules see; $order-to-charge lists them all.
+    charge, modifiers = _split_expression(charges[0].target_code, CPT, f"{here}.code")
+    line = Line(number, charge, CPT, modifiers, quantity, day, provider, f"{here}.code")
+    return OrderLine(line, code, system, charges, canonical)
+
+
 def _bundle_lines(
     bundle: dict,
     prefix: str,
@@ -310,41 +378,15 @@ def _bundle_lines(
         elif kind == "ServiceRequest":
             if resource.get("code") is None:
                 raise InvalidRequest(f"{here}.code is required to check an order", expression=f"{here}.code")
-            coding, _ = _pick_coding(resource.get("code"), f"{here}.code")
-            code, system = _coding_code(coding, f"{here}.code")
-            day = _occurrence(resource, here, default_date, "authoredOn")
-            quantity = 1.0
-            if "quantityQuantity" in resource:
-                quantity = _quantity(resource["quantityQuantity"], f"{here}.quantityQuantity")
             numbering[0] += 1
-            number = numbering[0]
-            provider = _performer(resource)
-            if system == LOINC:
-                order_map = registry.find("ConceptMap", ORDER_TO_CHARGE)
-                targets = order_map.translate(LOINC, code) if order_map is not None else []
-                charge = [t for t in targets if t.target_code and t.target_system == CPT]
-                if order_map is not None and order_map.canonical not in maps_used:
-                    maps_used.append(order_map.canonical)
-                if not charge:
-                    line = Line(number, code, system, [], quantity, day, provider, f"{here}.code")
-                    unmapped.append(
-                        Finding(
-                            "unmapped-order",
-                            "warning",
-                            f"Line {number}: the LOINC order {code} has no charge code in the "
-                            "order-to-charge "
-                            "ConceptMap, so it was not checked",
-                            [line],
-                            [f"{here}.code"],
-                            day,
-                            codes=[code],
-                            sources=[order_map.canonical] if order_map is not None else [],
-                        )
-                    )
-                    continue
-                code, system = charge[0].target_code, CPT
-            code, modifiers = _split_expression(code, system, f"{here}.code")
-            lines.append(Line(number, code, system, modifiers, quantity, day, provider, f"{here}.code"))
+            order = service_request_line(resource, here, numbering[0], default_date, registry)
+            if order.order_map is not None and order.order_map not in maps_used:
+                maps_used.append(order.order_map)
+            if order.line is not None:
+                lines.append(order.line)
+            else:
+                assert order.unmapped is not None
+                unmapped.append(order.unmapped)
     return lines
 
 
@@ -366,7 +408,7 @@ def bundling_input(params: OperationParams, registry: Registry) -> BundlingInput
     elif found is not None:
         resource = found.value
         assert isinstance(resource, dict)
-        _validate(resource, found.path)
+        validate_input(resource, found.path)
         kind = resource["resourceType"]
         if kind == "Claim":
             lines = _claim_lines(resource, "Claim", default_date, None)
@@ -380,6 +422,14 @@ def bundling_input(params: OperationParams, registry: Registry) -> BundlingInput
     if not lines and not unmapped:
         raise InvalidRequest("The input holds no claim lines, charge items or orders", expression="resource")
     return BundlingInput(lines, options, maps_used, unmapped)
+
+
+def check_input(checker: BundlingChecker, parsed: BundlingInput) -> CheckResult:
+    """Run the bundling rules on parsed input; unmapped orders join the findings in order."""
+    result = checker.check(parsed.lines, parsed.options)
+    if parsed.unmapped:
+        result.findings = sorted([*result.findings, *parsed.unmapped], key=lambda f: f.sort_key())
+    return result
 
 
 def _number(value: float) -> dict:

@@ -11,6 +11,7 @@ import logging
 import re
 import secrets
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,16 +106,18 @@ class JwtVerifier:
     algorithms: list[str]
     required_scopes: list[str]
     leeway: int
+    # CDS Hooks reuses this verifier: its own settings names, more required claims, a jti replay check.
+    settings_prefix: str = "TERMINOLOGY_AUTH"
+    required_claims: tuple[str, ...] = ("exp", "iss", "aud")
+    replay_check: Callable[[str, int], bool] | None = field(default=None, repr=False)
     _keys: object = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         import jwt
 
         if not (self.jwks and self.issuer and self.audience):
-            raise SystemExit(
-                "TERMINOLOGY_AUTH_MODE=jwt needs TERMINOLOGY_AUTH_JWKS, TERMINOLOGY_AUTH_ISSUER "
-                "and TERMINOLOGY_AUTH_AUDIENCE"
-            )
+            prefix = self.settings_prefix
+            raise SystemExit(f"JWT verification needs {prefix}_JWKS, {prefix}_ISSUER and {prefix}_AUDIENCE")
         if self.jwks.startswith(("https://", "http://")):
             # Keys are fetched on first use and cached; an unknown kid triggers one refetch.
             self._keys = jwt.PyJWKClient(self.jwks, cache_jwk_set=True, lifespan=300, timeout=5)
@@ -122,9 +125,13 @@ class JwtVerifier:
             try:
                 self._keys = jwt.PyJWKSet.from_json(Path(self.jwks).read_text())
             except OSError as exc:
-                raise SystemExit(f"cannot read TERMINOLOGY_AUTH_JWKS {self.jwks}: {exc.strerror}") from None
+                raise SystemExit(
+                    f"cannot read {self.settings_prefix}_JWKS {self.jwks}: {exc.strerror}"
+                ) from None
             except jwt.PyJWKSetError as exc:
-                raise SystemExit(f"TERMINOLOGY_AUTH_JWKS {self.jwks} is not a usable JWKS: {exc}") from None
+                raise SystemExit(
+                    f"{self.settings_prefix}_JWKS {self.jwks} is not a usable JWKS: {exc}"
+                ) from None
 
     def _signing_key(self, token: str):
         import jwt
@@ -151,8 +158,11 @@ class JwtVerifier:
                 return key.key
         raise AccessDenied(401, "The bearer token is signed by an unknown key", "invalid_token")
 
-    def authenticate(self, token: str) -> str:
-        """Verify the token and its scope; return the subject, or raise AccessDenied."""
+    def authenticate(self, token: str, audience: str | list[str] | None = None) -> str:
+        """Verify the token and its scope; return the subject, or raise AccessDenied.
+
+        :param audience: the audience(s) this request accepts, when it depends on the URL called.
+        """
         import jwt
 
         key = self._signing_key(token)
@@ -161,15 +171,19 @@ class JwtVerifier:
                 token,
                 key,
                 algorithms=self.algorithms,
-                audience=self.audience,
+                audience=audience or self.audience,
                 issuer=self.issuer,
                 leeway=self.leeway,
-                options={"require": ["exp", "iss", "aud"]},
+                options={"require": list(self.required_claims)},
             )
         except jwt.ExpiredSignatureError:
             raise AccessDenied(401, "The bearer token has expired", "invalid_token") from None
         except jwt.InvalidTokenError as exc:
             raise AccessDenied(401, f"The bearer token is not valid: {exc}", "invalid_token") from None
+        if self.replay_check is not None and not self.replay_check(
+            str(claims.get("jti")), int(claims["exp"])
+        ):
+            raise AccessDenied(401, "The bearer token was already used (jti replay)", "invalid_token")
         if self.required_scopes:
             granted = _granted_scopes(claims)
             if not granted.intersection(self.required_scopes):
@@ -235,6 +249,14 @@ def check_access():
     path = request.path.rstrip("/") or "/"
     if path in OPEN_PATHS or (path == "/metrics" and current_app.config["METRICS_OPEN"]):
         return None
+    # A CORS preflight never carries credentials (Fetch standard); the CORS hook answers it.
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        return None
+    # Routes whose feature verifies callers itself (CDS Hooks with its own EHR JWT settings).
+    if any(
+        path.startswith(prefix) for prefix in current_app.extensions.get("terminology.auth_delegated", ())
+    ):
+        return None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
@@ -254,7 +276,7 @@ def describe_security(statement: dict) -> None:
     authenticator = current_app.extensions.get("terminology.auth")
     if authenticator is None:
         return
-    security = {"cors": False}
+    security = {"cors": "terminology.cors" in current_app.extensions}
     if isinstance(authenticator, JwtVerifier):
         security["service"] = [{"coding": [{"system": _SECURITY_SERVICE, "code": "OAuth"}], "text": "OAuth"}]
     security["description"] = (

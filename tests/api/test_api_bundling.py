@@ -248,7 +248,11 @@ def test_operation_definition_is_served_and_valid(client):
     assert body["code"] == "bundling-check" and body["system"] is True
     assert client.get("/OperationDefinition/nope").status_code == 404
     search = client.get("/OperationDefinition").get_json()
-    assert "bundling-check" in {e["resource"]["id"] for e in search["entry"]}
+    assert {e["resource"]["id"] for e in search["entry"]} == {
+        "batch-validate-code",
+        "bundling-check",
+        "order-to-charge",
+    }
 
 
 def test_capability_statement_lists_the_operation(client):

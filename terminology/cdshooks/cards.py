@@ -1,0 +1,245 @@
+"""Bundling findings as CDS Hooks cards: summary, indicator, detail, suggestions, override reasons."""
+
+from __future__ import annotations
+
+import uuid
+
+from terminology.bundling.model import CheckResult, Finding
+from terminology.cdshooks.services import DraftOrder, HookRequest
+from terminology.engine.registry import Registry
+from terminology.engine.systems import CPT
+
+OVERRIDE_REASONS = "https://terminology.example.org/fhir/CodeSystem/cds-override-reason"
+SOURCE_LABEL = "Terminology service: CPT and NCCI bundling rules"
+_RULE_NAMES = {
+    "combined-code": "CPT combined code (component codes reported as one code)",
+    "ncci-ptp": "NCCI procedure-to-procedure (PTP) edit",
+    "not-reported-together": "CPT instruction: codes not reported together",
+    "duplicate-line": "Duplicate order",
+    "mue": "NCCI medically unlikely edit (MUE)",
+    "unmapped-order": "Order with no charge code",
+    "unknown-code": "Code validation",
+    "unknown-modifier": "Modifier validation",
+    "no-edition": "NCCI edition coverage",
+}
+_RULES = frozenset({"combined-code", "ncci-ptp", "not-reported-together", "duplicate-line", "mue"})
+_SUMMARY_LIMIT = 139
+_URGENCY = {"critical": 0, "warning": 1, "info": 2}
+
+
+def bypassable(finding: Finding) -> bool:
+    """Say whether a modifier or documentation can justify keeping the orders the rule questions."""
+    if finding.rule == "ncci-ptp":
+        return finding.modifier_indicator == "1"
+    if finding.rule == "mue":
+        return finding.mai != 2
+    return finding.rule in ("not-reported-together", "duplicate-line")
+
+
+def indicator(finding: Finding) -> str:
+    """Return critical for a non-bypassable rule, warning for a bypassable one, info otherwise."""
+    if finding.severity == "information" or finding.rule not in _RULES:
+        return "info"
+    return "warning" if bypassable(finding) else "critical"
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _SUMMARY_LIMIT else text[: _SUMMARY_LIMIT - 1].rstrip() + "…"
+
+
+def _summary(finding: Finding) -> str:
+    codes = finding.codes
+    if finding.rule == "combined-code":
+        return f"{codes[0]} and {codes[1]} ordered together: order {codes[2]} instead"
+    if finding.rule == "ncci-ptp":
+        col1, col2 = finding.column1, finding.column2
+        if finding.severity == "information":
+            return (
+                f"{col2.code} with {col1.code}: NCCI edit bypassed by modifier {finding.bypass_modifier}; "
+                "documentation must support it"
+            )
+        if finding.modifier_indicator == "0":
+            return f"{col2.code} is not payable with {col1.code} on the same date (NCCI): remove {col2.code}"
+        return (
+            f"{col2.code} is bundled into {col1.code} (NCCI): remove {col2.code} "
+            "unless the services are distinct"
+        )
+    if finding.rule == "not-reported-together":
+        return f"{codes[0]} and {codes[1]} are not reported together (CPT): remove the {codes[1]} order"
+    if finding.rule == "duplicate-line":
+        return f"{codes[0]} is ordered twice for {finding.date}: remove the duplicate order"
+    if finding.rule == "mue":
+        units = int(finding.units) if finding.units and float(finding.units).is_integer() else finding.units
+        return f"{units} units of {codes[0]} exceed the NCCI MUE of {finding.mue_value}"
+    if finding.rule == "unmapped-order":
+        return f"LOINC order {codes[0]} has no CPT charge code: its bundling was not checked"
+    if finding.rule == "no-edition":
+        return f"NCCI edits for {finding.date} are incomplete: no imported edition covers that date"
+    return finding.message
+
+
+def _order_label(order: DraftOrder) -> str:
+    line = order.order.line
+    code = line.code if line is not None else order.order.order_code
+    if order.order.order_system != CPT and line is not None:
+        return f"{code} (ordered as LOINC {order.order.order_code})"
+    return code
+
+
+def _detail(finding: Finding, orders: dict[int, DraftOrder]) -> str:
+    rows = [f"**Rule:** {_RULE_NAMES.get(finding.rule, finding.rule)}", "", finding.message]
+    if finding.modifier_indicator is not None:
+        rows += ["", f"**NCCI modifier indicator:** {finding.modifier_indicator}"]
+    named = [orders[line.number] for line in finding.lines if line.number in orders]
+    if named:
+        rows += ["", "**Orders:**"]
+        for order in named:
+            where = order.reference or "(order without id)"
+            rows.append(f"- line {order.number}: {_order_label(order)}, {where}")
+    if finding.rationale:
+        rows += ["", f"**Rationale:** {finding.rationale}"]
+    if finding.sources:
+        rows += ["", "**Source:**"]
+        rows += [f"- {source}" for source in finding.sources]
+    return "\n".join(rows)
+
+
+def _combined_order(code: str, registry: Registry, template: dict) -> dict:
+    coding = {"system": CPT, "code": code}
+    cpt = registry.find("CodeSystem", CPT)
+    concept = cpt.find(code) if cpt is not None else None
+    if concept is not None and concept.display:
+        coding["display"] = concept.display
+    resource = {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": template.get("intent") or "order",
+        "code": {"coding": [coding]},
+    }
+    # Copy what the component orders share about the patient, visit, time and requester.
+    for key in (
+        "subject",
+        "encounter",
+        "category",
+        "priority",
+        "occurrenceDateTime",
+        "occurrencePeriod",
+        "authoredOn",
+        "requester",
+        "performer",
+    ):
+        if key in template:
+            resource[key] = template[key]
+    return resource
+
+
+def _delete(order: DraftOrder) -> dict:
+    return {
+        "type": "delete",
+        "description": f"Remove the {_order_label(order)} order",
+        "resourceId": order.reference,
+    }
+
+
+def _suggestions(finding: Finding, orders: dict[int, DraftOrder], registry: Registry) -> list[dict]:
+    suggestion = finding.suggestion
+    if suggestion is None or finding.severity == "information":
+        return []
+    targets = [orders.get(n) for n in suggestion.lines]
+    if not targets or any(t is None or t.reference is None for t in targets):
+        return []  # without resource ids the EHR could not apply the actions
+    if suggestion.action == "replace" and suggestion.code:
+        first = targets[0]
+        actions = [_delete(t) for t in targets]  # type: ignore[arg-type]
+        actions.append(
+            {
+                "type": "create",
+                "description": f"Order {suggestion.code} (CPT) instead",
+                "resource": _combined_order(suggestion.code, registry, first.resource),  # type: ignore[union-attr]
+            }
+        )
+        label = f"Order {suggestion.code} instead of " + " and ".join(_order_label(t) for t in targets)  # type: ignore[arg-type]
+        return [{"label": label, "uuid": str(uuid.uuid4()), "isRecommended": True, "actions": actions}]
+    if suggestion.action == "remove":
+        (target,) = targets[:1]
+        return [
+            {
+                "label": f"Remove the {_order_label(target)} order",  # type: ignore[arg-type]
+                "uuid": str(uuid.uuid4()),
+                "isRecommended": not bypassable(finding),
+                "actions": [_delete(target)],  # type: ignore[arg-type]
+            }
+        ]
+    return []
+
+
+def override_reasons(registry: Registry) -> list[dict]:
+    """Return the override reasons (Codings with display) from the published CodeSystem."""
+    code_system = registry.find("CodeSystem", OVERRIDE_REASONS)
+    if code_system is None:
+        return []
+    return [
+        {"system": OVERRIDE_REASONS, "code": c.code, "display": c.display}
+        for c in code_system.concepts.values()
+        if c.display
+    ]
+
+
+def _source(finding: Finding, registry: Registry, base: str) -> dict:
+    source: dict = {"label": SOURCE_LABEL}
+    for canonical in finding.sources:
+        url, _, version = canonical.partition(" ")[0].partition("|")
+        found = registry.find("ConceptMap", url, version or None)
+        if found is not None:
+            # A link the clinician's browser can open: the map on this server.
+            source["url"] = f"{base}/ConceptMap/{found.id}"
+            break
+    return source
+
+
+def _merge_editions(findings: list[Finding]) -> list[Finding]:
+    """Keep one no-edition finding per date (the PTP and MUE ones say the same thing to a clinician)."""
+    kept: list[Finding] = []
+    seen: dict[str | None, Finding] = {}
+    for finding in findings:
+        if finding.rule != "no-edition":
+            kept.append(finding)
+            continue
+        first = seen.get(finding.date)
+        if first is None:
+            seen[finding.date] = finding
+            kept.append(finding)
+        else:
+            first.message += f"; {finding.message}"
+            first.sources += [s for s in finding.sources if s not in first.sources]
+    return kept
+
+
+def cards(request: HookRequest, result: CheckResult, registry: Registry, base: str) -> list[dict]:
+    """Turn the findings into cards, keeping (for order-select) those that involve a selected order."""
+    orders = request.by_number()
+    findings = sorted([*result.findings, *request.unmapped], key=Finding.sort_key)
+    reasons = None
+    out = []
+    for finding in _merge_editions(findings):
+        numbers = {line.number for line in finding.lines}
+        if request.selected is not None and not numbers & request.selected:
+            continue
+        card: dict = {
+            "uuid": str(uuid.uuid4()),
+            "summary": _short(_summary(finding)),
+            "indicator": indicator(finding),
+            "detail": _detail(finding, orders),
+            "source": _source(finding, registry, base),
+        }
+        suggestions = _suggestions(finding, orders, registry)
+        if suggestions:
+            card["suggestions"] = suggestions
+            card["selectionBehavior"] = "at-most-one"
+        if finding.rule in _RULES and bypassable(finding) and finding.severity != "information":
+            reasons = override_reasons(registry) if reasons is None else reasons
+            if reasons:
+                card["overrideReasons"] = reasons
+        out.append(card)
+    # Most urgent first; the findings' own order breaks ties (sorted is stable).
+    return sorted(out, key=lambda card: _URGENCY[card["indicator"]])

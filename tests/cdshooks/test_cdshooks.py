@@ -1,0 +1,218 @@
+"""CDS Hooks: discovery, order-sign/order-select cards, suggestions, override reasons, request errors."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.servicerequest import ServiceRequest
+
+from terminology.cdshooks.services import SERVICES, read_request
+from tests.cdshooks.conftest import CPT, DAY, LOINC, hook_call, order
+
+SIGN = "/cds-services/bundling-order-sign"
+SELECT = "/cds-services/bundling-order-select"
+OVERRIDE = "https://terminology.example.org/fhir/CodeSystem/cds-override-reason"
+
+
+def post(client, path, body, status=200):
+    response = client.post(path, json=body)
+    assert response.status_code == status, response.get_json()
+    return response.get_json()
+
+
+def check_card_shape(card: dict) -> None:
+    """Check the CDS Hooks 2.0 card rules this service promises."""
+    uuid.UUID(card["uuid"])
+    assert 0 < len(card["summary"]) < 140
+    assert card["indicator"] in ("info", "warning", "critical")
+    assert card["source"]["label"]
+    assert card["detail"].startswith("**Rule:**")
+    if "suggestions" in card:  # cds-resp-6
+        assert card["selectionBehavior"] in ("at-most-one", "any")
+        for suggestion in card["suggestions"]:
+            assert suggestion["label"] and uuid.UUID(suggestion["uuid"])
+            for action in suggestion["actions"]:
+                assert action["type"] in ("create", "update", "delete") and action["description"]
+                if action["type"] == "delete":
+                    assert action["resourceId"].startswith("ServiceRequest/")
+                else:
+                    ServiceRequest.model_validate(action["resource"])
+    for reason in card.get("overrideReasons", []):
+        assert reason["system"] and reason["code"] and reason["display"]
+
+
+def cards_of(body: dict, indicator: str | None = None) -> list[dict]:
+    assert set(body) == {"cards"}
+    for card in body["cards"]:
+        check_card_shape(card)
+    return [c for c in body["cards"] if indicator is None or c["indicator"] == indicator]
+
+
+def test_discovery_lists_one_service_per_hook(client):
+    response = client.get("/cds-services")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    services = response.get_json()["services"]
+    assert sorted(s["hook"] for s in services) == ["order-select", "order-sign"]
+    for entry in services:
+        assert set(entry) >= {"id", "hook", "title", "description"}
+        assert entry["id"] in SERVICES
+
+
+def test_order_sign_combined_code_card_replaces_both_orders(client):
+    body = post(client, SIGN, hook_call("order-sign", order("a", "72125"), order("b", "72126")))
+    (card,) = cards_of(body)
+    assert card["summary"] == "72125 and 72126 ordered together: order 72127 instead"
+    assert card["indicator"] == "critical" and "overrideReasons" not in card
+    assert "CPT combined code" in card["detail"] and "cpt-combined-codes" in card["detail"]
+    assert card["source"]["url"].endswith("/ConceptMap/cpt-combined-codes")
+    (suggestion,) = card["suggestions"]
+    assert suggestion["isRecommended"] is True and card["selectionBehavior"] == "at-most-one"
+    deletes = [a["resourceId"] for a in suggestion["actions"] if a["type"] == "delete"]
+    assert deletes == ["ServiceRequest/a", "ServiceRequest/b"]
+    (create,) = [a["resource"] for a in suggestion["actions"] if a["type"] == "create"]
+    assert create["code"]["coding"][0]["system"] == CPT and create["code"]["coding"][0]["code"] == "72127"
+    assert create["subject"] == {"reference": "Patient/p1"}
+    assert (create["status"], create["intent"], create["occurrenceDateTime"]) == ("draft", "order", DAY)
+
+
+def test_loinc_orders_are_translated_before_the_rules_run(client):
+    orders = [order("a", "30592-0", LOINC), order("b", "24933-4", LOINC, intent="original-order")]
+    (card,) = cards_of(post(client, SIGN, hook_call("order-sign", *orders)))
+    assert card["summary"] == "72125 and 72126 ordered together: order 72127 instead"
+    assert "LOINC 30592-0" in card["detail"]
+    create = card["suggestions"][0]["actions"][-1]["resource"]
+    assert create["intent"] == "order" and create["code"]["coding"][0]["code"] == "72127"
+
+
+def test_orders_without_problems_get_no_cards(client):
+    assert post(client, SIGN, hook_call("order-sign", order("a", "72125"))) == {"cards": []}
+    # Other request types in draftOrders are not ours to check.
+    medication = {"resourceType": "MedicationRequest", "id": "m1", "status": "draft", "intent": "order",
+                  "subject": {"reference": "Patient/p1"}, "medicationCodeableConcept": {"text": "x"}}  # fmt: skip
+    assert post(client, SIGN, hook_call("order-sign", order("a", "72125"), medication)) == {"cards": []}
+
+
+def test_non_bypassable_ptp_edit_is_critical_and_removes_column_two(client):
+    body = post(client, SIGN, hook_call("order-sign", order("c1", "Z0001"), order("c2", "Z0004")))
+    (card,) = cards_of(body, "critical")
+    assert card["summary"].startswith("Z0004 is not payable with Z0001")
+    assert "modifier indicator:** 0" in card["detail"] and "NCCI PTP practitioner v322r0" in card["detail"]
+    assert "overrideReasons" not in card
+    (suggestion,) = card["suggestions"]
+    assert suggestion["actions"] == [
+        {"type": "delete", "description": "Remove the Z0004 order", "resourceId": "ServiceRequest/c2"}
+    ]
+    # The synthetic codes are not in the CPT fragment: that is only an info card.
+    assert {c["indicator"] for c in body["cards"]} == {"critical", "info"}
+
+
+def test_bypassable_ptp_edit_is_a_warning_with_override_reasons(client):
+    body = post(client, SIGN, hook_call("order-sign", order("c1", "Z0001"), order("c2", "Z0005")))
+    (card,) = cards_of(body, "warning")
+    codes = {r["code"] for r in card["overrideReasons"]}
+    assert codes == {"separate-encounter", "separate-structure", "different-practitioner",
+                     "distinct-service-documented"}  # fmt: skip
+    assert {r["system"] for r in card["overrideReasons"]} == {OVERRIDE}
+    assert card["suggestions"][0]["isRecommended"] is False
+
+
+def test_not_reported_together_is_bypassable(client):
+    (card,) = cards_of(post(client, SIGN, hook_call("order-sign", order("a", "62302"), order("b", "62284"))))
+    assert card["indicator"] == "warning" and card["overrideReasons"]
+    assert card["summary"] == "62302 and 62284 are not reported together (CPT): remove the 62284 order"
+    assert card["suggestions"][0]["actions"][0]["resourceId"] == "ServiceRequest/b"
+
+
+def test_order_without_id_gets_a_card_without_suggestions(client):
+    (card,) = cards_of(post(client, SIGN, hook_call("order-sign", order(None, "72125"), order("b", "72126"))))
+    assert card["indicator"] == "critical" and "suggestions" not in card and "selectionBehavior" not in card
+
+
+def test_unmapped_loinc_order_is_reported(client):
+    (card,) = cards_of(post(client, SIGN, hook_call("order-sign", order("x", "Z9001-0", LOINC))))
+    assert card["indicator"] == "info" and "Z9001-0" in card["summary"]
+
+
+def test_cards_list_the_most_urgent_first(tmp_path):
+    from terminology import create_app
+
+    client = create_app(
+        {"TESTING": True, "ACCESS_LOG": False, "DATA_DIR": str(tmp_path / "none")}
+    ).test_client()
+    body = post(client, SIGN, hook_call("order-sign", order("a", "72125"), order("b", "72126")))
+    assert [c["indicator"] for c in cards_of(body)] == ["critical", "info"]  # info: no NCCI edition
+    assert "no imported edition covers" in body["cards"][1]["summary"]
+
+
+def test_order_select_focuses_on_selections_but_sees_all_orders(client):
+    orders = [order("a", "72125"), order("b", "72126"), order("c", "Z0001"), order("d", "Z0004")]
+    body = post(client, SELECT, hook_call("order-select", *orders, selections=["ServiceRequest/a"]))
+    (card,) = cards_of(body)  # b is not selected, but the pair a+b is judged
+    assert card["summary"] == "72125 and 72126 ordered together: order 72127 instead"
+    body = post(client, SELECT, hook_call("order-select", *orders, selections=["ServiceRequest/d"]))
+    assert [c["indicator"] for c in cards_of(body)] == ["critical", "info"]
+    assert all("72127" not in c["summary"] for c in body["cards"])
+
+
+def test_order_date_falls_back_to_authored_on_then_today(app):
+    registry = app.extensions["terminology.registry"]
+    authored = order("a", "72125", authoredOn="2026-08-01T10:00:00Z")
+    del authored["occurrenceDateTime"]
+    undated = order("b", "72126")
+    del undated["occurrenceDateTime"]
+    parsed = read_request(SERVICES["bundling-order-sign"], hook_call("order-sign", authored, undated), registry,
+                          today="2026-09-30")  # fmt: skip
+    assert [line.date for line in parsed.lines] == ["2026-08-01", "2026-09-30"]
+
+
+def test_unknown_service_is_404(client):
+    response = client.post("/cds-services/nope", json=hook_call("order-sign", order("a", "72125")))
+    assert response.status_code == 404
+    OperationOutcome.model_validate(response.get_json())
+    assert client.post("/cds-services/nope/feedback", json={"feedback": []}).status_code == 404
+
+
+def _without(body: dict, *path: str) -> dict:
+    target = body
+    for key in path[:-1]:
+        target = target[key]
+    del target[path[-1]]
+    return body
+
+
+def _bad_bundle() -> dict:
+    body = hook_call("order-sign", order("a", "72125"))
+    body["context"]["draftOrders"]["entry"][0]["resource"]["subject"] = "Patient/p1"  # not a Reference
+    return body
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "expression"),
+    [
+        (SIGN, hook_call("order-select", order("a", "72125"), selections=["ServiceRequest/a"]), "hook"),
+        (SIGN, hook_call("patient-view"), "hook"),
+        (SIGN, _without(hook_call("order-sign", order("a", "72125")), "hook"), "hook"),
+        (SIGN, _without(hook_call("order-sign", order("a", "72125")), "hookInstance"), "hookInstance"),
+        (SIGN, _without(hook_call("order-sign", order("a", "72125")), "context"), "context"),
+        (SIGN, _without(hook_call("order-sign", order("a", "72125")), "context", "patientId"), "context.patientId"),
+        (SIGN, _without(hook_call("order-sign", order("a", "72125")), "context", "draftOrders"),
+         "context.draftOrders"),
+        (SIGN, _bad_bundle(), "context.draftOrders.entry[0].resource.subject"),
+        (SELECT, hook_call("order-select", order("a", "72125")), "context.selections"),
+        (SELECT, hook_call("order-select", order("a", "72125"), selections=["ServiceRequest/zz"]),
+         "context.selections[0]"),
+        (SIGN, [1, 2], "$"),
+    ],
+)  # fmt: skip
+def test_bad_hook_requests_are_400_with_an_operation_outcome(client, path, body, expression):
+    response = client.post(path, json=body)
+    assert response.status_code == 400, response.get_json()
+    outcome = OperationOutcome.model_validate(response.get_json())
+    assert outcome.issue[0].expression[0].startswith(expression), outcome.issue[0].expression
+
+
+def test_non_json_body_is_refused(client):
+    assert client.post(SIGN, data="hook=order-sign", content_type="text/plain").status_code == 415
+    assert client.post(SIGN, data="{", content_type="application/json").status_code == 400

@@ -63,17 +63,6 @@ def served(app: str, workers: int, env: dict | None = None):
         process.wait(timeout=60)
 
 
-def run_wrk(base: str, script: Path, mode: str, connections: int, duration: int) -> dict:
-    """Run wrk once with a Lua script that prints ``RESULT requests micros p50 p99 errors``."""
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(script), base],
-        env={**os.environ, "BENCH_MODE": mode}, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    line = next(line for line in out.splitlines() if line.startswith("RESULT"))
-    count, micros, p50, p99, errors = (int(v) for v in line.split()[1:])
-    return {"rps": count / (micros / 1e6), "p50": p50 / 1000, "p99": p99 / 1000, "errors": errors}
-
-
 _RESULT_LUA = """
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %d %d %d %d %d\\n", summary.requests, summary.duration,
@@ -83,12 +72,32 @@ end
 """
 
 
+def run_wrk(base: str, script: Path, mode: str, connections: int, duration: int) -> dict:
+    """Run wrk once with a Lua request script; return req/s, p50 and p99 (ms) and the error count.
+
+    The script is run with the shared ``done()`` reporter appended, which prints
+    ``RESULT requests micros p50 p99 errors``.
+    """
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as combined:
+        combined.write(script.read_text() + _RESULT_LUA)
+    try:
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", combined.name, base],
+            env={**os.environ, "BENCH_MODE": mode}, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    finally:
+        os.unlink(combined.name)
+    line = next(line for line in out.splitlines() if line.startswith("RESULT"))
+    count, micros, p50, p99, errors = (int(v) for v in line.split()[1:])
+    return {"rps": count / (micros / 1e6), "p50": p50 / 1000, "p99": p99 / 1000, "errors": errors}
+
+
 def run_wrk_post(base: str, path: str, body: dict, connections: int, duration: int) -> dict:
     """Run wrk POSTing one fixed FHIR JSON body to ``path``; same result shape as run_wrk."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(
             'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/fhir+json"\n'
-            f"wrk.body = {json.dumps(json.dumps(body))}\n{_RESULT_LUA}"
+            f"wrk.body = {json.dumps(json.dumps(body))}\n"
         )
     try:
         return run_wrk(f"{base}{path}", Path(script.name), "post", connections, duration)

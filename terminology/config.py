@@ -27,6 +27,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
     return {
         "CONTENT_DIRS": [d for d in dirs.split(":") if d] if dirs else list(DEFAULT_CONTENT_DIRS),
         "DATA_DIR": environ.get("TERMINOLOGY_DATA_DIR", str(REPOSITORY / "data")),
+        # CDS Hooks feedback database; default DATA_DIR/feedback.sqlite.
+        "FEEDBACK_DB": environ.get("TERMINOLOGY_FEEDBACK_DB", ""),
         # Largest request body accepted (bytes); larger bodies get 413.
         "MAX_CONTENT_LENGTH": _int(environ, "TERMINOLOGY_MAX_BODY_BYTES", 5 * 1024 * 1024),
         # Most codes one $expand may return without count/offset paging (422 too-costly above it).

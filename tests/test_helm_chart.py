@@ -271,3 +271,23 @@ def test_service_account_and_helm_test(case):
 def test_invalid_values_are_refused(values, message):
     with pytest.raises(helm_python.HelmError, match=re.escape(message)):
         _render(values)
+
+
+def test_cds_feedback_cors_and_ehr_jwt_settings(case):
+    values, objects = case
+    ehr = values.get("ehr", {})
+    env = _env(objects)
+    claim = ehr.get("feedback", {}).get("existingClaim")
+    if claim:
+        # Feedback survives the pod on its own writable claim, even beside a read-only NCCI index.
+        mount = _mounts(objects)[ehr["feedback"]["mountPath"]]
+        assert not mount.get("readOnly")
+        assert _volumes(objects)[mount["name"]]["persistentVolumeClaim"] == {"claimName": claim}
+        assert env["TERMINOLOGY_FEEDBACK_DB"] == f"{ehr['feedback']['mountPath']}/feedback.sqlite"
+    else:
+        assert "TERMINOLOGY_FEEDBACK_DB" not in env
+    if ehr.get("corsOrigins"):
+        assert env["TERMINOLOGY_CORS_ORIGINS"] == ",".join(ehr["corsOrigins"])
+    if ehr.get("cdsJwt", {}).get("enabled"):
+        assert env["TERMINOLOGY_CDS_JWKS"] == ehr["cdsJwt"]["jwks"]
+        assert env["TERMINOLOGY_CDS_ISSUERS"] == ",".join(ehr["cdsJwt"]["issuers"])

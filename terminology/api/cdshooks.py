@@ -16,9 +16,10 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from terminology.api.http import base_url, json_body, registry
 from terminology.bundling.model import CheckOptions
 from terminology.cdshooks.cards import cards
-from terminology.cdshooks.feedback import FeedbackStore, feedback_path, read_feedback
+from terminology.cdshooks.feedback import FeedbackStore, feedback_location, read_feedback
 from terminology.cdshooks.services import SERVICES, read_request, service
 from terminology.fhir.bundling import BundlingInput, check_input
+from terminology.ops.telemetry import SUBJECT_KEY
 
 bp = Blueprint("cdshooks", __name__)
 PREFIX = "/cds-services"
@@ -46,7 +47,7 @@ def _verify() -> None:
     try:
         if scheme.lower() != "bearer" or not token.strip():
             raise AccessDenied(401, "CDS Hooks calls must carry the EHR's signed JWT (Authorization: Bearer)")
-        g.auth_subject = verifier.authenticate(token.strip(), audiences)
+        request.environ[SUBJECT_KEY] = verifier.authenticate(token.strip(), audiences)
     except AccessDenied as denied:
         g.cds_refusal = _refuse(denied)
 
@@ -131,7 +132,7 @@ def init_app(app: Flask) -> None:
     """Attach the feedback store (opened lazily per process) and the optional EHR JWT verifier."""
     for key, value in cds_settings_from_env().items():
         app.config.setdefault(key, value)
-    store = FeedbackStore(feedback_path(app.config["DATA_DIR"]))
+    store = FeedbackStore(feedback_location(app.config))
     app.extensions["terminology.cds_feedback"] = store
     verifier = _build_verifier(app, store)
     if verifier is not None:

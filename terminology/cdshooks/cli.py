@@ -7,14 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-from terminology.cdshooks.feedback import export, feedback_path
+from terminology.cdshooks.feedback import export, feedback_location, feedback_path
 
 
 def _export(args: argparse.Namespace) -> int:
     """Write every stored feedback entry as one JSON line (to --out or stdout)."""
     from terminology.config import settings_from_env
 
-    path = feedback_path(args.data_dir or settings_from_env()["DATA_DIR"])
+    path = feedback_path(args.data_dir) if args.data_dir else feedback_location(settings_from_env())
     if not path.exists():
         print(f"error: no feedback database at {path}", file=sys.stderr)
         return 1
@@ -37,5 +37,8 @@ def register(subparsers) -> None:
     commands = feedback.add_subparsers(dest="feedback_command", required=True)
     exporting = commands.add_parser("export", help="write the stored feedback as JSON lines")
     exporting.add_argument("--out", type=Path, help="file to write (default: standard output)")
-    exporting.add_argument("--data-dir", help="data directory (default TERMINOLOGY_DATA_DIR)")
+    exporting.add_argument(
+        "--data-dir",
+        help="read DIR/feedback.sqlite (default: TERMINOLOGY_FEEDBACK_DB, else TERMINOLOGY_DATA_DIR)",
+    )
     exporting.set_defaults(handler=_export)

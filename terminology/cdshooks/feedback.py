@@ -28,6 +28,16 @@ def feedback_path(data_dir: str | os.PathLike) -> Path:
     return Path(data_dir) / FEEDBACK_FILE
 
 
+def feedback_location(settings) -> Path:
+    """Return where feedback is stored: FEEDBACK_DB when set, else ``DATA_DIR/feedback.sqlite``.
+
+    Feedback must outlive the pod, while the data directory may be an emptyDir or a read-only
+    NCCI index volume; TERMINOLOGY_FEEDBACK_DB lets operators put it on its own persistent volume.
+    """
+    configured = settings.get("FEEDBACK_DB")
+    return Path(configured) if configured else feedback_path(settings["DATA_DIR"])
+
+
 def _string(value: object, path: str, required: bool = True) -> str | None:
     if value is None and not required:
         return None

@@ -10,6 +10,18 @@ from flask import Flask
 __version__ = "0.1.0"
 
 
+class TerminologyFlask(Flask):
+    """Flask without the per-call coroutine check: every view and hook here is synchronous.
+
+    Flask's ``ensure_sync`` inspects each hook and view on every request to see whether it is a
+    coroutine; overriding it is Flask's documented way to change how views are run.
+    """
+
+    def ensure_sync(self, func):
+        """Return ``func`` unchanged (the service defines no async views or hooks)."""
+        return func
+
+
 def create_app(config: Mapping | None = None) -> Flask:
     """Create the Flask app: read settings, load and validate content, register blueprints.
 
@@ -34,7 +46,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     from terminology.config import settings_from_env
     from terminology.content.loader import load_registry
 
-    app = Flask(__name__)
+    app = TerminologyFlask(__name__)
     app.config.from_mapping(settings_from_env())
     if config:
         app.config.update(config)

@@ -42,3 +42,15 @@ def test_bad_content_stops_start_up(tmp_path):
     with pytest.raises(ContentError) as caught:
         create_app({"CONTENT_DIRS": [str(tmp_path)]})
     assert caught.value.element == "CodeSystem.content"
+
+
+def test_no_view_or_hook_is_async(app):
+    # TerminologyFlask.ensure_sync skips Flask's coroutine wrapping; an async view would break.
+    import inspect
+
+    functions = list(app.view_functions.values())
+    for registry in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        for hooks in registry.values():
+            functions.extend(hooks)
+    assert functions
+    assert not any(inspect.iscoroutinefunction(f) for f in functions)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 
 from terminology.engine.registry import Registry
 from terminology.errors import InvalidRequest, MethodNotAllowed, NotAcceptable, UnsupportedMediaType
@@ -25,17 +25,24 @@ def base_url() -> str:
     return current_app.config["BASE_URL"] or request.host_url.rstrip("/")
 
 
+# Per-request values kept in the WSGI environ: cheaper to reach than flask.g through its proxy.
+MIMETYPE_KEY = "terminology.mimetype"
+
+
 def negotiate() -> str:
     """Pick the response media type from ``_format`` and ``Accept``; 406 for anything but JSON."""
-    wanted = request.args.get("_format")
-    if wanted is not None:
+    req = request._get_current_object()
+    args = req.args
+    # Membership first: MultiDict.get builds an exception object for every missing key.
+    if "_format" in args:
+        wanted = args["_format"]
         if wanted.split(";")[0].strip().lower() not in _JSON_FORMATS:
             raise NotAcceptable(f"_format '{wanted}' is not supported; this server speaks FHIR JSON only")
         return FHIR_JSON
-    accept = request.headers.get("Accept")
+    accept = req.environ.get("HTTP_ACCEPT")
     if not accept:
         return FHIR_JSON
-    best = request.accept_mimetypes.best_match(_OFFERED)
+    best = req.accept_mimetypes.best_match(_OFFERED)
     if best is None:
         raise NotAcceptable(f"Cannot produce any of '{accept}'; this server speaks FHIR JSON only")
     return best
@@ -43,11 +50,15 @@ def negotiate() -> str:
 
 def fhir_response(payload: dict, status: int = 200, headers: dict | None = None) -> Response:
     """Serialise a resource with orjson as FHIR JSON (``_pretty=true`` indents it)."""
-    option = orjson.OPT_INDENT_2 if request.args.get("_pretty") == "true" else 0
+    req = request._get_current_object()
+    args = req.args
+    option = orjson.OPT_INDENT_2 if "_pretty" in args and args["_pretty"] == "true" else 0
     # Error responses (including 406 itself) fall back to FHIR JSON.
-    mimetype = g.get("mimetype", FHIR_JSON)
-    response = Response(orjson.dumps(payload, option=option), status=status, headers=headers)
-    response.headers["Content-Type"] = f"{mimetype}; charset=utf-8"
+    mimetype = req.environ.get(MIMETYPE_KEY, FHIR_JSON)
+    response = Response(
+        orjson.dumps(payload, option=option), status=status, headers=headers,
+        content_type=f"{mimetype}; charset=utf-8",
+    )  # fmt: skip
     return response
 
 
@@ -90,8 +101,9 @@ FHIR_BLUEPRINTS: set[str] = set()
 
 
 def _negotiate_before_request() -> None:
-    if request.blueprint in FHIR_BLUEPRINTS:
-        g.mimetype = negotiate()
+    req = request._get_current_object()
+    if req.blueprint in FHIR_BLUEPRINTS:
+        req.environ[MIMETYPE_KEY] = negotiate()
 
 
 def init_app(app: Flask, fhir_blueprints: list[str]) -> None:

@@ -98,6 +98,9 @@ class CodeSystemIndex(LoadedResource):
         self.property_defs: dict[str, dict] = {
             p["code"]: p for p in resource.get("property", []) if "code" in p
         }
+        self.property_descriptions: dict[str, str] = {
+            code: p["description"] for code, p in self.property_defs.items() if p.get("description")
+        }
         self.concepts: dict[str, Concept] = {}
         self.order: list[Concept] = []
         self._walk(resource.get("concept", []), None)

@@ -64,12 +64,11 @@ def lookup(
         properties.append(PropertyValue("parent", "Code", parent))
     for child in concept.children if everything or "child" in wanted else ():
         properties.append(PropertyValue("child", "Code", child))
-    descriptions = {c: d["description"] for c, d in code_system.property_defs.items() if d.get("description")}
     return LookupResult(
         code_system=code_system,
         concept=concept,
         code=expression or concept.code,
         properties=properties,
-        property_descriptions=descriptions,
+        property_descriptions=code_system.property_descriptions,
         include_designations=everything or "designation" in wanted or not wanted_properties,
     )

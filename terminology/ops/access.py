@@ -15,12 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 
 from terminology.api import metadata
 from terminology.api.http import fhir_response
 from terminology.fhir.outcome import Issue, operation_outcome
 from terminology.ops.settings import AUTH_MODES
+from terminology.ops.telemetry import SUBJECT_KEY
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +266,7 @@ def check_access():
             raise AccessDenied(401, "This server requires a bearer token (Authorization: Bearer <token>)")
         if scheme.lower() != "bearer" or not token:
             raise AccessDenied(401, "The Authorization header must be 'Bearer <token>'", "invalid_request")
-        g.auth_subject = current_app.extensions["terminology.auth"].authenticate(token)
+        request.environ[SUBJECT_KEY] = current_app.extensions["terminology.auth"].authenticate(token)
     except AccessDenied as denied:
         return _refuse(denied)
     return None

@@ -109,3 +109,14 @@ def findings(body: dict, rule: str | None = None) -> list[dict]:
         if rule is None or flat["rule"] == rule:
             out.append(flat)
     return out
+
+
+def ncci_data_dir(tmp_path: Path, ptp_rows: list[str], mue_rows: list[str] = ()) -> Path:
+    """Import synthetic PTP (v322r0, 2026 Q3) and MUE rows into a fresh data directory."""
+    from terminology.ncci.index import import_mue, import_ptp
+
+    data = tmp_path / "data"
+    import_ptp(data, [write_ptp(tmp_path / "ccipra-v322r0-f1.TXT", ptp_rows)])
+    if mue_rows:
+        import_mue(data, write_mue(tmp_path / "MCR_MUE_PractitionerServices_Eff_07-01-2026.csv", mue_rows))
+    return data

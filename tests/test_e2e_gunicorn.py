@@ -2,57 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-
 import pytest
 import requests
 
 from tests.helpers import BASE, CPT, FHIR_JSON, as_parameters, fhir_valid, param
+from tests.support import serving
 
 pytestmark = pytest.mark.e2e
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_serving(url: str, process: subprocess.Popen, attempts: int = 300) -> None:
-    """Poll until the server answers (bounded; no timing assertion)."""
-    for _ in range(attempts):
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early: {process.stderr.read().decode()}")
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise RuntimeError("server did not start")
-
-
 @pytest.fixture(scope="module")
-def server():
-    port = free_port()
-    env = {**os.environ, "TERMINOLOGY_WORKERS": "2"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "terminology", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(f"{base}/metadata", process)
+def server(tmp_path_factory):
+    with serving(tmp_path_factory.mktemp("serve")) as base:
         yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def test_metadata_over_http(server):

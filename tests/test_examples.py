@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +12,7 @@ import pytest
 
 from terminology import create_app
 from tests.helpers import fhir_valid, param
-from tests.test_e2e_gunicorn import free_port, wait_until_serving
+from tests.support import clean_environment, serving
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -92,28 +90,15 @@ def test_cds_feedback(answers):
 
 @pytest.mark.e2e
 def test_client_script_against_real_gunicorn(tmp_path):
-    port = free_port()
-    env = {**os.environ, "TERMINOLOGY_WORKERS": "2", "TERMINOLOGY_DATA_DIR": str(tmp_path / "data"),
-           "TERMINOLOGY_ACCESS_LOG": "false"}  # fmt: skip
-    server = subprocess.Popen(
-        [sys.executable, "-m", "terminology", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(f"{base}/metadata", server)
+    with serving(tmp_path, TERMINOLOGY_ACCESS_LOG="false") as base:
         run = subprocess.run(
             [sys.executable, str(EXAMPLES / "client.py"), base], capture_output=True, text=True, timeout=120
         )
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.splitlines()
     assert len(lines) == len(CLIENT.EXAMPLES) and all(line.startswith("200 POST") for line in lines)
     assert "[critical] 72125 and 72126 ordered together: order 72127 instead" in run.stdout
+    env = clean_environment(tmp_path, TERMINOLOGY_DATA_DIR=str(tmp_path / "data"))
     exported = subprocess.run(
         [sys.executable, "-m", "terminology", "feedback", "export"], capture_output=True, text=True, env=env
     )

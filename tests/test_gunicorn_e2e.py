@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,53 +14,20 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support import START_LIMIT, clean_environment, free_port, stop, wait_ready
+
 pytestmark = pytest.mark.e2e
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 GUNICORN_CONF = REPOSITORY / "terminology" / "gunicorn_conf.py"
 LOOKUP = "/CodeSystem/$lookup?system=http://www.ama-assn.org/go/cpt&code=72125"
-START_LIMIT = 90  # seconds: bounded waits, never asserted on
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _environment(tmp_path: Path, **extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TERMINOLOGY_", "PROMETHEUS_"))}
-    env.update({"TMPDIR": str(tmp_path), "PYTHONUNBUFFERED": "1", **extra})
-    return env
-
-
-def _wait_ready(base: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + START_LIMIT
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "gunicorn exited during start-up"
-        try:
-            if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("the service did not become ready")
-
-
-def _stop(process: subprocess.Popen) -> int:
-    process.send_signal(signal.SIGTERM)
-    try:
-        return process.wait(timeout=START_LIMIT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
 
 
 @pytest.fixture
 def slow_server(tmp_path):
     gate = tmp_path / "gate"
     gate.mkdir()
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn",
@@ -73,13 +38,13 @@ def slow_server(tmp_path):
             "slow_app:create_slow_app()",
         ],
         cwd=REPOSITORY,
-        env=_environment(tmp_path, SLOW_APP_GATE_DIR=str(gate), TERMINOLOGY_ACCESS_LOG="false"),
+        env=clean_environment(tmp_path, SLOW_APP_GATE_DIR=str(gate), TERMINOLOGY_ACCESS_LOG="false"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, process)
+        wait_ready(base, process)
         yield base, process, gate
     finally:
         if process.poll() is None:
@@ -125,7 +90,7 @@ def test_sigterm_lets_in_flight_requests_finish(slow_server):
 
 
 def test_serve_runs_workers_with_shared_metrics_and_json_logs(tmp_path):
-    port = _free_port()
+    port = free_port()
     log_file = tmp_path / "stdout.log"
     with log_file.open("wb") as out:
         process = subprocess.Popen(
@@ -142,13 +107,13 @@ def test_serve_runs_workers_with_shared_metrics_and_json_logs(tmp_path):
                 "2",
             ],
             cwd=REPOSITORY,
-            env=_environment(tmp_path, TERMINOLOGY_MAX_BODY_BYTES="2048"),
+            env=clean_environment(tmp_path, TERMINOLOGY_MAX_BODY_BYTES="2048"),
             stdout=out,
             stderr=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_ready(base, process)
+            wait_ready(base, process)
             session = requests.Session()
             for i in range(20):
                 response = session.get(base + LOOKUP, headers={"X-Request-Id": f"e2e-{i}"})
@@ -161,7 +126,7 @@ def test_serve_runs_workers_with_shared_metrics_and_json_logs(tmp_path):
             assert too_large.json()["resourceType"] == "OperationOutcome"
             metrics = requests.get(f"{base}/metrics", timeout=10).text
         finally:
-            exit_code = _stop(process)
+            exit_code = stop(process)
     assert exit_code == 0
 
     # Every worker's requests are counted, whichever worker answers the scrape.

@@ -19,6 +19,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from terminology import create_app
 from terminology.cli import main
 from terminology.ops.access import hash_token
+from tests.support import rsa_key, write_jwks
 
 LOOKUP = "/CodeSystem/$lookup?system=http://www.ama-assn.org/go/cpt&code=72125"
 ISSUER = "https://issuer.test.invalid"
@@ -28,16 +29,12 @@ SCOPE = "system/*.read"
 
 @pytest.fixture(scope="module")
 def signing_key():
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return rsa_key()
 
 
 @pytest.fixture
 def jwks_file(tmp_path, signing_key):
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing_key.public_key()))
-    jwk.update({"kid": "test-key", "use": "sig", "alg": "RS256"})
-    path = tmp_path / "jwks.json"
-    path.write_text(json.dumps({"keys": [jwk]}))
-    return path
+    return write_jwks(tmp_path / "jwks.json", signing_key, "test-key", "RS256")
 
 
 def _token(key, **overrides) -> str:

@@ -14,22 +14,19 @@ from fhir.resources.R4B.parameters import Parameters
 
 from terminology import create_app
 from terminology.api.bundling import index_ready
-from terminology.ncci.index import import_ptp
-from tests.ncci_fixtures import CPT, HCPCS, check_body, findings, item, ptp_row, write_ptp
+from tests.ncci_fixtures import CPT, HCPCS, check_body, findings, item, ncci_data_dir, ptp_row
 
 LOINC = "http://loinc.org"
 
 
 @pytest.fixture
 def app(tmp_path):
-    data = tmp_path / "data"
     rows = [
         ptp_row("Z0001", "Z0002", "20200101", "*", 1),
         ptp_row("Z0001", "Z0003", "20200101", "20251231", 0),
         ptp_row("Z0004", "Z0001", "20200101", "*", 0, "Standards of medical/surgical practice", "*"),
     ]
-    import_ptp(data, [write_ptp(tmp_path / "ccipra-v322r0-f1.TXT", rows)])
-    return create_app({"DATA_DIR": str(data)})
+    return create_app({"DATA_DIR": str(ncci_data_dir(tmp_path, rows))})
 
 
 @pytest.fixture

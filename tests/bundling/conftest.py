@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from terminology import create_app
-from terminology.ncci.index import import_mue, import_ptp
-from tests.ncci_fixtures import mue_row, ptp_row, write_mue, write_ptp
+from tests.ncci_fixtures import mue_row, ncci_data_dir, ptp_row
 
 # Synthetic edits (codes Z....); v322r0 is 2026 Q3.
 PTP_ROWS = [
@@ -24,10 +23,7 @@ MUE_ROWS = [mue_row("Z0011", 1, 1), mue_row("Z0012", 2, 2, "CMS Policy"), mue_ro
 
 @pytest.fixture
 def data_dir(tmp_path):
-    data = tmp_path / "data"
-    import_ptp(data, [write_ptp(tmp_path / "ccipra-v322r0-f1.TXT", PTP_ROWS)])
-    import_mue(data, write_mue(tmp_path / "MCR_MUE_PractitionerServices_Eff_07-01-2026.csv", MUE_ROWS))
-    return data
+    return ncci_data_dir(tmp_path, PTP_ROWS, MUE_ROWS)
 
 
 @pytest.fixture

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from terminology import create_app
-from terminology.ncci.index import import_mue, import_ptp
-from tests.ncci_fixtures import mue_row, ptp_row, write_mue, write_ptp
+from tests.ncci_fixtures import mue_row, ncci_data_dir, ptp_row
+from tests.support import rsa_key, write_jwks
 
 CPT = "http://www.ama-assn.org/go/cpt"
 LOINC = "http://loinc.org"
@@ -24,10 +22,7 @@ MUE_ROWS = [mue_row("Z0013", 2, 3)]
 
 @pytest.fixture
 def data_dir(tmp_path):
-    data = tmp_path / "data"
-    import_ptp(data, [write_ptp(tmp_path / "ccipra-v322r0-f1.TXT", PTP_ROWS)])
-    import_mue(data, write_mue(tmp_path / "MCR_MUE_PractitionerServices_Eff_07-01-2026.csv", MUE_ROWS))
-    return data
+    return ncci_data_dir(tmp_path, PTP_ROWS, MUE_ROWS)
 
 
 @pytest.fixture
@@ -74,16 +69,12 @@ def hook_call(hook: str, *orders: dict, selections: list[str] | None = None) -> 
 
 @pytest.fixture(scope="session")
 def signing_key():
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return rsa_key()
 
 
 @pytest.fixture
 def jwks_file(tmp_path, signing_key):
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing_key.public_key()))
-    jwk.update({"kid": "ehr-key", "use": "sig", "alg": "RS384"})
-    path = tmp_path / "ehr-jwks.json"
-    path.write_text(json.dumps({"keys": [jwk]}))
-    return path
+    return write_jwks(tmp_path / "ehr-jwks.json", signing_key, "ehr-key", "RS384")
 
 
 def ehr_token(key, aud: str, **overrides) -> str:

@@ -1,0 +1,92 @@
+"""Helpers shared by test modules: real gunicorn on 127.0.0.1, and RSA keys published as a JWKS."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import jwt
+import requests
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+START_LIMIT = 90  # seconds: bounded waits, never asserted on
+
+
+def free_port() -> int:
+    """Return a free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_environment(tmp_path: Path, **extra: str) -> dict:
+    """Return os.environ without TERMINOLOGY_*/PROMETHEUS_* settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TERMINOLOGY_", "PROMETHEUS_"))}
+    env.update({"TMPDIR": str(tmp_path), "PYTHONUNBUFFERED": "1", **extra})
+    return env
+
+
+def wait_ready(base: str, process: subprocess.Popen, path: str = "/readyz") -> None:
+    """Poll until the server answers 200 on ``path`` (bounded; no timing assertion)."""
+    deadline = time.monotonic() + START_LIMIT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"the server exited during start-up: {process.stderr.read() if process.stderr else ''}"
+            )
+        try:
+            if requests.get(f"{base}{path}", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the service did not become ready")
+
+
+def stop(process: subprocess.Popen) -> int:
+    """Send SIGTERM and return the exit code (kill after the bounded wait)."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=START_LIMIT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+
+
+@contextmanager
+def serving(tmp_path: Path, workers: int = 2, **env: str):
+    """Run `terminology serve` (real gunicorn) on 127.0.0.1; yield its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "terminology", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=clean_environment(tmp_path, TERMINOLOGY_DATA_DIR=str(tmp_path / "data"), **env),
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, process)
+        yield base
+    finally:
+        if process.poll() is None:
+            stop(process)
+
+
+def rsa_key() -> rsa.RSAPrivateKey:
+    """Generate an RSA signing key for test JWTs."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def write_jwks(path: Path, key: rsa.RSAPrivateKey, kid: str, alg: str) -> Path:
+    """Publish the public half of ``key`` as a one-key JWKS file."""
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwk.update({"kid": kid, "use": "sig", "alg": alg})
+    path.write_text(json.dumps({"keys": [jwk]}))
+    return path

@@ -15,17 +15,22 @@ def _data_dir() -> str:
     return settings_from_env()["DATA_DIR"]
 
 
-def _import_ptp(args: argparse.Namespace) -> int:
-    """Import PTP edit files; print the summary (exit 0) or the failing file and line (exit 1)."""
-    from terminology.ncci.index import import_ptp
-
+def _report(run) -> int:
+    """Run an import; print its summary (exit 0) or the failing file and line (exit 1)."""
     try:
-        summary = import_ptp(_data_dir(), args.files, args.setting, args.edition)
+        summary = run()
     except ImportFailure as exc:
         print(f"error: {exc}; the previous index is unchanged", file=sys.stderr)
         return 1
     print(summary)
     return 0
+
+
+def _import_ptp(args: argparse.Namespace) -> int:
+    """Import PTP edit files into the index."""
+    from terminology.ncci.index import import_ptp
+
+    return _report(lambda: import_ptp(_data_dir(), args.files, args.setting, args.edition))
 
 
 def _iso_date(text: str) -> date:
@@ -36,16 +41,10 @@ def _iso_date(text: str) -> date:
 
 
 def _import_mue(args: argparse.Namespace) -> int:
-    """Import an MUE table; print the summary (exit 0) or the failing file and line (exit 1)."""
+    """Import an MUE table into the index."""
     from terminology.ncci.index import import_mue
 
-    try:
-        summary = import_mue(_data_dir(), args.file, args.setting, args.effective)
-    except ImportFailure as exc:
-        print(f"error: {exc}; the previous index is unchanged", file=sys.stderr)
-        return 1
-    print(summary)
-    return 0
+    return _report(lambda: import_mue(_data_dir(), args.file, args.setting, args.effective))
 
 
 def register(commands) -> None:

@@ -15,7 +15,7 @@ from terminology.api.http import base_url, fhir_response, json_body, registry
 from terminology.bundling.rules import BundlingChecker
 from terminology.errors import NotFound
 from terminology.fhir.bundling import bundling_input, bundling_parameters, check_input
-from terminology.fhir.params import OperationParams, ParamValue
+from terminology.fhir.params import OperationParams
 from terminology.fhir.render import search_bundle
 from terminology.ncci.conceptmap import publish_editions
 from terminology.ncci.index import NcciIndex, index_path, read_editions
@@ -32,12 +32,7 @@ def _checker() -> BundlingChecker:
 @bp.route("/$bundling-check", methods=["POST"])
 def bundling_check_view():
     """Check claim lines or orders for NCCI PTP/MUE edits and CPT combined-code rules."""
-    body = json_body()
-    if isinstance(body, dict) and body.get("resourceType") in ("Claim", "Bundle"):
-        # A bare Claim or Bundle is accepted as if sent in the 'resource' parameter.
-        params = OperationParams([ParamValue("resource", "resource", body, body["resourceType"])], "POST")
-    else:
-        params = OperationParams.from_parameters(body)
+    params = OperationParams.from_body(json_body(), ("Claim", "Bundle"))
     parsed = bundling_input(params, registry())
     result = check_input(_checker(), parsed)
     return fhir_response(bundling_parameters(result, parsed.maps_used))

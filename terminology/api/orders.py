@@ -23,7 +23,7 @@ from terminology.fhir.bundling import (
     service_request_line,
     validate_input,
 )
-from terminology.fhir.params import OperationParams, ParamValue
+from terminology.fhir.params import OperationParams
 
 bp = Blueprint("orders", __name__)
 ORDER_TO_CHARGE_OP = "https://terminology.example.org/fhir/OperationDefinition/order-to-charge"
@@ -105,11 +105,7 @@ def _orders(resource: dict, path: str) -> list[tuple[dict, str, str]]:
 @bp.route("/$order-to-charge", methods=["POST"])
 def order_to_charge_view():
     """Map each order to its charge code(s) and run the bundling rules on the resulting charges."""
-    body = json_body()
-    if isinstance(body, dict) and body.get("resourceType") in ("ServiceRequest", "Bundle"):
-        params = OperationParams([ParamValue("resource", "resource", body, body["resourceType"])], "POST")
-    else:
-        params = OperationParams.from_parameters(body)
+    params = OperationParams.from_body(json_body(), ("ServiceRequest", "Bundle"))
     found = params.resource("resource")
     if found is None:
         raise InvalidRequest(

@@ -83,6 +83,16 @@ class OperationParams:
         return cls((ParamValue(name, "query", value, name) for name, value in items), "GET")
 
     @classmethod
+    def from_body(cls, body: object, bare_types: tuple[str, ...]) -> OperationParams:
+        """Build from a POST body that is either Parameters or a bare resource of ``bare_types``.
+
+        A bare resource is taken as if it were sent in the ``resource`` parameter.
+        """
+        if isinstance(body, dict) and body.get("resourceType") in bare_types:
+            return cls([ParamValue("resource", "resource", body, body["resourceType"])], "POST")
+        return cls.from_parameters(body)
+
+    @classmethod
     def from_parameters(cls, body: object) -> OperationParams:
         """Build from a FHIR Parameters resource, checking its structure as it goes."""
         return cls(parse_parameter_list(body), "POST")

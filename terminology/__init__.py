@@ -45,6 +45,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     )
     from terminology.config import settings_from_env
     from terminology.content.loader import load_registry
+    from terminology.fhir.cache import ResultCache
 
     app = TerminologyFlask(__name__)
     app.config.from_mapping(settings_from_env())
@@ -53,6 +54,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
     app.extensions["terminology.registry"] = load_registry([Path(d) for d in app.config["CONTENT_DIRS"]])
+    app.extensions["terminology.results"] = ResultCache(app.config["RESULT_CACHE_SIZE"])
     errors.init_app(app)
     ops.init_app(app)
     fhir_modules = (metadata, codesystem, valueset, conceptmap, resources, batch)

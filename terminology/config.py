@@ -35,6 +35,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
         "EXPANSION_LIMIT": _int(environ, "TERMINOLOGY_EXPANSION_LIMIT", 1000),
         # Most entries one batch Bundle or $batch-validate-code request may carry (422 too-costly above).
         "BATCH_LIMIT": _int(environ, "TERMINOLOGY_BATCH_LIMIT", 10_000),
+        # Rendered $lookup/$validate-code answers each worker keeps (least recently used out; 0 = off).
+        "RESULT_CACHE_SIZE": _int(environ, "TERMINOLOGY_RESULT_CACHE_SIZE", 20_000),
         # Public base URL used in CapabilityStatement and Bundle fullUrls; derived from the request if unset.
         "BASE_URL": environ.get("TERMINOLOGY_BASE_URL", "").rstrip("/"),
     }

@@ -101,6 +101,7 @@ def test_unexpected_exception_is_a_500_operation_outcome_not_html(app, monkeypat
         raise RuntimeError("secret internal detail")
 
     monkeypatch.setattr(codesystem, "lookup", explode)
-    body = outcome(app.test_client().get(f"{LOOKUP}?system={CPT}&code=72125"), 500)
+    uncached = create_app({"RESULT_CACHE_SIZE": 0}).test_client()
+    body = outcome(uncached.get(f"{LOOKUP}?system={CPT}&code=72125"), 500)
     assert "secret" not in str(body)
     assert body["issue"][0]["code"] == "exception"

@@ -7,6 +7,7 @@ from flask import Flask, Response, current_app, request
 
 from terminology.engine.registry import Registry
 from terminology.errors import InvalidRequest, MethodNotAllowed, NotAcceptable, UnsupportedMediaType
+from terminology.fhir.cache import ResultCache
 from terminology.fhir.params import OperationParams
 
 FHIR_JSON = "application/fhir+json"
@@ -18,6 +19,11 @@ _OFFERED = [FHIR_JSON, "application/json"]
 def registry() -> Registry:
     """Return the registry loaded at start-up."""
     return current_app.extensions["terminology.registry"]
+
+
+def results() -> ResultCache:
+    """Return this worker's memo of rendered answers."""
+    return current_app.extensions["terminology.results"]
 
 
 def base_url() -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
-from terminology.api.http import fhir_response, operation_params, registry, reject_get_of_batch
+from terminology.api.http import fhir_response, operation_params, registry, reject_get_of_batch, results
 from terminology.engine.expand import expand
 from terminology.fhir.operations import batch_validate, value_set_validate
 from terminology.fhir.render import expansion_value_set
@@ -36,7 +36,9 @@ def expand_view(resource_id: str | None = None):
 @bp.route("/ValueSet/<resource_id>/$validate-code", methods=METHODS)
 def validate_code_view(resource_id: str | None = None):
     """Say whether a code, Coding or CodeableConcept is in a value set."""
-    return fhir_response(value_set_validate(registry(), operation_params(), _instance(resource_id)))
+    return fhir_response(
+        value_set_validate(registry(), operation_params(), _instance(resource_id), results())
+    )
 
 
 @bp.route("/ValueSet/$batch-validate-code", methods=METHODS)
@@ -46,4 +48,6 @@ def batch_validate_code_view(resource_id: str | None = None):
     reject_get_of_batch()
     limit = current_app.config["BATCH_LIMIT"]
     instance = _instance(resource_id)
-    return fhir_response(batch_validate(registry(), operation_params(), value_set_validate, instance, limit))
+    return fhir_response(
+        batch_validate(registry(), operation_params(), value_set_validate, instance, limit, results())
+    )

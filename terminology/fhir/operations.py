@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from datetime import date
 
 from terminology.engine.registry import Registry
 from terminology.engine.validate import (
@@ -11,7 +12,9 @@ from terminology.engine.validate import (
     validate_in_code_system,
     validate_in_value_set,
 )
+from terminology.engine.valueset import ImplicitValueSet
 from terminology.errors import InvalidRequest, TerminologyError, TooCostly
+from terminology.fhir.cache import NO_CACHE, ResultCache
 from terminology.fhir.outcome import error_outcome
 from terminology.fhir.params import OperationParams
 from terminology.fhir.render import validation_parameters
@@ -19,6 +22,7 @@ from terminology.fhir.requests import (
     CODE_SYSTEM_CONTEXT_NAMES,
     VALUE_SET_CONTEXT_NAMES,
     ValidateContext,
+    ValidateInput,
     code_system_context,
     code_system_validate_input,
     value_set_context,
@@ -26,28 +30,62 @@ from terminology.fhir.requests import (
 )
 
 
-def _run_code_system(registry: Registry, params: OperationParams, instance, context) -> dict:
+def _options_key(request: ValidateInput) -> tuple:
+    options = request.options
+    # Without a date, "today" decides whether a code past its termination date is still active.
+    on = options.date or date.today()
+    return (options.lenient_display, options.active_only, options.display_language, on)
+
+
+def _codings_key(request: ValidateInput) -> tuple | None:
+    if request.codeable_concept is not None:
+        return None  # CodeableConcepts are rare and their echo is the caller's own dict: not cached
+    return tuple((c.system, c.code, c.version, c.display, c.prefix) for c in request.codings)
+
+
+def _run_code_system(registry: Registry, params: OperationParams, instance, context, cache) -> dict:
     request = code_system_validate_input(params, registry, instance, context)
     if request.codeable_concept is not None:
         result = validate_codings_in_code_system(
             registry, request.codings, request.options, request.codeable_concept
         )
-    else:
-        result = validate_in_code_system(registry, request.codings[0], request.options)
-    return validation_parameters(result)
-
-
-def _run_value_set(registry: Registry, params: OperationParams, instance, context) -> dict:
-    request = value_set_validate_input(params, registry, instance, context)
-    result = validate_in_value_set(
-        registry,
-        request.value_set,
-        request.codings,
-        request.options,
-        request.codeable_concept,
-        request.system_versions,
+        return validation_parameters(result)
+    codings = _codings_key(request)
+    key = ("cs-validate", codings, _options_key(request))
+    return cache.get(
+        key,
+        lambda: validation_parameters(validate_in_code_system(registry, request.codings[0], request.options)),
     )
-    return validation_parameters(result)
+
+
+def _value_set_key(registry: Registry, request: ValidateInput) -> Hashable | None:
+    value_set = request.value_set
+    # Only value sets the registry holds are stable identities; inline ones are new every call.
+    held = isinstance(value_set, ImplicitValueSet) or (
+        registry.find("ValueSet", value_set.url, value_set.version) is value_set
+    )
+    codings = _codings_key(request)
+    if not held or codings is None:
+        return None
+    pins = tuple(sorted((request.system_versions or {}).items()))
+    return ("vs-validate", value_set, pins, codings, _options_key(request))
+
+
+def _run_value_set(registry: Registry, params: OperationParams, instance, context, cache) -> dict:
+    request = value_set_validate_input(params, registry, instance, context)
+
+    def compute() -> dict:
+        result = validate_in_value_set(
+            registry,
+            request.value_set,
+            request.codings,
+            request.options,
+            request.codeable_concept,
+            request.system_versions,
+        )
+        return validation_parameters(result)
+
+    return cache.get(_value_set_key(registry, request), compute)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +96,11 @@ class ValidateOperation:
     context: Callable[..., ValidateContext]
     run: Callable[..., dict]
 
-    def __call__(self, registry: Registry, params: OperationParams, instance=None) -> dict:
+    def __call__(
+        self, registry: Registry, params: OperationParams, instance=None, cache: ResultCache = NO_CACHE
+    ) -> dict:
         """Run one `$validate-code` call and render its Parameters."""
-        return self.run(registry, params, instance, None)
+        return self.run(registry, params, instance, None, cache)
 
 
 code_system_validate = ValidateOperation(CODE_SYSTEM_CONTEXT_NAMES, code_system_context, _run_code_system)
@@ -73,6 +113,7 @@ def batch_validate(
     operation: ValidateOperation,
     instance=None,
     limit: int = 10_000,
+    cache: ResultCache = NO_CACHE,
 ) -> dict:
     """Run `$batch-validate-code`: one result per ``validation`` item, in order.
 
@@ -104,7 +145,7 @@ def batch_validate(
                 if isinstance(shared_context, TerminologyError):
                     raise shared_context
                 context = shared_context
-            resource = operation.run(registry, merged, instance, context)
+            resource = operation.run(registry, merged, instance, context, cache)
         except TerminologyError as exc:
             resource = error_outcome(exc)
         results.append({"name": "validation", "resource": resource})

@@ -1,0 +1,42 @@
+"""A per-worker memo of rendered answers ($lookup, $validate-code): content is read-only while serving."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+
+class ResultCache:
+    """Least-recently-used memo of rendered FHIR answers, keyed by every input they depend on.
+
+    Content never changes while a worker serves, so the same inputs always give the same answer;
+    tx.fhir.org and HAPI cache validation results for the same reason. Cached dicts are shared
+    between responses and must never be mutated. ``size`` 0 turns the cache off.
+    """
+
+    __slots__ = ("_entries", "hits", "misses", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, dict] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def get(self, key: Hashable | None, compute: Callable[[], dict]) -> dict:
+        """Return the answer for ``key``, computing (and keeping) it on a miss; None keys are not cached."""
+        if key is None or self.size <= 0:
+            return compute()
+        entries = self._entries
+        found = entries.get(key)
+        if found is not None:
+            entries.move_to_end(key)
+            self.hits += 1
+            return found
+        self.misses += 1
+        answer = compute()  # errors propagate and are never cached
+        entries[key] = answer
+        if len(entries) > self.size:
+            entries.popitem(last=False)
+        return answer
+
+
+NO_CACHE = ResultCache(0)

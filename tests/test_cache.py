@@ -1,0 +1,87 @@
+"""The memo of rendered answers: LRU behaviour, never caching errors, same answers warm and cold."""
+
+from __future__ import annotations
+
+import pytest
+
+from terminology import create_app
+from terminology.fhir.cache import ResultCache
+from tests.helpers import BASE, CPT, as_parameters
+
+
+def test_least_recently_used_entries_are_evicted():
+    cache = ResultCache(2)
+    calls = []
+
+    def compute(name):
+        return lambda: calls.append(name) or {"name": name}
+
+    assert cache.get("a", compute("a")) == {"name": "a"}
+    cache.get("b", compute("b"))
+    cache.get("a", compute("a"))  # hit: a becomes the most recent
+    cache.get("c", compute("c"))  # evicts b
+    cache.get("b", compute("b"))
+    assert calls == ["a", "b", "c", "b"]
+    assert (cache.hits, cache.misses) == (1, 4)
+
+
+def test_errors_and_unkeyed_calls_are_never_cached():
+    cache = ResultCache(10)
+    with pytest.raises(ValueError):
+        cache.get("k", lambda: (_ for _ in ()).throw(ValueError("boom")))
+    assert cache.get("k", lambda: {"ok": True}) == {"ok": True}
+    calls = []
+    cache.get(None, lambda: calls.append(1) or {})
+    cache.get(None, lambda: calls.append(1) or {})
+    assert calls == [1, 1]
+
+
+def test_size_zero_turns_the_cache_off():
+    cache = ResultCache(0)
+    calls = []
+    for _ in range(3):
+        cache.get("k", lambda: calls.append(1) or {})
+    assert calls == [1, 1, 1]
+
+
+REQUESTS = [
+    ("GET", f"/CodeSystem/$lookup?system={CPT}&code=72126&property=modality"),
+    ("GET", f"/CodeSystem/$validate-code?url={CPT}&code=72126:26"),
+    ("GET", f"/CodeSystem/$validate-code?url={CPT}&code=72020&display=Spine%20X-ray"),
+    ("GET", f"/ValueSet/$validate-code?url={BASE}/ValueSet/cpt-ct-cervical-spine&system={CPT}&code=72020"),
+    ("GET", "/ValueSet/cpt-spine-all/$validate-code?code=72127"),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), REQUESTS)
+def test_warm_answers_equal_cold_answers(method, url):
+    cached = create_app({"ACCESS_LOG": False}).test_client()
+    cold = create_app({"ACCESS_LOG": False, "RESULT_CACHE_SIZE": 0}).test_client()
+    first, second = cached.open(url, method=method), cached.open(url, method=method)
+    assert first.get_json() == second.get_json() == cold.open(url, method=method).get_json()
+
+
+def test_validations_differing_only_in_display_or_form_are_kept_apart():
+    client = create_app({"ACCESS_LOG": False}).test_client()
+    good = client.get(f"/CodeSystem/$validate-code?url={CPT}&code=72020").get_json()
+    bad = client.get(f"/CodeSystem/$validate-code?url={CPT}&code=72020&display=Nope").get_json()
+    assert good != bad
+    coding = client.post(
+        "/CodeSystem/$validate-code",
+        json=as_parameters({"coding": {"system": CPT, "code": "00000"}}),
+        content_type="application/fhir+json",
+    ).get_json()
+    plain = client.get(f"/CodeSystem/$validate-code?url={CPT}&code=00000").get_json()
+    # The same unknown code reports different expressions (Coding.code vs code): two entries.
+    assert coding != plain
+
+
+def test_batch_items_share_the_cache():
+    app = create_app({"ACCESS_LOG": False})
+    client = app.test_client()
+    body = {"resourceType": "Parameters", "parameter": [{"name": "url", "valueUri": CPT}] + [
+        {"name": "validation", "resource": as_parameters({"code": "72125"})} for _ in range(5)
+    ]}  # fmt: skip
+    client.post("/CodeSystem/$batch-validate-code", json=body, content_type="application/fhir+json")
+    cache = app.extensions["terminology.results"]
+    assert (cache.misses, cache.hits) == (1, 4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from terminology.bundling.model import CheckOptions, CheckResult, Finding, Line, Modifier
 from terminology.bundling.rules import BundlingChecker
@@ -37,9 +38,13 @@ class BundlingInput:
 
 def _date(value: object, path: str) -> str:
     match = _DATE.match(value) if isinstance(value, str) else None
-    if not match:
-        raise InvalidRequest(f"{path} must be a date (YYYY-MM-DD), not '{value}'", expression=path)
-    return match.group(1)
+    day = match.group(1) if match else None
+    try:
+        # The pattern checks the shape; the calendar check refuses days like 2026-02-30.
+        date.fromisoformat(day or "")
+    except ValueError:
+        raise InvalidRequest(f"{path} must be a date (YYYY-MM-DD), not '{value}'", expression=path) from None
+    return day
 
 
 def _quantity(value: object, path: str) -> float:
@@ -54,6 +59,10 @@ def _split_expression(code: str, system: str | None, path: str) -> tuple[str, li
     # A CPT expression ``72126:26`` carries its modifiers after the base code.
     if system == CPT and ":" in code:
         base, *mods = code.split(":")
+        if not base or not all(mods):
+            raise InvalidRequest(
+                f"{path}: '{code}' is not a CPT expression (base:modifier[:modifier...])", expression=path
+            )
         return base, [Modifier(m, CPT, path) for m in mods]
     return code, []
 

@@ -317,3 +317,20 @@ def test_claim_serviced_period_and_billable_period_dates(client):
     )
     (ptp,) = findings(body.get_json(), "ncci-ptp")
     assert ptp["date"] == "2026-07-15" and ptp["line"] == [1, 2]
+
+
+@pytest.mark.parametrize("code", ["72126::26", ":26", "72126:"])
+def test_malformed_cpt_expression_in_a_charge_item_is_400(client, code):
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {
+        "resourceType": "ChargeItem", "status": "billable", "subject": {"reference": "Patient/1"},
+        "code": {"coding": [{"system": CPT, "code": code}]}, "occurrenceDateTime": "2026-07-15"}}]}  # fmt: skip
+    response = client.post("/$bundling-check", json=bundle, content_type="application/fhir+json")
+    assert response.status_code == 400
+    assert "is not a CPT expression" in response.get_json()["issue"][0]["details"]["text"]
+
+
+def test_impossible_calendar_date_is_400(client):
+    body = check_body(item(1, "Z0001"), date="2026-02-30")
+    response = client.post("/$bundling-check", json=body, content_type="application/fhir+json")
+    assert response.status_code == 400
+    assert response.get_json()["issue"][0]["expression"] == ["Parameters.parameter[0].valueDate"]

@@ -101,3 +101,10 @@ def test_errors(client, params, status):
     response = client.get("/ConceptMap/$translate", query_string=params)
     assert response.status_code == status
     assert response.get_json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize("day", ["2026-02-30", "2026-13-01", "soon"])
+def test_translate_date_must_be_a_real_day(client, day):
+    response = client.get("/ConceptMap/$translate", query_string={"system": CPT, "code": "62302", "date": day})
+    assert response.status_code == 400
+    assert response.get_json()["issue"][0]["expression"] == ["date"]

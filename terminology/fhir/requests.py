@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -15,7 +14,6 @@ from terminology.engine.versions import split_canonical
 from terminology.errors import InvalidRequest, NotFound, UnprocessableRequest
 from terminology.fhir.params import OperationParams
 
-_ISO_DATE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 NO_CODE = "Unable to find code to validate (looked for coding | codeableConcept | code)"
 
 
@@ -314,11 +312,9 @@ def translate_input(params: OperationParams, instance=None) -> tuple[TranslateRe
             dependencies[element] = codings[0].get("code", "")
             if codings[0].get("system"):
                 dependencies.setdefault(codings[0]["system"], codings[0].get("code", ""))
-    date = params.string("date")
-    if date is not None and not _ISO_DATE.match(date):
-        raise InvalidRequest(f"Parameter 'date' must be a date (YYYY-MM-DD), not '{date}'", expression="date")
+    on = service_date(params)
     request = TranslateRequest(
-        date=date,
+        date=on.isoformat() if on else None,
         system=system,
         code=code,
         map_url=instance.url if instance is not None else params.string("url"),

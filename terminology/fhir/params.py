@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from terminology.errors import InvalidRequest
 
@@ -16,17 +15,36 @@ PRIMITIVE_TYPES = frozenset(
 )  # fmt: skip
 _NUMBER_TYPES = frozenset({"Integer", "UnsignedInt", "PositiveInt", "Integer64"})
 _NON_STRING_TYPES = _NUMBER_TYPES | {"Boolean", "Decimal"}
+_STRING_TYPES = PRIMITIVE_TYPES - _NON_STRING_TYPES
 _CODING_FIELDS = ("system", "version", "code", "display")
 
 
-@dataclass(slots=True)
 class ParamValue:
-    """One parameter occurrence: its value[x] type suffix, value and where it came from."""
+    """One parameter occurrence: its value[x] type suffix, value and where it came from.
 
-    name: str
-    value_type: str
-    value: object
-    path: str
+    ``path`` (e.g. ``Parameters.parameter[2].valueCode``) is needed only for error messages and
+    issue expressions, so the parser hands over its parts and the text is built on first use.
+    """
+
+    __slots__ = ("_where", "name", "value", "value_type")
+
+    def __init__(self, name: str, value_type: str, value: object, path: str | tuple) -> None:
+        self.name = name
+        self.value_type = value_type
+        self.value = value
+        self._where = path  # the path, or (parent, key, index, suffix) to build it from
+
+    @property
+    def path(self) -> str:
+        """Return the element path of this parameter in the request."""
+        where = self._where
+        if where.__class__ is tuple:
+            parent, key, index, suffix = where
+            where = self._where = f"{parent}.{key}[{index}]{suffix}"
+        return where
+
+    def __repr__(self) -> str:
+        return f"ParamValue({self.name!r}, {self.value_type!r}, {self.value!r}, {self.path!r})"
 
 
 def _check_coding(value: object, path: str) -> dict:
@@ -228,27 +246,40 @@ def parse_parameter_list(body: object, path: str = "Parameters", key: str = "par
     if not isinstance(entries, list):
         raise InvalidRequest(f"{path}.{key} must be an array", expression=f"{path}.{key}")
     values: list[ParamValue] = []
+    append = values.append
     for i, entry in enumerate(entries):
-        here = f"{path}.{key}[{i}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+        if entry.__class__ is not dict or entry.get("name").__class__ is not str:
+            here = f"{path}.{key}[{i}]"
             raise InvalidRequest(f"{here} must be an object with a string name", expression=here)
-        values.append(_parse_entry(entry, here))
+        append(_parse_entry(entry, (path, key, i)))
     return values
 
 
 _STRUCTURE_KEYS = frozenset({"name", "id", "extension", "modifierExtension"})
 
 
-def _parse_entry(entry: dict, here: str) -> ParamValue:
+def _parse_entry(entry: dict, where: tuple[str, str, int]) -> ParamValue:
+    """Check one Parameters.parameter entry; ``where`` is (parent path, key, index)."""
     name = entry["name"]
-    # One pass over the keys: this runs for every parameter of every (batch) request.
-    payload = [k for k in entry if k not in _STRUCTURE_KEYS]
-    if len(payload) > 1:
-        raise InvalidRequest(f"{here} must have only one of value[x], resource or part", expression=here)
-    key = payload[0] if payload else ""
+    # This runs for every parameter of every request (hundreds per batch): the common shape,
+    # a name and one value, is decided without building lists or path strings.
+    if len(entry) == 2:
+        for key in entry:
+            if key != "name":
+                break
+        if key in _STRUCTURE_KEYS:
+            key = ""
+    else:
+        payload = [k for k in entry if k not in _STRUCTURE_KEYS]
+        if len(payload) > 1:
+            here = _here(where)
+            raise InvalidRequest(f"{here} must have only one of value[x], resource or part", expression=here)
+        key = payload[0] if payload else ""
     if key.startswith("value"):
         value_type, value = key[5:], entry[key]
-        vpath = f"{here}.{key}"
+        if value.__class__ is str and value_type in _STRING_TYPES:
+            return ParamValue(name, value_type, value, (*where, f".{key}"))
+        vpath = f"{_here(where)}.{key}"
         if value_type in PRIMITIVE_TYPES:
             _check_primitive(value_type, value, vpath)
         elif value_type == "Coding":
@@ -260,9 +291,11 @@ def _parse_entry(entry: dict, here: str) -> ParamValue:
         return ParamValue(name, value_type, value, vpath)
     if key == "resource":
         resource = entry["resource"]
-        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-            raise InvalidRequest(f"{here}.resource must be a FHIR resource", expression=f"{here}.resource")
-        return ParamValue(name, "resource", resource, f"{here}.resource")
+        if resource.__class__ is not dict or resource.get("resourceType").__class__ is not str:
+            path = f"{_here(where)}.resource"
+            raise InvalidRequest(f"{path} must be a FHIR resource", expression=path)
+        return ParamValue(name, "resource", resource, (*where, ".resource"))
+    here = _here(where)
     if key == "part":
         parts = parse_parameter_list({"parameter": entry["part"]}, here, key="part")
         return ParamValue(name, "part", OperationParams(parts, "POST"), f"{here}.part")
@@ -271,3 +304,8 @@ def _parse_entry(entry: dict, here: str) -> ParamValue:
             f"{here}.{key} is not an element of Parameters.parameter", expression=f"{here}.{key}"
         )
     return ParamValue(name, "empty", None, here)
+
+
+def _here(where: tuple[str, str, int]) -> str:
+    parent, key, index = where
+    return f"{parent}.{key}[{index}]"

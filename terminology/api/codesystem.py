@@ -7,11 +7,10 @@ POST     /CodeSystem/$batch-validate-code
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, current_app
 
 from terminology.api.http import fhir_response, operation_params, registry, reject_get_of_batch, results
+from terminology.engine.clock import today
 from terminology.engine.lookup import lookup
 from terminology.fhir.operations import batch_validate, code_system_validate
 from terminology.fhir.render import lookup_parameters
@@ -33,7 +32,7 @@ def lookup_view(resource_id: str | None = None):
     reg = registry()
     # Without a date, "today" decides whether a code past its termination date is still active.
     key = ("lookup", request.system, request.code, request.version, tuple(request.properties),
-           request.date or date.today())  # fmt: skip
+           request.date or today())  # fmt: skip
     return fhir_response(
         results().get(
             key,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from terminology.engine.clock import today
 from terminology.engine.codesystem import CodeSystemIndex, Concept
 from terminology.engine.pctc import concept_problems as pctc_problems
 from terminology.engine.registry import Registry
@@ -222,7 +223,7 @@ def check_coding(registry: Registry, coding: CodingInput, options: ValidationOpt
     _check_display(check, code_system, concept, options)
     check.inactive, check.status = concept.inactive, concept.status
     terminated = concept.termination
-    if terminated and not check.inactive and (options.date or date.today()).isoformat() > terminated:
+    if terminated and not check.inactive and (options.date or today()).isoformat() > terminated:
         check.inactive, check.status = True, "retired"
     if check.inactive:
         if options.active_only:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import date
 
+from terminology.engine.clock import today
 from terminology.engine.registry import Registry
 from terminology.engine.validate import (
     validate_codings_in_code_system,
@@ -33,7 +33,7 @@ from terminology.fhir.requests import (
 def _options_key(request: ValidateInput) -> tuple:
     options = request.options
     # Without a date, "today" decides whether a code past its termination date is still active.
-    on = options.date or date.today()
+    on = options.date or today()
     return (options.lenient_display, options.active_only, options.display_language, on)
 
 
@@ -67,7 +67,7 @@ def _value_set_key(registry: Registry, request: ValidateInput) -> Hashable | Non
     codings = _codings_key(request)
     if not held or codings is None:
         return None
-    pins = tuple(sorted((request.system_versions or {}).items()))
+    pins = tuple(sorted(request.system_versions.items())) if request.system_versions else ()
     return ("vs-validate", value_set, pins, codings, _options_key(request))
 
 

@@ -36,13 +36,12 @@ def lookup(
     ``on`` (the ``date`` parameter) picks the version in force on that day when no version is given,
     and says whether a code with a termination date is still active then.
     """
-    if version is None and on is not None:
-        code_system = registry.code_system_for_date(system, on)
-        version = code_system.version
-    else:
-        code_system = registry.code_system(system, version)
+    # check_coding resolves the code system (by version, or by date) and judges the code.
     check = check_coding(registry, CodingInput(system, code, version), ValidationOptions(date=on))
     errors = [i for i in check.issues if i.severity == "error"]
+    code_system = check.code_system
+    if code_system is None:
+        raise NotFound(errors[0].text)
     if check.concept is None or errors:
         message = errors[0].text if errors else f"Unknown code '{code}' in the CodeSystem '{system}'"
         raise NotFound(message, tx_code="invalid-code", expression="code")

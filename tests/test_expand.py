@@ -149,30 +149,33 @@ def test_system_version_pins(client, name, version, status):
         assert response.get_json()["resourceType"] == "OperationOutcome"
 
 
-def test_inline_value_set_with_bad_regex_is_422(client):
-    inline = {
+def inline_value_set(include: dict) -> dict:
+    return {
         "resourceType": "ValueSet", "id": "x", "url": "http://example.org/vs/x", "status": "draft",
-        "compose": {"include": [{"system": CPT, "filter": [{"property": "code", "op": "regex", "value": "("}]}]},
+        "compose": {"include": [include]},
     }  # fmt: skip
+
+
+def test_inline_value_set_with_bad_regex_is_422(client):
+    inline = inline_value_set({"system": CPT, "filter": [{"property": "code", "op": "regex", "value": "("}]})
     response = call(client, "POST", "/ValueSet/$expand", {"valueSet": inline})
     assert response.status_code == 422
     assert "not a valid expression" in response.get_json()["issue"][0]["details"]["text"]
 
 
 def test_inline_value_set_over_unknown_system_is_404(client):
-    inline = {
-        "resourceType": "ValueSet", "id": "x", "url": "http://example.org/vs/x", "status": "draft",
-        "compose": {"include": [{"system": "http://example.org/unknown-system"}]},
-    }  # fmt: skip
+    inline = inline_value_set({"system": "http://example.org/unknown-system"})
     response = call(client, "POST", "/ValueSet/$expand", {"valueSet": inline})
     assert response.status_code == 404
 
 
 def test_inline_value_set_with_property_filter(client):
-    inline = {
-        "resourceType": "ValueSet", "id": "x", "url": "http://example.org/vs/x", "status": "draft",
-        "compose": {"include": [{"system": CPT, "filter": [{"property": "service-component", "op": "in", "value": "combined,injection"}]}]},
-    }  # fmt: skip
+    inline = inline_value_set(
+        {
+            "system": CPT,
+            "filter": [{"property": "service-component", "op": "in", "value": "combined,injection"}],
+        }
+    )
     vs = expand(client, "POST", "/ValueSet/$expand", {"valueSet": inline})
     assert codes(vs) == ["62284", "62302", "62303", "62304", "62305"]
 

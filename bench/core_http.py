@@ -5,7 +5,11 @@ then drives GET CodeSystem/$lookup, GET CodeSystem/$validate-code, POST ValueSet
 and GET ValueSet/$expand?filter=… with random codes (about 9 % unknown) at concurrency 1 and 10.
 Prints req/s, p50, p99 and the ratio to hello-world. Needs wrk (Debian: apt-get install wrk).
 
-    .venv/bin/python -m bench.core_http [--duration 10] [--workers 2]
+    .venv/bin/python -m bench.core_http [--duration 10] [--workers 2] [--rounds 3] [--uncached]
+
+The random codes repeat, so with the defaults most answers come from the response cache and the
+answer memo; --uncached turns both off (TERMINOLOGY_RESPONSE_CACHE_MB=0,
+TERMINOLOGY_RESULT_CACHE_SIZE=0) to show what computing every answer costs.
 """
 
 from __future__ import annotations
@@ -38,15 +42,24 @@ def main() -> int:
         default=1,
         help="repeat each paired run; the median ratio is reported (default 1)",
     )
+    parser.add_argument(
+        "--uncached",
+        action="store_true",
+        help="turn the response cache and the answer memo off: every answer is computed",
+    )
     args = parser.parse_args()
+    caches = {}
+    if args.uncached:
+        caches = {"TERMINOLOGY_RESPONSE_CACHE_MB": "0", "TERMINOLOGY_RESULT_CACHE_SIZE": "0"}
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
-    with served(HELLO_APP, args.workers) as hello, served(SERVICE_APP, args.workers) as service:
+    with served(HELLO_APP, args.workers) as hello, served(SERVICE_APP, args.workers, caches) as service:
         hello_base, service_base = hello.base, service.base
         for base, mode in ((hello_base, "hello"), (service_base, "lookup")):
             run_wrk(base, LUA, mode, 10, 2)  # warm-up
         print(
-            f"workers={args.workers} duration={args.duration}s wrk -t1; 'unknown' codes are ~9 % of requests"
+            f"workers={args.workers} duration={args.duration}s wrk -t1; 'unknown' codes are ~9 % of "
+            f"requests; {'caches off' if args.uncached else 'caches on (defaults)'}"
         )
         print(
             "each operation run is paired with an adjacent hello-world run; ratio = operation / that ceiling"

@@ -41,6 +41,7 @@ def create_app(config: Mapping | None = None) -> Flask:
         metadata,
         orders,
         resources,
+        response_cache,
         valueset,
     )
     from terminology.config import settings_from_env
@@ -65,4 +66,6 @@ def create_app(config: Mapping | None = None) -> Flask:
     cdshooks.init_app(app)
     cors.init_app(app)
     http.init_app(app, [*(module.bp.name for module in fhir_modules), bundling.bp.name, orders.bp.name])
+    # Last: it wraps the finished app's WSGI callable.
+    response_cache.init_app(app)
     return app

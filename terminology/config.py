@@ -37,6 +37,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
         "BATCH_LIMIT": _int(environ, "TERMINOLOGY_BATCH_LIMIT", 10_000),
         # Rendered $lookup/$validate-code answers each worker keeps (least recently used out; 0 = off).
         "RESULT_CACHE_SIZE": _int(environ, "TERMINOLOGY_RESULT_CACHE_SIZE", 20_000),
+        # Memory (MB) per worker for replaying repeated GET $lookup/$validate-code/$expand answers (0 = off).
+        "RESPONSE_CACHE_MB": _int(environ, "TERMINOLOGY_RESPONSE_CACHE_MB", 16),
         # Public base URL used in CapabilityStatement and Bundle fullUrls; derived from the request if unset.
         "BASE_URL": environ.get("TERMINOLOGY_BASE_URL", "").rstrip("/"),
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 
 from terminology.api.http import fhir_response, operation_params, registry, reject_get_of_batch, results
+from terminology.api.response_cache import cacheable
 from terminology.engine.clock import today
 from terminology.engine.lookup import lookup
 from terminology.fhir.operations import batch_validate, code_system_validate
@@ -26,6 +27,7 @@ def _instance(resource_id: str | None):
 
 @bp.route("/CodeSystem/$lookup", methods=METHODS)
 @bp.route("/CodeSystem/<resource_id>/$lookup", methods=METHODS)
+@cacheable
 def lookup_view(resource_id: str | None = None):
     """Look up a code: display, designations and properties (404 for unknown codes)."""
     request = lookup_input(operation_params(), _instance(resource_id))
@@ -45,6 +47,7 @@ def lookup_view(resource_id: str | None = None):
 
 @bp.route("/CodeSystem/$validate-code", methods=METHODS)
 @bp.route("/CodeSystem/<resource_id>/$validate-code", methods=METHODS)
+@cacheable
 def validate_code_view(resource_id: str | None = None):
     """Validate a code, Coding or CodeableConcept against its code system."""
     return fhir_response(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 
 from terminology.api.http import fhir_response, operation_params, registry, reject_get_of_batch, results
+from terminology.api.response_cache import cacheable
 from terminology.engine.expand import expand
 from terminology.fhir.operations import batch_validate, value_set_validate
 from terminology.fhir.render import expansion_value_set
@@ -25,6 +26,7 @@ def _instance(resource_id: str | None):
 
 @bp.route("/ValueSet/$expand", methods=METHODS)
 @bp.route("/ValueSet/<resource_id>/$expand", methods=METHODS)
+@cacheable
 def expand_view(resource_id: str | None = None):
     """Expand a value set with filter, paging and designations."""
     value_set, options, echoed = expand_input(operation_params(), registry(), _instance(resource_id))
@@ -34,6 +36,7 @@ def expand_view(resource_id: str | None = None):
 
 @bp.route("/ValueSet/$validate-code", methods=METHODS)
 @bp.route("/ValueSet/<resource_id>/$validate-code", methods=METHODS)
+@cacheable
 def validate_code_view(resource_id: str | None = None):
     """Say whether a code, Coding or CodeableConcept is in a value set."""
     return fhir_response(

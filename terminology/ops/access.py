@@ -258,18 +258,24 @@ def check_access():
         path.startswith(prefix) for prefix in current_app.extensions.get("terminology.auth_delegated", ())
     ):
         return None
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
     try:
-        if not header:
-            raise AccessDenied(401, "This server requires a bearer token (Authorization: Bearer <token>)")
-        if scheme.lower() != "bearer" or not token:
-            raise AccessDenied(401, "The Authorization header must be 'Bearer <token>'", "invalid_request")
-        request.environ[SUBJECT_KEY] = current_app.extensions["terminology.auth"].authenticate(token)
+        request.environ[SUBJECT_KEY] = bearer_subject(
+            current_app.extensions["terminology.auth"], request.headers.get("Authorization", "")
+        )
     except AccessDenied as denied:
         return _refuse(denied)
     return None
+
+
+def bearer_subject(authenticator: StaticTokens | JwtVerifier, header: str) -> str:
+    """Return the caller named by an ``Authorization: Bearer`` header, or raise AccessDenied."""
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if not header:
+        raise AccessDenied(401, "This server requires a bearer token (Authorization: Bearer <token>)")
+    if scheme.lower() != "bearer" or not token:
+        raise AccessDenied(401, "The Authorization header must be 'Bearer <token>'", "invalid_request")
+    return authenticator.authenticate(token)
 
 
 def describe_security(statement: dict) -> None:

@@ -17,6 +17,7 @@ REQUEST_ID_HEADER = "X-Request-Id"
 STARTED_KEY = "terminology.started"
 REQUEST_ID_KEY = "terminology.request_id"
 SUBJECT_KEY = "terminology.subject"  # the authenticated caller, set by ops.access
+OPERATION_KEY = "terminology.operation"  # the operation name, set once the request is answered
 # Accept a caller's request id only if it is short and cannot break a log line or a header.
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
 # Latency buckets in seconds: point lookups take well under a millisecond, expansions longer.
@@ -92,8 +93,7 @@ class Telemetry:
         """Start the clock and settle the request id."""
         environ = request._get_current_object().environ
         environ[STARTED_KEY] = time.perf_counter()
-        given = environ.get("HTTP_X_REQUEST_ID")
-        environ[REQUEST_ID_KEY] = given if given and _SAFE_REQUEST_ID.fullmatch(given) else new_request_id()
+        environ[REQUEST_ID_KEY] = request_id_of(environ)
 
     def after_request(self, response: Response) -> Response:
         """Echo the request id, then record the request in the log and the metrics."""
@@ -104,17 +104,35 @@ class Telemetry:
         if started is None:
             # The request failed before our before_request ran (another hook raised first).
             started, request_id = time.perf_counter(), new_request_id()
-        duration = time.perf_counter() - started
         response.headers[REQUEST_ID_HEADER] = request_id
-        operation = self.operation(req)
-        status = response.status_code
+        operation = environ[OPERATION_KEY] = self.operation(req)
+        self.record(environ, req.method, req.path, operation, response.status_code, started, request_id)
+        return response
+
+    def record(
+        self,
+        environ: dict,
+        method: str,
+        path: str,
+        operation: str,
+        status: int,
+        started: float,
+        request_id: str,
+        cached: bool = False,
+    ) -> None:
+        """Count one answered request in the metrics and write its log line.
+
+        :param started: ``time.perf_counter()`` when the request arrived.
+        :param cached: the answer came from the response cache (marked in the log line).
+        """
+        duration = time.perf_counter() - started
         if self.metrics is not None:
             self.metrics.observe(operation, status, duration)
         if self.log_requests:
             entry = {
                 "time": self._clock.now(),
-                "method": req.method,
-                "path": req.path,
+                "method": method,
+                "path": path,
                 "operation": operation,
                 "status": status,
                 "duration_ms": round(duration * 1000, 3),
@@ -123,8 +141,15 @@ class Telemetry:
             subject = environ.get(SUBJECT_KEY)
             if subject:
                 entry["subject"] = subject
+            if cached:
+                entry["cached"] = True
             write_log_line(entry)
-        return response
+
+
+def request_id_of(environ: dict) -> str:
+    """Return the caller's X-Request-Id when it is safe to echo, else a new id."""
+    given = environ.get("HTTP_X_REQUEST_ID")
+    return given if given and _SAFE_REQUEST_ID.fullmatch(given) else new_request_id()
 
 
 class Metrics:

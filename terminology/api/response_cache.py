@@ -1,0 +1,155 @@
+"""Response cache in front of Flask: repeated GET $lookup, $validate-code and $expand answered from memory.
+
+Content is loaded at start-up and read-only while serving, so the answer to a GET of one of
+these operations depends only on the request (path, query string, the headers listed in
+``VARY``) and today's date. tx.fhir.org and HAPI cache such answers too. A hit skips Flask's
+request machinery but keeps what callers and operators see: access control, a fresh
+``X-Request-Id``, the JSON log line (marked ``"cached": true``) and the metrics.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+
+from flask import Flask, request
+
+from terminology.engine.clock import today
+from terminology.ops.access import AccessDenied, bearer_subject
+from terminology.ops.telemetry import (
+    OPERATION_KEY,
+    REQUEST_ID_HEADER,
+    SUBJECT_KEY,
+    Telemetry,
+    request_id_of,
+)
+
+CACHEABLE_KEY = "terminology.cacheable"
+# Everything in a GET request that can change the answer: the URL, the negotiated format, the
+# language, the CORS origin echoed back and the host a base URL may be derived from.
+VARY = (
+    "PATH_INFO",
+    "QUERY_STRING",
+    "HTTP_ACCEPT",
+    "HTTP_ACCEPT_LANGUAGE",
+    "HTTP_ORIGIN",
+    "HTTP_HOST",
+    "SCRIPT_NAME",
+    "wsgi.url_scheme",
+)
+# Answers decided by the request alone: success, and the caller's own mistakes (bad parameters,
+# unknown codes or systems). Refusals (401/403/406) and server trouble are never replayed.
+REPLAYED_STATUSES = frozenset({200, 400, 404, 422})
+# Bookkeeping per entry (key, headers, list node), added to the body size in the byte budget.
+ENTRY_OVERHEAD = 600
+
+
+def cacheable(view: Callable) -> Callable:
+    """Mark a view whose GET answers the response cache may replay (they depend on the request only)."""
+
+    @functools.wraps(view)
+    def marked(*args, **kwargs):
+        request.environ[CACHEABLE_KEY] = True
+        return view(*args, **kwargs)
+
+    return marked
+
+
+class _Entry:
+    __slots__ = ("body", "headers", "operation", "status", "status_line")
+
+    def __init__(self, status_line: str, headers: list[tuple[str, str]], body: bytes, operation: str):
+        self.status_line = status_line
+        self.status = int(status_line[:3])
+        self.headers = headers
+        self.body = body
+        self.operation = operation
+
+
+class ResponseCache:
+    """WSGI middleware: a per-worker, least-recently-used memo of GET answers within a byte budget."""
+
+    def __init__(self, app: Flask, budget_bytes: int) -> None:
+        self.wsgi_app = app.wsgi_app
+        self.telemetry: Telemetry = app.extensions["terminology.telemetry"]
+        self.authenticator = app.extensions.get("terminology.auth")
+        self.budget = budget_bytes
+        # One answer may take at most a sixteenth of the budget (large expansions are not kept).
+        self.largest = budget_bytes // 16
+        self.used = 0
+        self.hits = self.misses = 0
+        self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "GET":
+            return self.wsgi_app(environ, start_response)
+        started = time.perf_counter()
+        key = (today(), *[environ.get(name) for name in VARY])
+        entry = self._entries.get(key)
+        if entry is not None:
+            if self.authenticator is not None:
+                try:
+                    environ[SUBJECT_KEY] = bearer_subject(
+                        self.authenticator, environ.get("HTTP_AUTHORIZATION", "")
+                    )
+                except AccessDenied:
+                    # Flask's access check renders the refusal.
+                    return self.wsgi_app(environ, start_response)
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return self._replay(entry, environ, start_response, started)
+        self.misses += 1
+        return self._answer_and_keep(key, environ, start_response)
+
+    def _replay(self, entry: _Entry, environ: dict, start_response: Callable, started: float) -> list[bytes]:
+        request_id = request_id_of(environ)
+        start_response(entry.status_line, [*entry.headers, (REQUEST_ID_HEADER, request_id)])
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        self.telemetry.record(
+            environ, "GET", path, entry.operation, entry.status, started, request_id, cached=True
+        )
+        return [entry.body]
+
+    def _answer_and_keep(self, key: tuple, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        seen: list = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info=None):
+            seen[:] = [status, headers]
+            return start_response(status, headers, exc_info)
+
+        body_iter = self.wsgi_app(environ, capture)
+        # Flask has run the view by now, so the mark (set only by cacheable views) is known.
+        if not environ.get(CACHEABLE_KEY) or not seen or int(seen[0][:3]) not in REPLAYED_STATUSES:
+            return body_iter
+        try:
+            body = b"".join(body_iter)
+        finally:
+            close = getattr(body_iter, "close", None)
+            if close is not None:
+                close()
+        if len(body) <= self.largest:
+            headers = [(name, value) for name, value in seen[1] if name.lower() != "x-request-id"]
+            self._keep(key, _Entry(seen[0], headers, body, environ.get(OPERATION_KEY, "unmatched")))
+        return [body]
+
+    def _keep(self, key: tuple, entry: _Entry) -> None:
+        entries = self._entries
+        previous = entries.pop(key, None)
+        if previous is not None:
+            self.used -= len(previous.body) + ENTRY_OVERHEAD
+        entries[key] = entry
+        self.used += len(entry.body) + ENTRY_OVERHEAD
+        while self.used > self.budget and entries:
+            _, dropped = entries.popitem(last=False)
+            self.used -= len(dropped.body) + ENTRY_OVERHEAD
+
+
+def init_app(app: Flask) -> None:
+    """Put the response cache in front of the app, unless its budget (RESPONSE_CACHE_MB) is 0."""
+    megabytes = app.config["RESPONSE_CACHE_MB"]
+    if megabytes > 0:
+        cache = ResponseCache(app, megabytes * 1024 * 1024)
+        app.extensions["terminology.response_cache"] = cache
+        app.wsgi_app = cache  # type: ignore[method-assign]

@@ -109,14 +109,17 @@ def _default_date(params: OperationParams) -> str | None:
     return _date(found.value, found.path) if found is not None else None
 
 
+def _entry_path(item: ParamValue) -> str:
+    return item.path.removesuffix(".part")
+
+
 def _item_line(item: ParamValue, position: int, default_date: str | None) -> Line:
     if item.value_type != "part":
         raise InvalidRequest("Parameter 'item' must have parts (sequence, code, ...)", expression=item.path)
     parts: OperationParams = item.value  # type: ignore[assignment]
-    entry = item.path.removesuffix(".part")
     code_param = parts.first("code")
     if code_param is None:
-        raise InvalidRequest("Each item needs a code part (valueCoding)", expression=entry)
+        raise InvalidRequest("Each item needs a code part (valueCoding)", expression=_entry_path(item))
     if code_param.value_type == "Coding":
         code, system = _coding_code(code_param.value, code_param.path)
     elif code_param.value_type == "CodeableConcept":
@@ -148,7 +151,7 @@ def _item_line(item: ParamValue, position: int, default_date: str | None) -> Lin
     else:
         raise InvalidRequest(
             "The item has no servicedDate and there is no top-level date",
-            expression=entry,
+            expression=_entry_path(item),
         )
     number = parts.integer("sequence", position, minimum=1)
     provider = parts.first("provider")

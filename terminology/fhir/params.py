@@ -23,7 +23,8 @@ class ParamValue:
     """One parameter occurrence: its value[x] type suffix, value and where it came from.
 
     ``path`` (e.g. ``Parameters.parameter[2].valueCode``) is needed only for error messages and
-    issue expressions, so the parser hands over its parts and the text is built on first use.
+    issue expressions, so the parser hands over where the value sits and the text is built on
+    first use.
     """
 
     __slots__ = ("_where", "name", "value", "value_type")
@@ -32,44 +33,65 @@ class ParamValue:
         self.name = name
         self.value_type = value_type
         self.value = value
-        self._where = path  # the path, or (parent, key, index, suffix) to build it from
+        self._where = path  # the path, or a Where tuple to build it from
 
     @property
     def path(self) -> str:
         """Return the element path of this parameter in the request."""
         where = self._where
-        if where.__class__ is tuple:
-            parent, key, index, suffix = where
-            where = self._where = f"{parent}.{key}[{index}]{suffix}"
+        if where.__class__ is not str:
+            where = self._where = path_text(where)
         return where
 
     def __repr__(self) -> str:
         return f"ParamValue({self.name!r}, {self.value_type!r}, {self.value!r}, {self.path!r})"
 
 
-def _check_coding(value: object, path: str) -> dict:
-    if not isinstance(value, dict):
-        raise InvalidRequest(f"{path} must be a JSON object (a Coding)", expression=path)
+# Where an element sits, without building its path text: (parent, list key, index, element);
+# the parent is a path or another such tuple. (("Parameters", "parameter", 2, ""), "part", 0,
+# "valueCode") is Parameters.parameter[2].part[0].valueCode.
+Where = tuple
+
+
+def path_text(where: str | Where) -> str:
+    """Return the path text of a Where tuple (a path given as text is returned as it is)."""
+    if where.__class__ is str:
+        return where
+    parent, key, index, element = where
+    text = f"{path_text(parent)}.{key}[{index}]"
+    return f"{text}.{element}" if element else text
+
+
+def _error(message: str, where: str | Where, child: str = "") -> InvalidRequest:
+    """Build the 400 for a bad element; ``message`` has ``{path}`` where the path text goes."""
+    path = path_text(where) + (f".{child}" if child else "")
+    # replace, not format: the message may carry the caller's text, braces and all.
+    return InvalidRequest(message.replace("{path}", path, 1), expression=path)
+
+
+def _check_coding(value: object, where: str | Where) -> dict:
+    if value.__class__ is not dict:
+        raise _error("{path} must be a JSON object (a Coding)", where)
     for key in _CODING_FIELDS:
-        if key in value and not isinstance(value[key], str):
-            raise InvalidRequest(f"{path}.{key} must be a string", expression=f"{path}.{key}")
+        if key in value and value[key].__class__ is not str:
+            raise _error("{path} must be a string", where, key)
     return value
 
 
-def _check_codeable_concept(value: object, path: str) -> dict:
-    if not isinstance(value, dict):
-        raise InvalidRequest(f"{path} must be a JSON object (a CodeableConcept)", expression=path)
+def _check_codeable_concept(value: object, where: str | Where) -> dict:
+    if value.__class__ is not dict:
+        raise _error("{path} must be a JSON object (a CodeableConcept)", where)
     codings = value.get("coding", [])
-    if not isinstance(codings, list):
-        raise InvalidRequest(f"{path}.coding must be an array", expression=f"{path}.coding")
+    if codings.__class__ is not list:
+        raise _error("{path} must be an array", where, "coding")
     for i, coding in enumerate(codings):
-        _check_coding(coding, f"{path}.coding[{i}]")
-    if "text" in value and not isinstance(value["text"], str):
-        raise InvalidRequest(f"{path}.text must be a string", expression=f"{path}.text")
+        _check_coding(coding, (where, "coding", i, ""))
+    if "text" in value and value["text"].__class__ is not str:
+        raise _error("{path} must be a string", where, "text")
     return value
 
 
-def _check_primitive(value_type: str, value: object, path: str) -> None:
+def _check_primitive(value_type: str, value: object, where: str | Where) -> None:
     if value.__class__ is str and value_type not in _NON_STRING_TYPES:
         return  # the common case, decided without the chain below
     if value_type == "Boolean":
@@ -81,7 +103,7 @@ def _check_primitive(value_type: str, value: object, path: str) -> None:
     else:
         ok = isinstance(value, str)
     if not ok:
-        raise InvalidRequest(f"{path} has the wrong JSON type for value{value_type}", expression=path)
+        raise _error(f"{{path}} has the wrong JSON type for value{value_type}", where)
 
 
 class OperationParams:
@@ -233,36 +255,39 @@ class OperationParams:
         return found
 
 
-def parse_parameter_list(body: object, path: str = "Parameters", key: str = "parameter") -> list[ParamValue]:
+def parse_parameter_list(body: object) -> list[ParamValue]:
     """Check and flatten a Parameters resource into ParamValues (parts stay nested)."""
     if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a FHIR Parameters resource", expression=path)
-    if path == "Parameters" and body.get("resourceType") != "Parameters":
+        raise InvalidRequest("The request body must be a FHIR Parameters resource", expression="Parameters")
+    if body.get("resourceType") != "Parameters":
         raise InvalidRequest(
             f"The request body must be a Parameters resource, not '{body.get('resourceType')}'",
             expression="resourceType",
         )
-    entries = body.get("parameter", [])
-    if not isinstance(entries, list):
-        raise InvalidRequest(f"{path}.{key} must be an array", expression=f"{path}.{key}")
-    values: list[ParamValue] = []
-    append = values.append
-    for i, entry in enumerate(entries):
-        if entry.__class__ is not dict or entry.get("name").__class__ is not str:
-            here = f"{path}.{key}[{i}]"
-            raise InvalidRequest(f"{here} must be an object with a string name", expression=here)
-        append(_parse_entry(entry, (path, key, i)))
-    return values
+    return _parse_list(body.get("parameter", []), "Parameters", "parameter")
 
 
 _STRUCTURE_KEYS = frozenset({"name", "id", "extension", "modifierExtension"})
 
 
-def _parse_entry(entry: dict, where: tuple[str, str, int]) -> ParamValue:
-    """Check one Parameters.parameter entry; ``where`` is (parent path, key, index)."""
+def _parse_list(entries: object, parent: str | Where, list_key: str) -> list[ParamValue]:
+    if entries.__class__ is not list:
+        raise _error("{path} must be an array", parent, list_key)
+    values: list[ParamValue] = []
+    append = values.append
+    for i, entry in enumerate(entries):
+        if entry.__class__ is not dict or entry.get("name").__class__ is not str:
+            raise _error("{path} must be an object with a string name", (parent, list_key, i, ""))
+        append(_parse_entry(entry, parent, list_key, i))
+    return values
+
+
+def _parse_entry(entry: dict, parent: str | Where, list_key: str, index: int) -> ParamValue:
+    """Check one parameter (or part) entry, the ``index``-th of ``parent``'s ``list_key`` array."""
     name = entry["name"]
     # This runs for every parameter of every request (hundreds per batch): the common shape,
-    # a name and one value, is decided without building lists or path strings.
+    # a name and one value, is decided without building lists, and no path text is built
+    # unless there is an error to report.
     if len(entry) == 2:
         for key in entry:
             if key != "name":
@@ -272,40 +297,34 @@ def _parse_entry(entry: dict, where: tuple[str, str, int]) -> ParamValue:
     else:
         payload = [k for k in entry if k not in _STRUCTURE_KEYS]
         if len(payload) > 1:
-            here = _here(where)
-            raise InvalidRequest(f"{here} must have only one of value[x], resource or part", expression=here)
+            raise _error(
+                "{path} must have only one of value[x], resource or part", (parent, list_key, index, "")
+            )
         key = payload[0] if payload else ""
     if key.startswith("value"):
         value_type, value = key[5:], entry[key]
+        where = (parent, list_key, index, key)
         if value.__class__ is str and value_type in _STRING_TYPES:
-            return ParamValue(name, value_type, value, (*where, f".{key}"))
-        vpath = f"{_here(where)}.{key}"
+            return ParamValue(name, value_type, value, where)
         if value_type in PRIMITIVE_TYPES:
-            _check_primitive(value_type, value, vpath)
+            _check_primitive(value_type, value, where)
         elif value_type == "Coding":
-            _check_coding(value, vpath)
+            _check_coding(value, where)
         elif value_type == "CodeableConcept":
-            _check_codeable_concept(value, vpath)
+            _check_codeable_concept(value, where)
         elif not isinstance(value, dict | list):
-            raise InvalidRequest(f"{vpath} must be a JSON object", expression=vpath)
-        return ParamValue(name, value_type, value, vpath)
+            raise _error("{path} must be a JSON object", where)
+        return ParamValue(name, value_type, value, where)
     if key == "resource":
         resource = entry["resource"]
+        where = (parent, list_key, index, "resource")
         if resource.__class__ is not dict or resource.get("resourceType").__class__ is not str:
-            path = f"{_here(where)}.resource"
-            raise InvalidRequest(f"{path} must be a FHIR resource", expression=path)
-        return ParamValue(name, "resource", resource, (*where, ".resource"))
-    here = _here(where)
+            raise _error("{path} must be a FHIR resource", where)
+        return ParamValue(name, "resource", resource, where)
+    here = (parent, list_key, index, "")
     if key == "part":
-        parts = parse_parameter_list({"parameter": entry["part"]}, here, key="part")
-        return ParamValue(name, "part", OperationParams(parts, "POST"), f"{here}.part")
+        parts = _parse_list(entry["part"], here, "part")
+        return ParamValue(name, "part", OperationParams(parts, "POST"), (parent, list_key, index, "part"))
     if key:
-        raise InvalidRequest(
-            f"{here}.{key} is not an element of Parameters.parameter", expression=f"{here}.{key}"
-        )
+        raise _error("{path} is not an element of Parameters.parameter", here, key)
     return ParamValue(name, "empty", None, here)
-
-
-def _here(where: tuple[str, str, int]) -> str:
-    parent, key, index = where
-    return f"{parent}.{key}[{index}]"

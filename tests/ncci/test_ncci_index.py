@@ -79,6 +79,30 @@ def test_editions_live_side_by_side_and_reimport_replaces_only_one(tmp_path):
     assert [r[:2] for r in index.ptp_rows(outpatient, ["Z0001", "Z0009"])] == [("Z0001", "Z0009")]
 
 
+def test_pair_probes_find_both_orientations_and_match_an_index_without_ptp_pair(tmp_path):
+    data = tmp_path / "data"
+    codes = [f"Z{n:04d}" for n in range(1, 31)]  # 435 pairs: more than one query's worth
+    rows = [ptp_row("Z0001", "Z0030"), ptp_row("Z0017", "Z0002"), ptp_row("Z0005", "Z0005")]
+    rows += [ptp_row("Z0003", "Z0004", "20100101", "20191231", 0), ptp_row("Z0003", "Z0004")]
+    rows += [ptp_row("Z0003", "Z9999")]  # a partner outside the claim
+    import_ptp(data, [write_ptp(tmp_path / "ccipra-v322r0-f1.TXT", rows)])
+    index = NcciIndex(index_path(data))
+    (edition,) = index.editions("ptp")
+    found = index.ptp_rows(edition, list(reversed(codes)))
+    assert [r[:2] for r in found] == [
+        ("Z0001", "Z0030"),
+        ("Z0003", "Z0004"),
+        ("Z0003", "Z0004"),
+        ("Z0017", "Z0002"),
+    ]
+    conn = sqlite3.connect(index_path(data))
+    conn.execute("DROP INDEX ptp_pair")  # as a file imported by an earlier version
+    conn.commit()
+    conn.close()
+    older = NcciIndex(index_path(data))
+    assert older.ptp_rows(older.editions("ptp")[0], codes) == found
+
+
 def test_edition_option_and_undecodable_names(tmp_path):
     path = write_ptp(tmp_path / "edits.TXT", [ptp_row("Z0001", "Z0002")])
     with pytest.raises(ImportFailure, match="pass --edition"):

@@ -5,7 +5,7 @@ POST ValueSet/$validate-code (one code per request) and POST ValueSet/$batch-val
 (100 codings per request, about 9 % unknown) with wrk at concurrency 1, 4 and 10.
 Target: >= 50,000 codes/s with batches. Needs wrk (Debian: apt-get install wrk).
 
-    .venv/bin/python -m bench.batch_http [--duration 10] [--workers 2] [--size 100]
+    .venv/bin/python -m bench.batch_http [--duration 10] [--workers 2] [--size 100] [--uncached]
 """
 
 from __future__ import annotations
@@ -26,14 +26,23 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("TERMINOLOGY_WORKERS", "2")))
     parser.add_argument("--size", type=int, default=100, help="codings per batch request (default 100)")
+    parser.add_argument(
+        "--uncached",
+        action="store_true",
+        help="turn the per-worker answer memo off (TERMINOLOGY_RESULT_CACHE_SIZE=0): every code is checked",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     os.environ["BENCH_BATCH"] = str(args.size)
-    with served(SERVICE_APP, args.workers) as server:
+    caches = {"TERMINOLOGY_RESULT_CACHE_SIZE": "0"} if args.uncached else {}
+    with served(SERVICE_APP, args.workers, caches) as server:
         base = server.base
         run_wrk(base, LUA, "batch", 4, 2)  # warm-up
-        print(f"workers={args.workers} duration={args.duration}s batch size={args.size}; ~9 % unknown codes")
+        print(
+            f"workers={args.workers} duration={args.duration}s batch size={args.size}; ~9 % unknown codes; "
+            f"answer memo {'off' if args.uncached else 'on (default)'}"
+        )
         print(f"{'request':40} {'conc':>4} {'req/s':>8} {'codes/s':>9} {'p50 ms':>7} {'p99 ms':>7}")
         single_best = batch_best = 0.0
         for mode, per_request in (("single", 1), ("batch", args.size)):

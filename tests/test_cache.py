@@ -84,4 +84,51 @@ def test_batch_items_share_the_cache():
     ]}  # fmt: skip
     client.post("/CodeSystem/$batch-validate-code", json=body, content_type="application/fhir+json")
     cache = app.extensions["terminology.results"]
-    assert (cache.misses, cache.hits) == (1, 4)
+    # The first item is computed (its raw JSON and its validation both remembered); four repeats.
+    assert (cache.misses, cache.hits) == (2, 4)
+    client.post("/CodeSystem/$batch-validate-code", json=body, content_type="application/fhir+json")
+    assert (cache.misses, cache.hits) == (2, 9)
+
+
+def _batch(client, shared: list[dict], *items: dict) -> list[dict]:
+    body = {
+        "resourceType": "Parameters",
+        "parameter": shared + [{"name": "validation", "resource": as_parameters(item)} for item in items],
+    }
+    response = client.post("/ValueSet/$batch-validate-code", json=body, content_type="application/fhir+json")
+    assert response.status_code == 200
+    return [entry["resource"] for entry in response.get_json()["parameter"]]
+
+
+def _result(answer: dict):
+    return next((p.get("valueBoolean") for p in answer["parameter"] if p["name"] == "result"), None)
+
+
+def test_remembered_batch_items_still_depend_on_the_shared_parameters_and_the_display():
+    warm = create_app({"ACCESS_LOG": False}).test_client()
+    cold = create_app({"ACCESS_LOG": False, "RESULT_CACHE_SIZE": 0}).test_client()
+    ct = [{"name": "url", "valueUri": f"{BASE}/ValueSet/cpt-ct-cervical-spine"}]
+    xray = [{"name": "url", "valueUri": f"{BASE}/ValueSet/cpt-spine-all"}]
+    item = {"system": CPT, "code": "72020"}
+    named = {"system": CPT, "code": "72020", "display": "Not the display"}
+    for client in (warm, warm, cold):
+        assert [_result(a) for a in _batch(client, ct, item)] == [False]
+        assert [_result(a) for a in _batch(client, xray, item, named)] == [True, False]
+    assert _batch(warm, xray, item, named) == _batch(cold, xray, item, named)
+
+
+def test_batch_items_sent_as_parts_are_answered_alike():
+    client = create_app({"ACCESS_LOG": False}).test_client()
+    parts = [{"name": "system", "valueUri": CPT}, {"name": "code", "valueCode": "72126"}]
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "url", "valueUri": CPT},
+            {"name": "validation", "part": parts},
+            {"name": "validation", "resource": {"resourceType": "Parameters", "parameter": parts}},
+        ],
+    }
+    answers = client.post(
+        "/CodeSystem/$batch-validate-code", json=body, content_type="application/fhir+json"
+    ).get_json()["parameter"]
+    assert answers[0]["resource"] == answers[1]["resource"]

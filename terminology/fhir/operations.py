@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from functools import partial
+
+import orjson
 
 from terminology.engine.clock import today
 from terminology.engine.registry import Registry
@@ -92,6 +95,7 @@ def _run_value_set(registry: Registry, params: OperationParams, instance, contex
 class ValidateOperation:
     """A `$validate-code` flavour: how to read its shared context and how to run one call."""
 
+    name: str
     context_names: frozenset[str]
     context: Callable[..., ValidateContext]
     run: Callable[..., dict]
@@ -103,8 +107,12 @@ class ValidateOperation:
         return self.run(registry, params, instance, None, cache)
 
 
-code_system_validate = ValidateOperation(CODE_SYSTEM_CONTEXT_NAMES, code_system_context, _run_code_system)
-value_set_validate = ValidateOperation(VALUE_SET_CONTEXT_NAMES, value_set_context, _run_value_set)
+code_system_validate = ValidateOperation(
+    "cs-validate", CODE_SYSTEM_CONTEXT_NAMES, code_system_context, _run_code_system
+)
+value_set_validate = ValidateOperation(
+    "vs-validate", VALUE_SET_CONTEXT_NAMES, value_set_context, _run_value_set
+)
 
 
 def batch_validate(
@@ -129,27 +137,52 @@ def batch_validate(
     if len(items) > limit:
         raise TooCostly(f"{len(items)} validations in one batch exceed the limit of {limit}")
     shared = params.without("validation")
-    shared_context: ValidateContext | TerminologyError | None = None
+    shared_context: list[ValidateContext | TerminologyError] = []
+
+    def run_item(item) -> dict:
+        own = item_params(item)
+        merged = own.with_defaults(shared)
+        context = None
+        if not own.names() & operation.context_names:
+            if not shared_context:
+                try:
+                    shared_context.append(operation.context(shared, registry, instance))
+                except TerminologyError as exc:
+                    shared_context.append(exc)
+            if isinstance(shared_context[0], TerminologyError):
+                raise shared_context[0]
+            context = shared_context[0]
+        return operation.run(registry, merged, instance, context, cache)
+
+    # Validators send the same codings batch after batch: an item sent as a nested Parameters
+    # resource is also remembered by its exact JSON, beside everything else its answer depends
+    # on, so a repeat skips reading its parameters. Items sent as parts take the long way.
+    scope = _batch_scope(operation, instance, shared)
     results: list[dict] = []
     for item in items:
+        key = None
+        if scope is not None and item.value_type == "resource":
+            key = (scope, orjson.dumps(item.value))
         try:
-            own = item_params(item)
-            merged = own.with_defaults(shared)
-            context = None
-            if not own.names() & operation.context_names:
-                if shared_context is None:
-                    try:
-                        shared_context = operation.context(shared, registry, instance)
-                    except TerminologyError as exc:
-                        shared_context = exc
-                if isinstance(shared_context, TerminologyError):
-                    raise shared_context
-                context = shared_context
-            resource = operation.run(registry, merged, instance, context, cache)
+            resource = cache.get(key, partial(run_item, item))
         except TerminologyError as exc:
             resource = error_outcome(exc)
         results.append({"name": "validation", "resource": resource})
     return {"resourceType": "Parameters", "parameter": results}
+
+
+def _batch_scope(operation: ValidateOperation, instance, shared: OperationParams) -> tuple | None:
+    """Return what every item's answer depends on besides the item itself (None: do not memoize)."""
+    values = []
+    for name in sorted(shared.names()):
+        for found in shared.all(name):
+            if found.value_type == "part":
+                return None
+            value = found.value
+            values.append((name, found.value_type, value if isinstance(value, str) else orjson.dumps(value)))
+    instance_key = None if instance is None else (type(instance).__name__, instance.canonical)
+    # Without a date parameter, "today" decides whether codes past their end dates are active.
+    return ("batch-item", operation.name, instance_key, today(), tuple(values))
 
 
 def item_params(item) -> OperationParams:

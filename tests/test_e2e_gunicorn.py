@@ -54,3 +54,16 @@ def test_errors_over_http_are_operation_outcomes(server):
     assert response.status_code == 400
     assert response.json()["resourceType"] == "OperationOutcome"
     assert requests.get(f"{server}/nowhere", timeout=5).json()["resourceType"] == "OperationOutcome"
+
+
+def test_repeated_gets_answer_alike_over_http(server):
+    # Repeats are replayed by the response cache in each worker: same bytes, fresh request ids.
+    session = requests.Session()
+    url = f"{server}/CodeSystem/$validate-code?url={CPT}&code=72126:26"
+    answers = [session.get(url, timeout=5) for _ in range(6)]
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.content for a in answers}) == 1
+    assert len({a.headers["X-Request-Id"] for a in answers}) == 6
+    assert {a.headers["Content-Type"] for a in answers} == {f"{FHIR_JSON}; charset=utf-8"}
+    assert int(answers[-1].headers["Content-Length"]) == len(answers[-1].content)
+    fhir_valid(answers[-1].json())

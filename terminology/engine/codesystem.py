@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 from terminology.engine.resource import LoadedResource
 
@@ -51,6 +52,10 @@ class Concept:
     # Last date of use (YYYY-MM-DD) from a ``termination-date`` property (HCPCS TERM DT).
     termination: str | None = None
     words: tuple[str, ...] = ()
+
+    def inactive_on(self, day: date) -> bool:
+        """Say whether the concept is inactive on ``day``: by status, or past its termination date."""
+        return self.inactive or (self.termination is not None and day.isoformat() > self.termination)
 
     def property_values(self, code: str) -> list[object]:
         """Return the values of property ``code`` on this concept."""

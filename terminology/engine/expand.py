@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
+from terminology.engine.clock import today
 from terminology.engine.codesystem import words_of
 from terminology.engine.registry import Registry
 from terminology.engine.valueset import Member, ValueSetIndex
@@ -18,6 +20,8 @@ class ExpandOptions:
     count: int | None = None
     offset: int = 0
     active_only: bool = False
+    # The day activity is judged on (codes past a termination date are inactive); default today.
+    date: date | None = None
     include_designations: bool = False
     properties: list[str] = field(default_factory=list)
     system_versions: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -32,6 +36,7 @@ class Expansion:
     contains: list[Member]
     used_code_systems: list[str]
     options: ExpandOptions
+    on: date  # the day activity was judged on
 
 
 def expand(registry: Registry, value_set: ValueSetIndex, options: ExpandOptions, limit: int) -> Expansion:
@@ -41,8 +46,9 @@ def expand(registry: Registry, value_set: ValueSetIndex, options: ExpandOptions,
         text = options.filter.strip().lower()
         filter_words = words_of(text)
         members = [m for m in members if m.concept.matches_filter(filter_words, text)]
+    on = options.date or today()
     if options.active_only:
-        members = [m for m in members if not m.concept.inactive]
+        members = [m for m in members if not m.concept.inactive_on(on)]
     total = len(members)
     returned = max(0, min(total - options.offset, options.count if options.count is not None else total))
     if returned > limit:
@@ -54,4 +60,4 @@ def expand(registry: Registry, value_set: ValueSetIndex, options: ExpandOptions,
     used = sorted({m.code_system.canonical for m in members}) or sorted(
         {f"{s}|{v}" if v else s for s, v in value_set.included_systems()}
     )
-    return Expansion(value_set, total, page, used, options)
+    return Expansion(value_set, total, page, used, options, on)

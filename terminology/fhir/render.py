@@ -129,7 +129,7 @@ def expansion_value_set(expansion: Expansion, echoed: list[dict]) -> dict:
         entry: dict = {"system": member.code_system.url, "code": concept.code}
         if concept.display:
             entry["display"] = concept.display
-        if concept.inactive:
+        if concept.inactive_on(expansion.on):
             entry["inactive"] = True
         if concept.abstract:
             entry["abstract"] = True

@@ -236,6 +236,7 @@ def value_set_validate_input(
 
 ECHOED_EXPAND_PARAMETERS = (
     ("filter", "valueString"),
+    ("date", "valueDateTime"),
     ("count", "valueInteger"),
     ("offset", "valueInteger"),
     ("activeOnly", "valueBoolean"),
@@ -255,12 +256,14 @@ def expand_input(
         count=params.integer("count"),
         offset=params.integer("offset", 0) or 0,
         active_only=params.boolean("activeOnly"),
+        date=service_date(params),
         include_designations=params.boolean("includeDesignations"),
         properties=params.strings("property"),
         system_versions=system_versions(params),
     )
     values = {
         "filter": options.filter,
+        "date": params.string("date") if options.date else None,
         "count": options.count,
         "offset": options.offset if params.first("offset") else None,
         "activeOnly": options.active_only if params.first("activeOnly") else None,

@@ -77,6 +77,28 @@ def test_code_is_inactive_after_its_termination_date(tmp_path, out, serve):
     assert param(body, "result") is False
 
 
+def test_expansions_judge_activity_by_the_termination_date(tmp_path, out, serve):
+    import_hcpcs(write_hcpcs_text(tmp_path / "hcpcs.txt"), "2026-10", out)
+    client = serve(out)
+
+    def expand(**extra):
+        query = {"url": f"{HCPCS}?fhir_vs", **extra}
+        body = client.get("/ValueSet/$expand", query_string=query).get_json()
+        return {entry["code"]: entry.get("inactive", False) for entry in body["expansion"]["contains"]}
+
+    assert expand(date="2026-12-31")["ZZ002"] is False
+    assert expand(date="2027-01-01")["ZZ002"] is True
+    assert "ZZ002" in expand(date="2026-12-31", activeOnly="true")
+    assert "ZZ002" not in expand(date="2027-01-01", activeOnly="true")
+    assert "ZZ001" in expand(date="2027-01-01", activeOnly="true")
+    echoed = client.get(
+        "/ValueSet/$expand", query_string={"url": f"{HCPCS}?fhir_vs", "date": "2027-01-01"}
+    ).get_json()["expansion"]["parameter"]
+    assert {"name": "date", "valueDateTime": "2027-01-01"} in echoed
+    bad = client.get("/ValueSet/$expand", query_string={"url": f"{HCPCS}?fhir_vs", "date": "2027-02-30"})
+    assert bad.status_code == 400 and bad.get_json()["resourceType"] == "OperationOutcome"
+
+
 def test_date_before_every_quarter_is_not_found(tmp_path, out, serve):
     import_hcpcs(write_hcpcs_text(tmp_path / "hcpcs.txt"), "2026-10", out)
     status, body, _, _ = lookup(serve(out), "ZZ001", date="2026-09-30")

@@ -10,6 +10,7 @@ request machinery but keeps what callers and operators see: access control, a fr
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -81,13 +82,17 @@ class ResponseCache:
         self.used = 0
         self.hits = self.misses = 0
         self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
+        # gunicorn's sync workers serve one request at a time; the lock keeps threaded servers
+        # (flask run, gthread) from reordering the list under each other.
+        self._lock = threading.Lock()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "GET":
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
         key = (today(), *[environ.get(name) for name in VARY])
-        entry = self._entries.get(key)
+        with self._lock:
+            entry = self._entries.get(key)
         if entry is not None:
             if self.authenticator is not None:
                 try:
@@ -97,16 +102,18 @@ class ResponseCache:
                 except AccessDenied:
                     # Flask's access check renders the refusal.
                     return self.wsgi_app(environ, start_response)
-            self._entries.move_to_end(key)
-            self.hits += 1
+            with self._lock:
+                if key in self._entries:
+                    self._entries.move_to_end(key)
+                self.hits += 1
             return self._replay(entry, environ, start_response, started)
-        self.misses += 1
+        self.misses += 1  # a statistic: an occasional lost update under threads does no harm
         return self._answer_and_keep(key, environ, start_response)
 
     def _replay(self, entry: _Entry, environ: dict, start_response: Callable, started: float) -> list[bytes]:
         request_id = request_id_of(environ)
         start_response(entry.status_line, [*entry.headers, (REQUEST_ID_HEADER, request_id)])
-        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        path = environ.get("PATH_INFO", "").encode("latin-1", "replace").decode("utf-8", "replace")
         self.telemetry.record(
             environ, "GET", path, entry.operation, entry.status, started, request_id, cached=True
         )
@@ -135,15 +142,16 @@ class ResponseCache:
         return [body]
 
     def _keep(self, key: tuple, entry: _Entry) -> None:
-        entries = self._entries
-        previous = entries.pop(key, None)
-        if previous is not None:
-            self.used -= len(previous.body) + ENTRY_OVERHEAD
-        entries[key] = entry
-        self.used += len(entry.body) + ENTRY_OVERHEAD
-        while self.used > self.budget and entries:
-            _, dropped = entries.popitem(last=False)
-            self.used -= len(dropped.body) + ENTRY_OVERHEAD
+        with self._lock:
+            entries = self._entries
+            previous = entries.pop(key, None)
+            if previous is not None:
+                self.used -= len(previous.body) + ENTRY_OVERHEAD
+            entries[key] = entry
+            self.used += len(entry.body) + ENTRY_OVERHEAD
+            while self.used > self.budget and entries:
+                _, dropped = entries.popitem(last=False)
+                self.used -= len(dropped.body) + ENTRY_OVERHEAD
 
 
 def init_app(app: Flask) -> None:

@@ -27,15 +27,25 @@ class ResultCache:
             return compute()
         entries = self._entries
         found = entries.get(key)
+        # Each OrderedDict call is atomic; under a threaded server another thread may evict or
+        # trim between two calls, which costs at most a recency update, never a wrong answer.
+        # try/except rather than contextlib.suppress: free when nothing is raised, and this runs
+        # for every code of a batch.
         if found is not None:
-            entries.move_to_end(key)
+            try:  # noqa: SIM105
+                entries.move_to_end(key)
+            except KeyError:
+                pass
             self.hits += 1
             return found
         self.misses += 1
         answer = compute()  # errors propagate and are never cached
         entries[key] = answer
         if len(entries) > self.size:
-            entries.popitem(last=False)
+            try:  # noqa: SIM105
+                entries.popitem(last=False)
+            except KeyError:
+                pass
         return answer
 
 

@@ -186,3 +186,22 @@ def test_budget_zero_turns_the_cache_off():
     app = _app(RESPONSE_CACHE_MB=0)
     assert "terminology.response_cache" not in app.extensions
     assert app.test_client().get(LOOKUP).status_code == 200
+
+
+def test_threads_sharing_one_cache_all_get_the_same_answer():
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = _app()
+    cache = _cache(app)
+    cache.budget = cache.largest = 20_000  # small: the threads keep evicting each other's entries
+    urls = [f"/CodeSystem/$lookup?system={CPT}&code={code}" for code in ("72125", "72126", "72127", "99999")]
+    expected = {url: _app(RESPONSE_CACHE_MB=0).test_client().get(url).get_data() for url in urls}
+
+    def fetch(n: int):
+        url = urls[n % len(urls)]
+        return url, app.test_client().get(url).get_data()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for url, body in pool.map(fetch, range(400)):
+            assert body == expected[url]
+    assert cache.used <= cache.budget

@@ -96,12 +96,12 @@ class Finding:
 
     def sort_key(self) -> tuple:
         """Order findings by date, the lines they name, then rule, severity and codes."""
-        numbers = sorted(line.number for line in self.lines)
+        numbers = tuple(sorted([line.number for line in self.lines])) or (0,)
         # Date-wide warnings (no edition covers the date) lead; then by the lines named.
         return (
             self.rule != "no-edition",
             self.date or "",
-            tuple(numbers) if numbers else (0,),
+            numbers,
             RULE_RANK.get(self.rule, 99),
             self.tiebreak,
             SEVERITY_RANK.get(self.severity, 9),

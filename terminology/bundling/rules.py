@@ -285,8 +285,8 @@ class BundlingChecker:
     @staticmethod
     def _governing(rows: list[tuple], day: int) -> tuple | None:
         applicable = [r for r in rows if r[3] <= day <= r[4] and r[5] != 9]
-        if not applicable:
-            return None
+        if len(applicable) < 2:  # most pairs have one row in force: nothing to rank
+            return applicable[0] if applicable else None
         # Indicator 0 is the stricter edit; among equals, the most recent row is the one in force.
         return min(applicable, key=lambda r: (r[5] != 0, -r[3], r[0], r[1]))
 
@@ -435,7 +435,7 @@ class BundlingChecker:
                             )
                         )
                 continue
-            total = sum(line.quantity for line in lines)
+            total = sum([line.quantity for line in lines])
             if total <= value:
                 continue
             severity = "error" if mai == 2 else "warning"

@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
-from operator import attrgetter
 
-from terminology.bundling.model import CheckOptions, CheckResult, Finding, Line, Modifier, Suggestion
+from terminology.bundling.model import (
+    CheckOptions,
+    CheckResult,
+    Finding,
+    Line,
+    Modifier,
+    Suggestion,
+    line_number,
+)
 from terminology.engine.registry import Registry
 from terminology.engine.systems import CPT
 from terminology.engine.validate import CodingInput, ValidationOptions, check_coding, find_modifier
@@ -482,7 +489,7 @@ class BundlingChecker:
                 f"No {options.setting} NCCI PTP edition '{options.edition}' is imported", expression="edition"
             )
         findings: list[Finding] = []
-        lines = sorted(lines, key=attrgetter("number"))
+        lines = sorted(lines, key=line_number)
         self._terminology(lines, findings)
         used: dict[int, Edition] = {}
         groups: dict[tuple, list[Line]] = defaultdict(list)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from terminology.ncci.index import Edition
 
@@ -28,6 +29,9 @@ class Modifier:
     code: str
     system: str | None
     path: str
+
+
+line_number = attrgetter("number")  # Line -> its number, as a sort key without a Python call
 
 
 @dataclass(slots=True)
@@ -96,12 +100,12 @@ class Finding:
 
     def sort_key(self) -> tuple:
         """Order findings by date, the lines they name, then rule, severity and codes."""
-        numbers = sorted(line.number for line in self.lines)
+        numbers = tuple(sorted(map(line_number, self.lines))) or (0,)
         # Date-wide warnings (no edition covers the date) lead; then by the lines named.
         return (
             self.rule != "no-edition",
             self.date or "",
-            tuple(numbers) if numbers else (0,),
+            numbers,
             RULE_RANK.get(self.rule, 99),
             self.tiebreak,
             SEVERITY_RANK.get(self.severity, 9),

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import combinations
+from collections.abc import Collection
+from dataclasses import dataclass
 
-from terminology.bundling.model import CheckOptions, CheckResult, Finding, Line, Suggestion
+from terminology.bundling.model import (
+    CheckOptions,
+    CheckResult,
+    Finding,
+    Line,
+    Modifier,
+    Suggestion,
+    line_number,
+)
 from terminology.engine.registry import Registry
 from terminology.engine.systems import CPT
 from terminology.engine.validate import CodingInput, ValidationOptions, check_coding, find_modifier
@@ -59,6 +68,7 @@ BYPASS_MODIFIERS = frozenset(ANATOMIC_MODIFIERS + GLOBAL_SURGERY_MODIFIERS + OTH
 DISTINCT_SERVICE_MODIFIERS = ("XE", "XS", "XP", "XU", "59")
 BYPASS_SOURCE = "CMS NCCI Policy Manual, chapter I: NCCI-associated modifiers"
 MUE_LABELS = {1: "Line Edit", 2: "Date of Service Edit: Policy", 3: "Date of Service Edit: Clinical"}
+MAI_TEXT = {mai: f"MAI {mai} ({label})" for mai, label in MUE_LABELS.items()}  # as findings name an MAI
 
 
 def _lines_text(lines: list[Line]) -> str:
@@ -72,6 +82,24 @@ def _units(value: float) -> str:
 
 def _day(iso: str) -> int:
     return int(iso.replace("-", ""))
+
+
+def _first_modifier(first: Line, second: Line, codes: Collection[str]) -> Modifier | None:
+    """Return the first modifier among ``codes`` on ``first``, then on ``second``."""
+    for line in (first, second):
+        for modifier in line.modifiers:
+            if modifier.code in codes:
+                return modifier
+    return None
+
+
+@dataclass(slots=True)
+class _DayEdits:
+    """The PTP edition for one date of service, with what every pair on that date shares."""
+
+    edition: Edition
+    day: int  # the date of service as YYYYMMDD, comparable with the row dates
+    source: str  # how findings cite the edition
 
 
 def _date_text(value: int) -> str:
@@ -110,7 +138,14 @@ class BundlingChecker:
                 for target in targets:
                     if target.target_code:
                         self.not_together[frozenset((code, target.target_code))] = target.comment
-        self.rule_codes = frozenset(code for pair in (*self.combined, *self.not_together) for code in pair)
+        # Code -> the codes a CPT rule pairs it with, so that pairs under no rule are skipped cheaply.
+        self.rule_partners: dict[str, set[str]] = defaultdict(set)
+        for pair in (*self.combined, *self.not_together):
+            if len(pair) == 2:
+                first, second = pair
+                self.rule_partners[first].add(second)
+                self.rule_partners[second].add(first)
+        self.rule_partners = dict(self.rule_partners)
         self.combined_canonical = combined.canonical if combined is not None else None
         self.together_canonical = together.canonical if together is not None else None
 
@@ -203,7 +238,9 @@ class BundlingChecker:
     def _duplicates(self, group: list[Line], findings: list[Finding]) -> None:
         seen: dict[tuple, Line] = {}
         for line in group:
-            key = (line.code, tuple(sorted(line.modifier_codes)))
+            # The same modifiers in any order make the same line; most lines carry none.
+            modifiers = tuple(sorted([m.code for m in line.modifiers])) if line.modifiers else ()
+            key = (line.code, modifiers)
             first = seen.get(key)
             if first is None:
                 seen[key] = line
@@ -225,8 +262,8 @@ class BundlingChecker:
                 )
             )
 
-    def _combined(self, a: Line, b: Line, findings: list[Finding]) -> None:
-        for code, display, comment in self.combined.get(frozenset((a.code, b.code)), ()):
+    def _combined(self, a: Line, b: Line, codes: frozenset, findings: list[Finding]) -> None:
+        for code, display, comment in self.combined.get(codes, ()):
             first, second = (a, b) if a.number <= b.number else (b, a)
             shown = f"{code} ({display})" if display else code
             findings.append(
@@ -255,8 +292,8 @@ class BundlingChecker:
     @staticmethod
     def _governing(rows: list[tuple], day: int) -> tuple | None:
         applicable = [r for r in rows if r[3] <= day <= r[4] and r[5] != 9]
-        if not applicable:
-            return None
+        if len(applicable) < 2:  # most pairs have one row in force: nothing to rank
+            return applicable[0] if applicable else None
         # Indicator 0 is the stricter edit; among equals, the most recent row is the one in force.
         return min(applicable, key=lambda r: (r[5] != 0, -r[3], r[0], r[1]))
 
@@ -264,22 +301,20 @@ class BundlingChecker:
         self,
         a: Line,
         b: Line,
-        rows: dict[tuple[str, str], list[tuple]],
-        edition: Edition | None,
+        rows: list[tuple],
+        edits: _DayEdits | None,
         findings: list[Finding],
     ) -> None:
+        """Apply the pair rules to two lines; ``rows`` are the PTP rows between their codes."""
         if a.code == b.code:
             return
-        self._combined(a, b, findings)
         together = frozenset((a.code, b.code))
+        self._combined(a, b, together, findings)
         cpt_rule = together in self.not_together
-        row = None
-        if edition is not None:
-            row = self._governing(
-                rows.get((a.code, b.code), []) + rows.get((b.code, a.code), []), _day(a.date)
-            )
+        row = self._governing(rows, edits.day) if edits is not None and rows else None
         if row is None and not cpt_rule:
             return
+        edition = edits.edition if edits is not None else None
         if row is not None:
             col1, col2 = (a, b) if row[0] == a.code else (b, a)
         else:
@@ -288,9 +323,7 @@ class BundlingChecker:
         sources: list[str] = []
         rationale = None
         if row is not None:
-            sources.append(
-                f"{ptp_concept_map_canonical(edition)} (NCCI PTP {edition.setting} {edition.name})"
-            )
+            sources.append(edits.source)
             rationale = row[6]
         if cpt_rule and self.together_canonical:
             sources.append(self.together_canonical)
@@ -312,7 +345,7 @@ class BundlingChecker:
             indicator = row[5]
             finding.modifier_indicator = str(indicator)
             dates = f"effective {_date_text(row[3])}, deletion {_date_text(row[4])}"
-            bypass = next((m for m in (*col2.modifiers, *col1.modifiers) if m.code in BYPASS_MODIFIERS), None)
+            bypass = _first_modifier(col2, col1, BYPASS_MODIFIERS) if indicator != 0 else None
             if indicator == 0:
                 finding.message = (
                     f"NCCI PTP edit {edition.name}: {col2.code} is not payable with {col1.code} for {pair} "
@@ -348,9 +381,7 @@ class BundlingChecker:
                 finding.rule = "ncci-ptp"
                 finding.codes = [col1.code, col2.code]
         else:
-            distinct = next(
-                (m for m in (*col2.modifiers, *col1.modifiers) if m.code in DISTINCT_SERVICE_MODIFIERS), None
-            )
+            distinct = _first_modifier(col2, col1, DISTINCT_SERVICE_MODIFIERS)
             note = self.not_together[together]
             finding.rationale = note
             if distinct is not None:
@@ -368,20 +399,21 @@ class BundlingChecker:
                 finding.suggestion = Suggestion("remove", f"Remove line {col2.number}", [col2.number])
         findings.append(finding)
 
-    def _mue(self, group: list[Line], edition: Edition, findings: list[Finding]) -> None:
-        codes = sorted({line.code for line in group})
+    def _mue(self, group: list[Line], codes: list[str], edition: Edition, findings: list[Finding]) -> None:
+        """Apply the MUE table to one group; ``codes`` are the group's distinct codes, sorted."""
         table = self.index.mue_rows(edition, codes)
+        if not table:
+            return
         by_code: dict[str, list[Line]] = defaultdict(list)
         for line in group:
             if line.code in table:
                 by_code[line.code].append(line)
         source = f"NCCI MUE {edition.setting} table effective {edition.start}"
         for code in codes:
-            if code not in by_code:
+            lines = by_code.get(code)
+            if lines is None:
                 continue
             value, mai, rationale = table[code]
-            label = f"MAI {mai} ({MUE_LABELS[mai]})"
-            lines = by_code[code]
             if mai == 1:
                 for line in lines:
                     if line.quantity > value:
@@ -391,7 +423,7 @@ class BundlingChecker:
                                 "error",
                                 f"Line {line.number}: {_units(line.quantity)} units of {code} "
                                 "exceed the MUE of "
-                                f"{value} per line ({label})",
+                                f"{value} per line ({MAI_TEXT[mai]})",
                                 [line],
                                 [line.quantity_path or line.code_path],
                                 line.date,
@@ -410,7 +442,7 @@ class BundlingChecker:
                             )
                         )
                 continue
-            total = sum(line.quantity for line in lines)
+            total = sum([line.quantity for line in lines])
             if total <= value:
                 continue
             severity = "error" if mai == 2 else "warning"
@@ -425,7 +457,7 @@ class BundlingChecker:
                     severity,
                     f"{_units(total)} units of {code} on {lines[0].date} ({_lines_text(lines)}) "
                     "exceed the MUE of "
-                    f"{value} per date of service ({label}): {tail}",
+                    f"{value} per date of service ({MAI_TEXT[mai]}): {tail}",
                     list(lines),
                     [line.quantity_path or line.code_path for line in lines],
                     lines[0].date,
@@ -457,7 +489,7 @@ class BundlingChecker:
                 f"No {options.setting} NCCI PTP edition '{options.edition}' is imported", expression="edition"
             )
         findings: list[Finding] = []
-        lines = sorted(lines, key=lambda line: line.number)
+        lines = sorted(lines, key=line_number)
         self._terminology(lines, findings)
         used: dict[int, Edition] = {}
         groups: dict[tuple, list[Line]] = defaultdict(list)
@@ -502,27 +534,39 @@ class BundlingChecker:
                         tiebreak=0 if kind == "ptp" else 1,
                     )
                 )
+        day_edits = {
+            day: _DayEdits(
+                edition,
+                _day(day),
+                f"{ptp_concept_map_canonical(edition)} (NCCI PTP {edition.setting} {edition.name})",
+            )
+            for day, edition in ptp_for.items()
+            if edition is not None
+        }
+        rule_partners = self.rule_partners
+        # Groups hold their lines in number order already: they were filled from the sorted lines.
         for (day, _provider), group in sorted(groups.items()):
-            group.sort(key=lambda line: line.number)
             self._duplicates(group, findings)
-            edition = ptp_for[day]
-            rows: dict[tuple[str, str], list[tuple]] = {}
             codes = sorted({line.code for line in group})
-            if edition is not None and len(codes) > 1:
-                for row in self.index.ptp_rows(edition, codes):
-                    rows.setdefault((row[0], row[1]), []).append(row)
-            rule_codes = self.rule_codes
-            for a, b in combinations(group, 2):
-                # Most pairs match no rule: skip them before building anything.
-                if a.code == b.code or not (
-                    (a.code, b.code) in rows
-                    or (b.code, a.code) in rows
-                    or (a.code in rule_codes and b.code in rule_codes)
-                ):
+            edits = day_edits.get(day)
+            # Code -> other code -> the PTP rows between the two (either column order, index order).
+            rows_between: dict[str, dict[str, list[tuple]]] = {}
+            if edits is not None and len(codes) > 1:
+                for row in self.index.ptp_rows(edits.edition, codes):
+                    rows_between.setdefault(row[0], {}).setdefault(row[1], []).append(row)
+                    rows_between.setdefault(row[1], {}).setdefault(row[0], []).append(row)
+            # Pairs in the order of combinations(group, 2); most match no rule and are skipped early.
+            for i, a in enumerate(group):
+                rows_of_a = rows_between.get(a.code, {})
+                partners_of_a = rule_partners.get(a.code, ())
+                if not rows_of_a and not partners_of_a:
                     continue
-                self._pair(a, b, rows, edition, findings)
+                for b in group[i + 1 :]:
+                    pair_rows = rows_of_a.get(b.code)
+                    if pair_rows is not None or b.code in partners_of_a:
+                        self._pair(a, b, pair_rows or [], edits, findings)
             if mue_for[day] is not None:
-                self._mue(group, mue_for[day], findings)
+                self._mue(group, codes, mue_for[day], findings)
         findings.sort(key=Finding.sort_key)
         maps = list(self.maps_used)
         editions = sorted(used.values(), key=lambda e: (e.kind, e.setting, e.start, e.name))

@@ -444,8 +444,15 @@ def check_input(checker: BundlingChecker, parsed: BundlingInput) -> CheckResult:
     return result
 
 
-def _number(value: float) -> dict:
-    return {"valueInteger": int(value)} if float(value).is_integer() else {"valueDecimal": value}
+def _number(name: str, value: float) -> dict:
+    """Render a number part: valueInteger when the number is whole, else valueDecimal."""
+    if float(value).is_integer():
+        return {"name": name, "valueInteger": int(value)}
+    return {"name": name, "valueDecimal": value}
+
+
+def _coding(system: str | None, code: str) -> dict:
+    return {"system": system, "code": code} if system else {"code": code}
 
 
 def _finding_parts(finding: Finding) -> list[dict]:
@@ -454,45 +461,45 @@ def _finding_parts(finding: Finding) -> list[dict]:
         {"name": "severity", "valueCode": finding.severity},
         {"name": "message", "valueString": finding.message},
     ]
+    # Plain appends: a finding has only a few of each part, too few to pay for generators.
+    append = parts.append
     if finding.date:
-        parts.append({"name": "date", "valueDate": finding.date})
-    parts.extend({"name": "line", "valueInteger": line.number} for line in finding.lines)
+        append({"name": "date", "valueDate": finding.date})
+    for line in finding.lines:
+        append({"name": "line", "valueInteger": line.number})
     for code in finding.codes:
-        parts.append({"name": "code", "valueCode": code})
-    for name, line in (("column1", finding.column1), ("column2", finding.column2)):
-        if line is not None:
-            coding = {"system": line.system, "code": line.code} if line.system else {"code": line.code}
-            parts.append({"name": name, "valueCoding": coding})
+        append({"name": "code", "valueCode": code})
+    if finding.column1 is not None:
+        append({"name": "column1", "valueCoding": _coding(finding.column1.system, finding.column1.code)})
+    if finding.column2 is not None:
+        append({"name": "column2", "valueCoding": _coding(finding.column2.system, finding.column2.code)})
     if finding.modifier_indicator is not None:
-        parts.append({"name": "modifierIndicator", "valueCode": finding.modifier_indicator})
+        append({"name": "modifierIndicator", "valueCode": finding.modifier_indicator})
     if finding.bypass_modifier is not None:
-        parts.append({"name": "bypassModifier", "valueCode": finding.bypass_modifier})
+        append({"name": "bypassModifier", "valueCode": finding.bypass_modifier})
     if finding.mue_value is not None:
-        parts.append({"name": "mueValue", "valueInteger": finding.mue_value})
+        append({"name": "mueValue", "valueInteger": finding.mue_value})
     if finding.mai is not None:
-        parts.append({"name": "mai", "valueCode": str(finding.mai)})
+        append({"name": "mai", "valueCode": str(finding.mai)})
     if finding.units is not None:
-        parts.append({"name": "units", **_number(finding.units)})
+        append(_number("units", finding.units))
     if finding.rationale:
-        parts.append({"name": "rationale", "valueString": finding.rationale})
-    parts.extend({"name": "source", "valueString": source} for source in finding.sources)
+        append({"name": "rationale", "valueString": finding.rationale})
+    for source in finding.sources:
+        append({"name": "source", "valueString": source})
     suggestion = finding.suggestion
     if suggestion is not None:
         sub: list[dict] = [
             {"name": "action", "valueCode": suggestion.action},
             {"name": "text", "valueString": suggestion.text},
         ]
-        sub.extend({"name": "line", "valueInteger": n} for n in suggestion.lines)
+        for number in suggestion.lines:
+            sub.append({"name": "line", "valueInteger": number})
         if suggestion.code:
-            coding = (
-                {"system": suggestion.system, "code": suggestion.code}
-                if suggestion.system
-                else {"code": suggestion.code}
-            )
-            sub.append({"name": "code", "valueCoding": coding})
+            sub.append({"name": "code", "valueCoding": _coding(suggestion.system, suggestion.code)})
         if suggestion.units is not None:
-            sub.append({"name": "units", **_number(suggestion.units)})
-        parts.append({"name": "suggestion", "part": sub})
+            sub.append(_number("units", suggestion.units))
+        append({"name": "suggestion", "part": sub})
     return parts
 
 

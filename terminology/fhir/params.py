@@ -301,7 +301,7 @@ def _parse_entry(entry: dict, parent: str | Where, list_key: str, index: int) ->
                 "{path} must have only one of value[x], resource or part", (parent, list_key, index, "")
             )
         key = payload[0] if payload else ""
-    if key.startswith("value"):
+    if key[:5] == "value":  # slicing: str.startswith parses its arguments on every call
         value_type, value = key[5:], entry[key]
         where = (parent, list_key, index, key)
         if value.__class__ is str and value_type in _STRING_TYPES:

@@ -20,6 +20,7 @@ from terminology.fhir.bundling import (
     _default_date,
     bundling_parameters,
     check_input,
+    coding,
     service_request_line,
     validate_input,
 )
@@ -29,23 +30,16 @@ bp = Blueprint("orders", __name__)
 ORDER_TO_CHARGE_OP = "https://terminology.example.org/fhir/OperationDefinition/order-to-charge"
 
 
-def _coding(system: str | None, code: str, display: str | None = None) -> dict:
-    coding = {"system": system, "code": code} if system else {"code": code}
-    if display:
-        coding["display"] = display
-    return coding
-
-
 def _order_parameter(order: OrderLine, reference: str, path: str) -> dict:
     parts: list[dict] = [
         {"name": "order", "valueString": reference},
         {"name": "expression", "valueString": f"{path}.code"},
-        {"name": "orderCode", "valueCoding": _coding(order.order_system, order.order_code)},
+        {"name": "orderCode", "valueCoding": coding(order.order_system, order.order_code)},
     ]
     if order.order_system in (CPT, HCPCS):
         # Already a charge code: it is its own charge, no map involved.
         parts.append({"name": "mapped", "valueBoolean": True})
-        parts.append({"name": "charge", "valueCoding": _coding(order.order_system, order.order_code)})
+        parts.append({"name": "charge", "valueCoding": coding(order.order_system, order.order_code)})
     elif order.charges:
         parts.append({"name": "mapped", "valueBoolean": True})
         for target in order.charges:
@@ -55,7 +49,7 @@ def _order_parameter(order: OrderLine, reference: str, path: str) -> dict:
                     "part": [
                         {
                             "name": "code",
-                            "valueCoding": _coding(
+                            "valueCoding": coding(
                                 target.target_system, target.target_code, target.target_display
                             ),
                         },

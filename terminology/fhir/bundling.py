@@ -451,8 +451,12 @@ def _number(name: str, value: float) -> dict:
     return {"name": name, "valueDecimal": value}
 
 
-def _coding(system: str | None, code: str) -> dict:
-    return {"system": system, "code": code} if system else {"code": code}
+def coding(system: str | None, code: str, display: str | None = None) -> dict:
+    """Render a Coding, leaving out the system and display when there are none."""
+    rendered = {"system": system, "code": code} if system else {"code": code}
+    if display:
+        rendered["display"] = display
+    return rendered
 
 
 def _finding_parts(finding: Finding) -> list[dict]:
@@ -470,9 +474,9 @@ def _finding_parts(finding: Finding) -> list[dict]:
     for code in finding.codes:
         append({"name": "code", "valueCode": code})
     if finding.column1 is not None:
-        append({"name": "column1", "valueCoding": _coding(finding.column1.system, finding.column1.code)})
+        append({"name": "column1", "valueCoding": coding(finding.column1.system, finding.column1.code)})
     if finding.column2 is not None:
-        append({"name": "column2", "valueCoding": _coding(finding.column2.system, finding.column2.code)})
+        append({"name": "column2", "valueCoding": coding(finding.column2.system, finding.column2.code)})
     if finding.modifier_indicator is not None:
         append({"name": "modifierIndicator", "valueCode": finding.modifier_indicator})
     if finding.bypass_modifier is not None:
@@ -496,7 +500,7 @@ def _finding_parts(finding: Finding) -> list[dict]:
         for number in suggestion.lines:
             sub.append({"name": "line", "valueInteger": number})
         if suggestion.code:
-            sub.append({"name": "code", "valueCoding": _coding(suggestion.system, suggestion.code)})
+            sub.append({"name": "code", "valueCoding": coding(suggestion.system, suggestion.code)})
         if suggestion.units is not None:
             sub.append(_number("units", suggestion.units))
         append({"name": "suggestion", "part": sub})

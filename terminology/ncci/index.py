@@ -44,12 +44,13 @@ CREATE TABLE IF NOT EXISTS mue(
     edition INTEGER NOT NULL, code TEXT NOT NULL, value INTEGER NOT NULL, mai INTEGER NOT NULL,
     rationale TEXT NOT NULL, PRIMARY KEY(edition, code)) WITHOUT ROWID;
 """
-_PTP_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS ptp_col1 ON ptp(edition, col1, col2)",
-    "CREATE INDEX IF NOT EXISTS ptp_col2 ON ptp(edition, col2)",
+# Index name -> what it indexes; dropped before a PTP import's bulk insert, built again after it.
+_PTP_INDEXES = {
+    "ptp_col1": "ptp(edition, col1, col2)",
+    "ptp_col2": "ptp(edition, col2)",
     # The unordered pair: a claim's n codes need n(n-1)/2 probes here instead of n*n on ptp_col1.
-    "CREATE INDEX IF NOT EXISTS ptp_pair ON ptp(edition, min(col1, col2), max(col1, col2))",
-)
+    "ptp_pair": "ptp(edition, min(col1, col2), max(col1, col2))",
+}
 
 
 def index_path(data_dir: str | os.PathLike) -> Path:
@@ -258,12 +259,8 @@ def import_ptp(
         for row in conn.execute("SELECT id, text FROM rationale"):
             rationale_ids[row[1]] = row[0]
         _replace_edition(conn, "ptp", setting, name)
-        for statement in (
-            "DROP INDEX IF EXISTS ptp_col1",
-            "DROP INDEX IF EXISTS ptp_col2",
-            "DROP INDEX IF EXISTS ptp_pair",
-        ):
-            conn.execute(statement)
+        for index_name in _PTP_INDEXES:
+            conn.execute(f"DROP INDEX IF EXISTS {index_name}")
         edition_id = _new_edition(conn, "ptp", setting, name, quarter, paths)
 
         def rows() -> Iterator[tuple]:
@@ -282,8 +279,8 @@ def import_ptp(
             progress.add(len(batch))
         if total == 0:
             raise ImportFailure(str(paths[0]), None, "no PTP edit rows were found")
-        for statement in _PTP_INDEXES:
-            conn.execute(statement)
+        for index_name, indexed in _PTP_INDEXES.items():
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {index_name} ON {indexed}")
         pairs = conn.execute(
             "SELECT COUNT(*) FROM (SELECT DISTINCT col1, col2 FROM ptp WHERE edition = ?)", (edition_id,)
         ).fetchone()[0]

@@ -238,9 +238,8 @@ class BundlingChecker:
     def _duplicates(self, group: list[Line], findings: list[Finding]) -> None:
         seen: dict[tuple, Line] = {}
         for line in group:
-            # The same modifiers in any order make the same line; most lines carry none.
-            modifiers = tuple(sorted([m.code for m in line.modifiers])) if line.modifiers else ()
-            key = (line.code, modifiers)
+            # The same modifiers in any order make the same line.
+            key = (line.code, tuple(sorted(line.modifier_codes)))
             first = seen.get(key)
             if first is None:
                 seen[key] = line

@@ -137,21 +137,22 @@ def batch_validate(
     if len(items) > limit:
         raise TooCostly(f"{len(items)} validations in one batch exceed the limit of {limit}")
     shared = params.without("validation")
-    shared_context: list[ValidateContext | TerminologyError] = []
+    shared_context: ValidateContext | TerminologyError | None = None
 
     def run_item(item) -> dict:
+        nonlocal shared_context
         own = item_params(item)
         merged = own.with_defaults(shared)
         context = None
         if not own.names() & operation.context_names:
-            if not shared_context:
+            if shared_context is None:
                 try:
-                    shared_context.append(operation.context(shared, registry, instance))
+                    shared_context = operation.context(shared, registry, instance)
                 except TerminologyError as exc:
-                    shared_context.append(exc)
-            if isinstance(shared_context[0], TerminologyError):
-                raise shared_context[0]
-            context = shared_context[0]
+                    shared_context = exc
+            if isinstance(shared_context, TerminologyError):
+                raise shared_context
+            context = shared_context
         return operation.run(registry, merged, instance, context, cache)
 
     # Validators send the same codings batch after batch: an item sent as a nested Parameters

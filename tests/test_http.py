@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from terminology import create_app
@@ -64,6 +66,54 @@ def test_huge_body_is_413():
     client = create_app({"MAX_CONTENT_LENGTH": 1024}).test_client()
     big = {"resourceType": "Parameters", "parameter": [{"name": "code", "valueCode": "x" * 4096}]}
     outcome(client.post(LOOKUP, json=big, content_type=FHIR_JSON), 413)
+
+
+LOOKUP_BODY = (
+    b'{"resourceType":"Parameters","parameter":[{"name":"system","valueUri":"%s"},'
+    b'{"name":"code","valueCode":"72125"}]}' % CPT.encode()
+)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [FHIR_JSON, "application/json", "application/fhir+json; charset=utf-8",
+     "application/fhir+json;charset=utf-8", "Application/FHIR+JSON; charset=UTF-8",
+     "application/json+fhir; charset=utf-8; fhirVersion=4.0"],
+)  # fmt: skip
+def test_json_content_types_are_accepted_however_spelled(client, content_type):
+    assert client.post(LOOKUP, data=LOOKUP_BODY, content_type=content_type).status_code == 200
+
+
+def test_body_shorter_than_its_content_length_is_400(client):
+    body = outcome(
+        client.post(
+            LOOKUP, data=LOOKUP_BODY, content_type=FHIR_JSON,
+            environ_overrides={"CONTENT_LENGTH": str(len(LOOKUP_BODY) + 10)},
+        ),
+        400,
+    )  # fmt: skip
+    assert (
+        f"ended after {len(LOOKUP_BODY)} of the {len(LOOKUP_BODY) + 10} bytes"
+        in body["issue"][0]["details"]["text"]
+    )
+
+
+def test_body_without_a_content_length_is_read_to_its_end(client):
+    """A chunked body has no Content-Length; the server ends the stream (wsgi.input_terminated)."""
+    response = client.post(
+        LOOKUP, input_stream=io.BytesIO(LOOKUP_BODY), content_type=FHIR_JSON,
+        headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True},
+    )  # fmt: skip
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def test_huge_chunked_body_is_413():
+    client = create_app({"MAX_CONTENT_LENGTH": 1024}).test_client()
+    response = client.post(
+        LOOKUP, input_stream=io.BytesIO(b" " * 4096 + LOOKUP_BODY), content_type=FHIR_JSON,
+        headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True},
+    )  # fmt: skip
+    outcome(response, 413)
 
 
 @pytest.mark.parametrize("method", ["put", "delete", "patch"])

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import orjson
-from flask import Flask, Response, current_app, request
+from flask import Flask, Request, Response, current_app, request
 
 from terminology.engine.registry import Registry
-from terminology.errors import InvalidRequest, MethodNotAllowed, NotAcceptable, UnsupportedMediaType
+from terminology.errors import (
+    InvalidRequest,
+    MethodNotAllowed,
+    NotAcceptable,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from terminology.fhir.cache import ResultCache
 from terminology.fhir.params import OperationParams
 
@@ -70,18 +76,53 @@ def fhir_response(payload: dict, status: int = 200, headers: dict | None = None)
 
 def json_body() -> object:
     """Parse the request body as JSON; 415 for other media types, 400 for malformed JSON."""
-    mimetype = request.mimetype
-    if mimetype not in _JSON_TYPES:
+    req = request._get_current_object()
+    # The usual Content-Type headers are taken as they are; anything else is parsed by Werkzeug.
+    if req.environ.get("CONTENT_TYPE") not in _USUAL_JSON_HEADERS and req.mimetype not in _JSON_TYPES:
         raise UnsupportedMediaType(
-            f"Content-Type '{request.content_type or ''}' is not supported; send application/fhir+json"
+            f"Content-Type '{req.content_type or ''}' is not supported; send application/fhir+json"
         )
-    raw = request.get_data(cache=False)
+    raw = _body_bytes(req)
     if not raw:
         raise InvalidRequest("The request body is empty")
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+
+
+_USUAL_JSON_HEADERS = frozenset(
+    [
+        *_JSON_TYPES,
+        *(f"{media}; charset=utf-8" for media in _JSON_TYPES),
+        *(f"{media};charset=utf-8" for media in _JSON_TYPES),
+    ]
+)
+
+
+def _body_bytes(req: Request) -> bytes:
+    """Read the whole request body (413 above MAX_CONTENT_LENGTH, through Werkzeug)."""
+    length = req.content_length
+    limit = req.max_content_length
+    if length is None:
+        # A chunked body: Werkzeug's stream stops at the limit, and anything left past it is too much.
+        raw = req.get_data(cache=False)
+        if limit is not None and len(raw) >= limit and req.environ["wsgi.input"].read(1):
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes")
+        return raw
+    if limit is not None and length > limit:
+        return req.get_data(cache=False)  # Werkzeug answers 413
+    # A body with its length declared may be read straight from the server: Werkzeug's stream
+    # would read it through a fresh 64 KiB buffer, which costs more than the rest of a small POST.
+    try:
+        raw = req.environ["wsgi.input"].read(length)
+    except (OSError, ValueError):
+        raw = b""
+    if len(raw) != length:
+        raise InvalidRequest(
+            f"The request body ended after {len(raw)} of the {length} bytes its Content-Length declares"
+        )
+    return raw
 
 
 def reject_get_of_batch() -> None:

@@ -22,13 +22,19 @@ RULE_RANK = {
 }
 
 
+# Where an element sits in the input, as the mapping layer hands it over: its FHIRPath text, or a
+# tuple the mapping layer turns into that text when it renders a finding (fhir.params.Where).
+# The rules only carry these along into Finding.expressions.
+Locator = str | tuple
+
+
 @dataclass(slots=True)
 class Modifier:
     """A modifier on a line, with where it came from in the input."""
 
     code: str
     system: str | None
-    path: str
+    path: Locator
 
 
 line_number = attrgetter("number")  # Line -> its number, as a sort key without a Python call
@@ -45,8 +51,8 @@ class Line:
     quantity: float
     date: str  # ISO date of service
     provider: str | None
-    code_path: str
-    quantity_path: str | None = None
+    code_path: Locator
+    quantity_path: Locator | None = None
     display: str | None = None
 
     @property
@@ -83,7 +89,7 @@ class Finding:
     severity: str
     message: str
     lines: list[Line] = field(default_factory=list)
-    expressions: list[str] = field(default_factory=list)
+    expressions: list[Locator] = field(default_factory=list)
     date: str | None = None
     column1: Line | None = None
     column2: Line | None = None

@@ -13,7 +13,7 @@ from terminology.engine.registry import Registry
 from terminology.engine.systems import CPT, HCPCS, LOINC
 from terminology.errors import InvalidRequest, UnprocessableRequest
 from terminology.fhir.outcome import Issue, operation_outcome
-from terminology.fhir.params import OperationParams, ParamValue
+from terminology.fhir.params import OperationParams, ParamValue, Where, path_text
 
 ORDER_TO_CHARGE = "https://terminology.example.org/fhir/ConceptMap/loinc-to-cpt-order-charge"
 SETTINGS = ("practitioner", "outpatient")
@@ -36,61 +36,74 @@ class BundlingInput:
     unmapped: list[Finding]
 
 
-def _date(value: object, path: str) -> str:
+# The readers below take where an element sits as its path text or as a params.Where tuple, and
+# spell the path out only for an error: lines keep the tuple, and only the paths that findings
+# name are ever turned into text (when the result is rendered).
+
+
+def _date(value: object, where: str | Where) -> str:
     match = _DATE.match(value) if isinstance(value, str) else None
     day = match.group(1) if match else None
     try:
         # The pattern checks the shape; the calendar check refuses days like 2026-02-30.
         date.fromisoformat(day or "")
     except ValueError:
+        path = path_text(where)
         raise InvalidRequest(f"{path} must be a date (YYYY-MM-DD), not '{value}'", expression=path) from None
     return day
 
 
-def _quantity(value: object, path: str) -> float:
-    if isinstance(value, dict):
+def _quantity(value: object, where: str | Where) -> float:
+    if value.__class__ is dict:
         value = value.get("value", 1)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if value.__class__ not in (int, float) or value < 0:  # bool is not a number of units
+        path = path_text(where)
         raise InvalidRequest(f"{path} must be a non-negative number of units", expression=path)
     return float(value)
 
 
-def _split_expression(code: str, system: str | None, path: str) -> tuple[str, list[Modifier]]:
+def _split_expression(code: str, system: str | None, where: str | Where) -> tuple[str, list[Modifier]]:
     # A CPT expression ``72126:26`` carries its modifiers after the base code.
     if system == CPT and ":" in code:
         base, *mods = code.split(":")
         if not base or not all(mods):
+            path = path_text(where)
             raise InvalidRequest(
                 f"{path}: '{code}' is not a CPT expression (base:modifier[:modifier...])", expression=path
             )
-        return base, [Modifier(m, CPT, path) for m in mods]
+        return base, [Modifier(m, CPT, where) for m in mods]
     return code, []
 
 
-def _pick_coding(concept: object, path: str, prefer_loinc: bool = False) -> tuple[dict, str]:
+def _pick_coding(concept: object, where: str | Where, prefer_loinc: bool = False) -> tuple[dict, Where]:
     """Pick the CPT/HCPCS coding of a CodeableConcept (then, for orders, LOINC; else the first coding)."""
     if not isinstance(concept, dict):
+        path = path_text(where)
         raise InvalidRequest(f"{path} must be a CodeableConcept", expression=path)
     codings = concept.get("coding") or []
     if not isinstance(codings, list) or not codings:
+        path = path_text(where)
         raise InvalidRequest(f"{path} has no coding", expression=f"{path}.coding")
     for i, coding in enumerate(codings):
         if isinstance(coding, dict) and coding.get("system") in _BILLING_SYSTEMS:
-            return coding, f"{path}.coding[{i}]"
+            return coding, (where, "coding", i, "")
     if prefer_loinc:
         for i, coding in enumerate(codings):
             if isinstance(coding, dict) and coding.get("system") == LOINC:
-                return coding, f"{path}.coding[{i}]"
-    return codings[0], f"{path}.coding[0]"
+                return coding, (where, "coding", i, "")
+    return codings[0], (where, "coding", 0, "")
 
 
-def _coding_code(coding: object, path: str) -> tuple[str, str | None]:
-    if not isinstance(coding, dict) or not isinstance(coding.get("code"), str) or not coding["code"]:
+def _coding_code(coding: object, where: str | Where) -> tuple[str, str | None]:
+    code = coding.get("code") if coding.__class__ is dict else None
+    if code.__class__ is not str or not code:
+        path = path_text(where)
         raise InvalidRequest(f"{path} must have a code", expression=f"{path}.code")
     system = coding.get("system")
-    if system is not None and not isinstance(system, str):
+    if system is not None and system.__class__ is not str:
+        path = path_text(where)
         raise InvalidRequest(f"{path}.system must be a string", expression=f"{path}.system")
-    return coding["code"], system
+    return code, system
 
 
 def _options(params: OperationParams) -> CheckOptions:
@@ -106,7 +119,7 @@ def _options(params: OperationParams) -> CheckOptions:
 
 def _default_date(params: OperationParams) -> str | None:
     found = params.first("date")
-    return _date(found.value, found.path) if found is not None else None
+    return _date(found.value, found.where) if found is not None else None
 
 
 def _entry_path(item: ParamValue) -> str:
@@ -120,32 +133,35 @@ def _item_line(item: ParamValue, position: int, default_date: str | None) -> Lin
     code_param = parts.first("code")
     if code_param is None:
         raise InvalidRequest("Each item needs a code part (valueCoding)", expression=_entry_path(item))
+    code_where = code_param.where
     if code_param.value_type == "Coding":
-        code, system = _coding_code(code_param.value, code_param.path)
+        code, system = _coding_code(code_param.value, code_where)
     elif code_param.value_type == "CodeableConcept":
-        coding, path = _pick_coding(code_param.value, code_param.path)
-        code, system = _coding_code(coding, path)
+        coding, coding_where = _pick_coding(code_param.value, code_where)
+        code, system = _coding_code(coding, coding_where)
     else:
         raise InvalidRequest("The item code must be a valueCoding", expression=code_param.path)
-    code, modifiers = _split_expression(code, system, code_param.path)
+    code, modifiers = _split_expression(code, system, code_where)
     for found in parts.all("modifier"):
         if found.value_type == "Coding":
-            mod, mod_system = _coding_code(found.value, found.path)
+            mod, mod_system = _coding_code(found.value, found.where)
         elif found.value_type in ("Code", "String"):
             mod, mod_system = str(found.value), None
         elif found.value_type == "CodeableConcept":
-            coding, path = _pick_coding(found.value, found.path)
-            mod, mod_system = _coding_code(coding, path)
+            coding, coding_where = _pick_coding(found.value, found.where)
+            mod, mod_system = _coding_code(coding, coding_where)
         else:
             raise InvalidRequest("An item modifier must be a valueCoding or valueCode", expression=found.path)
-        modifiers.append(Modifier(mod, mod_system or system, found.path))
+        modifiers.append(Modifier(mod, mod_system or system, found.where))
     quantity_param = parts.first("quantity")
     quantity = 1.0
+    quantity_where = None
     if quantity_param is not None:
-        quantity = _quantity(quantity_param.value, quantity_param.path)
+        quantity_where = quantity_param.where
+        quantity = _quantity(quantity_param.value, quantity_where)
     date_param = parts.first("servicedDate", "date")
     if date_param is not None:
-        day = _date(date_param.value, date_param.path)
+        day = _date(date_param.value, date_param.where)
     elif default_date is not None:
         day = default_date
     else:
@@ -168,8 +184,8 @@ def _item_line(item: ParamValue, position: int, default_date: str | None) -> Lin
         quantity,
         day,
         provider_key,
-        code_param.path,
-        quantity_param.path if quantity_param else None,
+        code_where,
+        quantity_where,
     )
 
 
@@ -535,7 +551,7 @@ def bundling_parameters(result: CheckResult, extra_maps: list[str]) -> dict:
                 _ISSUE_CODES.get(finding.rule, "business-rule"),
                 finding.message,
                 None,
-                finding.expressions or None,
+                [path_text(where) for where in finding.expressions] or None,
             )
         )
     if not issues:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from operator import itemgetter
 
 from terminology.errors import InvalidRequest
 
@@ -19,32 +20,38 @@ _STRING_TYPES = PRIMITIVE_TYPES - _NON_STRING_TYPES
 _CODING_FIELDS = ("system", "version", "code", "display")
 
 
-class ParamValue:
-    """One parameter occurrence: its value[x] type suffix, value and where it came from.
+class ParamValue(tuple):
+    """One parameter occurrence: its name, value[x] type suffix, value and where it came from.
 
+    A tuple underneath: the parser makes one per parameter of every request (hundreds per
+    batch), and building a tuple skips the Python ``__init__`` call a plain class would pay.
     ``path`` (e.g. ``Parameters.parameter[2].valueCode``) is needed only for error messages and
-    issue expressions, so the parser hands over where the value sits and the text is built on
-    first use.
+    issue expressions, so the parser hands over where the value sits (a Where tuple) and the
+    text is built when asked for.
     """
 
-    __slots__ = ("_where", "name", "value", "value_type")
+    __slots__ = ()
 
-    def __init__(self, name: str, value_type: str, value: object, path: str | tuple) -> None:
-        self.name = name
-        self.value_type = value_type
-        self.value = value
-        self._where = path  # the path, or a Where tuple to build it from
+    def __new__(cls, name: str, value_type: str, value: object, path: str | tuple) -> ParamValue:
+        return _new_tuple(cls, (name, value_type, value, path))
+
+    name = property(itemgetter(0), doc="The parameter name.")
+    value_type = property(
+        itemgetter(1), doc="The value[x] suffix ('Coding', 'String', ...), or query, part, resource, empty."
+    )
+    value = property(itemgetter(2), doc="The value: JSON as sent, an OperationParams of parts, or text.")
+    where = property(itemgetter(3), doc="Where the value sits: its path, or a Where tuple.")
 
     @property
     def path(self) -> str:
         """Return the element path of this parameter in the request."""
-        where = self._where
-        if where.__class__ is not str:
-            where = self._where = path_text(where)
-        return where
+        return path_text(self[3])
 
     def __repr__(self) -> str:
         return f"ParamValue({self.name!r}, {self.value_type!r}, {self.value!r}, {self.path!r})"
+
+
+_new_tuple = tuple.__new__
 
 
 # Where an element sits, without building its path text: (parent, list key, index, element);
@@ -111,9 +118,13 @@ class OperationParams:
 
     __slots__ = ("_by_name", "method")
 
-    def __init__(self, values: Iterable[ParamValue], method: str) -> None:
+    def __init__(self, values: Iterable[ParamValue] | dict[str, list[ParamValue]], method: str) -> None:
+        """Index ``values`` by name (the parser hands over its own index, name -> values in order)."""
         self.method = method
-        self._by_name: dict[str, list[ParamValue]] = {}
+        if values.__class__ is dict:
+            self._by_name: dict[str, list[ParamValue]] = values  # type: ignore[assignment]
+            return
+        self._by_name = {}
         for value in values:
             self._by_name.setdefault(value.name, []).append(value)
 
@@ -255,8 +266,8 @@ class OperationParams:
         return found
 
 
-def parse_parameter_list(body: object) -> list[ParamValue]:
-    """Check and flatten a Parameters resource into ParamValues (parts stay nested)."""
+def parse_parameter_list(body: object) -> dict[str, list[ParamValue]]:
+    """Check a Parameters resource; return its ParamValues by name (parts stay nested)."""
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a FHIR Parameters resource", expression="Parameters")
     if body.get("resourceType") != "Parameters":
@@ -270,21 +281,25 @@ def parse_parameter_list(body: object) -> list[ParamValue]:
 _STRUCTURE_KEYS = frozenset({"name", "id", "extension", "modifierExtension"})
 
 
-def _parse_list(entries: object, parent: str | Where, list_key: str) -> list[ParamValue]:
+def _parse_list(entries: object, parent: str | Where, list_key: str) -> dict[str, list[ParamValue]]:
+    """Check a parameter (or part) array; return its values by name, in order."""
     if entries.__class__ is not list:
         raise _error("{path} must be an array", parent, list_key)
-    values: list[ParamValue] = []
-    append = values.append
+    by_name: dict[str, list[ParamValue]] = {}
     for i, entry in enumerate(entries):
-        if entry.__class__ is not dict or entry.get("name").__class__ is not str:
+        if entry.__class__ is not dict or (name := entry.get("name")).__class__ is not str:
             raise _error("{path} must be an object with a string name", (parent, list_key, i, ""))
-        append(_parse_entry(entry, parent, list_key, i))
-    return values
+        value = _parse_entry(entry, name, parent, list_key, i)
+        same = by_name.get(name)
+        if same is None:
+            by_name[name] = [value]
+        else:
+            same.append(value)
+    return by_name
 
 
-def _parse_entry(entry: dict, parent: str | Where, list_key: str, index: int) -> ParamValue:
+def _parse_entry(entry: dict, name: str, parent: str | Where, list_key: str, index: int) -> ParamValue:
     """Check one parameter (or part) entry, the ``index``-th of ``parent``'s ``list_key`` array."""
-    name = entry["name"]
     # This runs for every parameter of every request (hundreds per batch): the common shape,
     # a name and one value, is decided without building lists, and no path text is built
     # unless there is an error to report.
@@ -305,7 +320,7 @@ def _parse_entry(entry: dict, parent: str | Where, list_key: str, index: int) ->
         value_type, value = key[5:], entry[key]
         where = (parent, list_key, index, key)
         if value.__class__ is str and value_type in _STRING_TYPES:
-            return ParamValue(name, value_type, value, where)
+            return _new_tuple(ParamValue, (name, value_type, value, where))
         if value_type in PRIMITIVE_TYPES:
             _check_primitive(value_type, value, where)
         elif value_type == "Coding":
@@ -314,17 +329,17 @@ def _parse_entry(entry: dict, parent: str | Where, list_key: str, index: int) ->
             _check_codeable_concept(value, where)
         elif not isinstance(value, dict | list):
             raise _error("{path} must be a JSON object", where)
-        return ParamValue(name, value_type, value, where)
+        return _new_tuple(ParamValue, (name, value_type, value, where))
     if key == "resource":
         resource = entry["resource"]
         where = (parent, list_key, index, "resource")
         if resource.__class__ is not dict or resource.get("resourceType").__class__ is not str:
             raise _error("{path} must be a FHIR resource", where)
-        return ParamValue(name, "resource", resource, where)
+        return _new_tuple(ParamValue, (name, "resource", resource, where))
     here = (parent, list_key, index, "")
     if key == "part":
-        parts = _parse_list(entry["part"], here, "part")
-        return ParamValue(name, "part", OperationParams(parts, "POST"), (parent, list_key, index, "part"))
+        parts = OperationParams(_parse_list(entry["part"], here, "part"), "POST")
+        return _new_tuple(ParamValue, (name, "part", parts, (parent, list_key, index, "part")))
     if key:
         raise _error("{path} is not an element of Parameters.parameter", here, key)
-    return ParamValue(name, "empty", None, here)
+    return _new_tuple(ParamValue, (name, "empty", None, here))

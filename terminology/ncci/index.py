@@ -7,10 +7,14 @@ import shutil
 import sqlite3
 import sys
 import time
+from array import array
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+
+import numpy as np
 
 from terminology.ncci.importers import (
     ImportFailure,
@@ -28,7 +32,8 @@ from terminology.ncci.importers import (
 INDEX_FILE = "ncci.sqlite"
 SCHEMA_VERSION = 1
 _BATCH = 50_000
-_PAIRS_PER_QUERY = 400
+# Pairs per row query: four codes each, under SQLite's oldest bound-variable limit (999).
+_PAIRS_PER_QUERY = 200
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS edition(
@@ -40,6 +45,7 @@ CREATE TABLE IF NOT EXISTS ptp(
     edition INTEGER NOT NULL, col1 TEXT NOT NULL, col2 TEXT NOT NULL, prior INTEGER NOT NULL,
     effective INTEGER NOT NULL, deletion INTEGER NOT NULL, indicator INTEGER NOT NULL,
     rationale INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ptp_pair_set(edition INTEGER PRIMARY KEY, pairs BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS mue(
     edition INTEGER NOT NULL, code TEXT NOT NULL, value INTEGER NOT NULL, mai INTEGER NOT NULL,
     rationale TEXT NOT NULL, PRIMARY KEY(edition, code)) WITHOUT ROWID;
@@ -48,9 +54,66 @@ CREATE TABLE IF NOT EXISTS mue(
 _PTP_INDEXES = {
     "ptp_col1": "ptp(edition, col1, col2)",
     "ptp_col2": "ptp(edition, col2)",
-    # The unordered pair: a claim's n codes need n(n-1)/2 probes here instead of n*n on ptp_col1.
-    "ptp_pair": "ptp(edition, min(col1, col2), max(col1, col2))",
 }
+# Indexes of earlier versions, dropped by the next import (the pair sets do their work).
+_RETIRED_INDEXES = ("ptp_pair",)
+_NO_PAIR = np.iinfo(np.int64).max  # ends every loaded pair set: a search never runs off its end
+
+
+def code_number(code: str) -> int | None:
+    """Return a five-character code read in base 36 (36**5 < 2**26); None for anything else.
+
+    The PTP reader admits only such codes ([0-9A-Z]{5}), so None also means "has no PTP rows".
+    """
+    if len(code) == 5 and code.isascii() and code.isalnum():
+        return int(code, 36)
+    return None
+
+
+class _PairNumbers:
+    """Number the unordered code pairs of PTP rows: low code << 26 | high code (codes in text order).
+
+    Most code pairs on a claim have no PTP edit. Each edition keeps the sorted numbers of the pairs
+    that have rows (ptp_pair_set, 8 bytes a pair), so a reader finds the pairs of a claim that have
+    edits with one vectorised search, and reads rows only for those.
+    """
+
+    def __init__(self) -> None:
+        self._codes: dict[str, int] = {}
+        self._numbers = array("q")
+
+    def add(self, rows: Iterable[tuple]) -> None:
+        """Number the pairs of (edition, col1, col2, ...) rows; their codes are checked PTP codes."""
+        codes, append = self._codes, self._numbers.append
+        for row in rows:
+            first, second = (row[1], row[2]) if row[1] <= row[2] else (row[2], row[1])
+            low, high = codes.get(first), codes.get(second)
+            if low is None:
+                low = codes[first] = code_number(first)
+            if high is None:
+                high = codes[second] = code_number(second)
+            append(low << 26 | high)
+
+    def blob(self) -> bytes:
+        """Return the distinct pair numbers, sorted, as little-endian int64."""
+        return np.unique(np.frombuffer(self._numbers, dtype=np.int64)).astype("<i8").tobytes()
+
+
+def _store_pair_set(conn: sqlite3.Connection, edition_id: int, numbers: _PairNumbers) -> None:
+    conn.execute("INSERT OR REPLACE INTO ptp_pair_set VALUES (?, ?)", (edition_id, numbers.blob()))
+
+
+_UPPER_PAIRS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _upper_pairs(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the index pairs (i, j), i < j, of ``count`` items, in combinations() order."""
+    found = _UPPER_PAIRS.get(count)
+    if found is None:
+        found = np.triu_indices(count, 1)
+        if count <= 64:  # claims are short; keep the common sizes
+            _UPPER_PAIRS[count] = found
+    return found
 
 
 def index_path(data_dir: str | os.PathLike) -> Path:
@@ -155,6 +218,16 @@ class _Writer:
         self.conn.executescript(_SCHEMA)
         self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         self.conn.execute("BEGIN")
+        # Files from earlier versions have PTP editions without a pair set: number them now.
+        missing = self.conn.execute(
+            "SELECT id FROM edition WHERE kind = 'ptp' AND id NOT IN (SELECT edition FROM ptp_pair_set)"
+        ).fetchall()
+        for (edition_id,) in missing:
+            numbers = _PairNumbers()
+            numbers.add(
+                self.conn.execute("SELECT edition, col1, col2 FROM ptp WHERE edition = ?", (edition_id,))
+            )
+            _store_pair_set(self.conn, edition_id, numbers)
         return self.conn
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -174,6 +247,8 @@ def _replace_edition(conn: sqlite3.Connection, kind: str, setting: str, name: st
     ).fetchone()
     if old is not None:
         conn.execute(f"DELETE FROM {kind} WHERE edition = ?", (old[0],))
+        if kind == "ptp":
+            conn.execute("DELETE FROM ptp_pair_set WHERE edition = ?", (old[0],))
         conn.execute("DELETE FROM edition WHERE id = ?", (old[0],))
 
 
@@ -259,7 +334,7 @@ def import_ptp(
         for row in conn.execute("SELECT id, text FROM rationale"):
             rationale_ids[row[1]] = row[0]
         _replace_edition(conn, "ptp", setting, name)
-        for index_name in _PTP_INDEXES:
+        for index_name in (*_PTP_INDEXES, *_RETIRED_INDEXES):
             conn.execute(f"DROP INDEX IF EXISTS {index_name}")
         edition_id = _new_edition(conn, "ptp", setting, name, quarter, paths)
 
@@ -273,14 +348,17 @@ def import_ptp(
                     yield edition_id, col1, col2, int(prior), start, end, indicator, rid
 
         total = 0
+        numbers = _PairNumbers()
         for batch in _batched(rows()):
             conn.executemany("INSERT INTO ptp VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+            numbers.add(batch)
             total += len(batch)
             progress.add(len(batch))
         if total == 0:
             raise ImportFailure(str(paths[0]), None, "no PTP edit rows were found")
         for index_name, indexed in _PTP_INDEXES.items():
             conn.execute(f"CREATE INDEX IF NOT EXISTS {index_name} ON {indexed}")
+        _store_pair_set(conn, edition_id, numbers)
         pairs = conn.execute(
             "SELECT COUNT(*) FROM (SELECT DISTINCT col1, col2 FROM ptp WHERE edition = ?)", (edition_id,)
         ).fetchone()[0]
@@ -366,7 +444,8 @@ class NcciIndex:
         self._checked = 0.0
         self._editions: list[Edition] = []
         self._rationales: dict[int, str] = {}
-        self._pair_index = False
+        # Edition id -> its loaded pair set (None: the file has none), least recently used first.
+        self._pair_sets: OrderedDict[int, np.ndarray | None] = OrderedDict()
         self._mue: dict[int, dict[str, tuple[int, int, str]]] = {}
         self.listeners: list[Callable[[list[Edition]], None]] = []
         self.error: str | None = None
@@ -383,23 +462,19 @@ class NcciIndex:
             self._conn.close()
         self._conn, self._editions, self._rationales, self.error = None, [], {}, None
         self._mue = {}
+        self._pair_sets.clear()
         self._stamp = self._file_stamp()
         self._pid = os.getpid()
         if self._stamp is None:
             return
         try:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            # immutable: an import never writes to a file readers have open (it replaces the file),
+            # so SQLite may skip the locking and change checks it would make for every statement.
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
             # A serving worker needs little page cache: lookups touch a handful of index pages.
             conn.execute("PRAGMA cache_size=-2000")
             self._editions = _read_editions(conn)
             self._rationales = dict(conn.execute("SELECT id, text FROM rationale").fetchall())
-            # Files imported before ptp_pair existed are still read (ptp_col1 answers pairs too).
-            self._pair_index = (
-                conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'ptp_pair'"
-                ).fetchone()
-                is not None
-            )
         except sqlite3.DatabaseError as exc:
             self.error = f"the NCCI index {self.path} cannot be read: {exc}"
             return
@@ -456,31 +531,51 @@ class NcciIndex:
             return max(before, key=lambda e: (e.start, e.name)), False
         return min(candidates, key=lambda e: (e.start, e.name)), False
 
+    # At most this many bytes of pair sets per process (a set is 8 bytes a pair, ~21 MB for a full
+    # practitioner edition); the least recently used ones are let go, and read again when needed.
+    PAIR_SET_BUDGET = 64 * 1024 * 1024
+
+    def _pair_set(self, edition: Edition) -> np.ndarray | None:
+        """Return the edition's sorted pair numbers, ending in _NO_PAIR (None for older files)."""
+        sets = self._pair_sets
+        if edition.id in sets:
+            sets.move_to_end(edition.id)
+            return sets[edition.id]
+        try:
+            row = self._conn.execute(
+                "SELECT pairs FROM ptp_pair_set WHERE edition = ?", (edition.id,)
+            ).fetchone()
+        except sqlite3.OperationalError:  # a file imported before pair sets existed
+            row = None
+        pairs = None
+        if row is not None:
+            pairs = np.concatenate((np.frombuffer(row[0], dtype="<i8"), [_NO_PAIR]))
+        sets[edition.id] = pairs
+        while len(sets) > 1 and sum(p.nbytes for p in sets.values() if p is not None) > self.PAIR_SET_BUDGET:
+            sets.popitem(last=False)
+        return pairs
+
     def ptp_rows(self, edition: Edition, codes: list[str]) -> list[tuple]:
         """Return the edits between any two of ``codes``: (col1, col2, prior, eff, del, ind, rationale)."""
         self.refresh()
         distinct = sorted(set(codes))
         if self._conn is None or len(distinct) < 2:
             return []
-        if self._pair_index:
+        pair_set = self._pair_set(edition)
+        if pair_set is None:
+            # An edition imported by an earlier version: every pair of the claim is looked up.
             pairs = [(a, b) for i, a in enumerate(distinct) for b in distinct[i + 1 :]]
-            rows = []
-            # Chunks keep each statement under SQLite's oldest bound-variable limit (999).
-            for start in range(0, len(pairs), _PAIRS_PER_QUERY):
-                chunk = pairs[start : start + _PAIRS_PER_QUERY]
-                rows += self._conn.execute(
-                    f"WITH pair(lo, hi) AS (VALUES {','.join(['(?,?)'] * len(chunk))}) "
-                    "SELECT col1, col2, prior, effective, deletion, indicator, rationale "
-                    "FROM pair CROSS JOIN ptp ON ptp.edition = ? "
-                    "AND min(col1, col2) = pair.lo AND max(col1, col2) = pair.hi",
-                    (*[code for pair in chunk for code in pair], edition.id),
-                ).fetchall()
         else:
-            marks = ",".join("?" * len(distinct))
-            rows = self._conn.execute(
-                f"SELECT col1, col2, prior, effective, deletion, indicator, rationale FROM ptp "
-                f"WHERE edition = ? AND col1 IN ({marks}) AND col2 IN ({marks}) AND col1 != col2",
-                (edition.id, *distinct, *distinct),
+            pairs = _pairs_in(pair_set, distinct)
+        rows: list[tuple] = []
+        for start in range(0, len(pairs), _PAIRS_PER_QUERY):
+            chunk = pairs[start : start + _PAIRS_PER_QUERY]
+            # Both orientations of each pair, each one probe on ptp_col1 (edition, col1, col2).
+            rows += self._conn.execute(
+                f"WITH pair(c1, c2) AS (VALUES {','.join(['(?,?),(?,?)'] * len(chunk))}) "
+                "SELECT col1, col2, prior, effective, deletion, indicator, rationale "
+                "FROM pair CROSS JOIN ptp ON ptp.edition = ? AND ptp.col1 = pair.c1 AND ptp.col2 = pair.c2",
+                (*[code for a, b in chunk for code in (a, b, b, a)], edition.id),
             ).fetchall()
         names = self._rationales
         return [(*row[:6], names.get(row[6], "")) for row in sorted(rows)]
@@ -529,6 +624,21 @@ class NcciIndex:
         ptp = sum(1 for e in self._editions if e.kind == "ptp")
         mue = sum(1 for e in self._editions if e.kind == "mue")
         return True, f"NCCI index {self.path}: {ptp} PTP editions, {mue} MUE tables"
+
+
+def _pairs_in(pair_set: np.ndarray, distinct: list[str]) -> list[tuple[str, str]]:
+    """Return the pairs of ``distinct`` (sorted codes) whose numbers are in ``pair_set``."""
+    coded = [(code, number) for code in distinct if (number := code_number(code)) is not None]
+    if len(coded) < 2:
+        return []
+    numbers = np.array([number for _code, number in coded], dtype=np.int64)
+    low, high = _upper_pairs(len(coded))
+    # The codes are in text order, so low comes before high in each pair, as the numbers were made.
+    wanted = numbers[low] << 26 | numbers[high]
+    found = np.flatnonzero(pair_set[np.searchsorted(pair_set, wanted)] == wanted)
+    return [
+        (coded[i][0], coded[j][0]) for i, j in zip(low[found].tolist(), high[found].tolist(), strict=True)
+    ]
 
 
 def read_editions(path: Path) -> list[Edition]:

@@ -79,9 +79,10 @@ def test_editions_live_side_by_side_and_reimport_replaces_only_one(tmp_path):
     assert [r[:2] for r in index.ptp_rows(outpatient, ["Z0001", "Z0009"])] == [("Z0001", "Z0009")]
 
 
-def test_pair_probes_find_both_orientations_and_match_an_index_without_ptp_pair(tmp_path):
+def test_pair_probes_find_both_orientations_and_match_an_index_without_pair_sets(tmp_path):
     data = tmp_path / "data"
     codes = [f"Z{n:04d}" for n in range(1, 31)]  # 435 pairs: more than one query's worth
+    codes += ["Z12", "Z-032", "Z0031X"]  # not codes a PTP row can hold: never looked up, no error
     rows = [ptp_row("Z0001", "Z0030"), ptp_row("Z0017", "Z0002"), ptp_row("Z0005", "Z0005")]
     rows += [ptp_row("Z0003", "Z0004", "20100101", "20191231", 0), ptp_row("Z0003", "Z0004")]
     rows += [ptp_row("Z0003", "Z9999")]  # a partner outside the claim
@@ -95,12 +96,66 @@ def test_pair_probes_find_both_orientations_and_match_an_index_without_ptp_pair(
         ("Z0003", "Z0004"),
         ("Z0017", "Z0002"),
     ]
+    # Upper and lower case make the same pair number; rows are still read for the exact codes.
+    assert index.ptp_rows(edition, ["z0017", "Z0002"]) == []
     conn = sqlite3.connect(index_path(data))
-    conn.execute("DROP INDEX ptp_pair")  # as a file imported by an earlier version
+    conn.execute("DROP TABLE ptp_pair_set")  # as a file imported by an earlier version
     conn.commit()
     conn.close()
     older = NcciIndex(index_path(data))
     assert older.ptp_rows(older.editions("ptp")[0], codes) == found
+
+
+def test_an_import_into_an_older_file_gives_its_editions_pair_sets(tmp_path):
+    data = tmp_path / "data"
+    import_ptp(data, [write_ptp(tmp_path / "ccipra-v321r0-f1.TXT", [ptp_row("Z0001", "Z0002")])])
+    conn = sqlite3.connect(index_path(data))
+    conn.execute("DROP TABLE ptp_pair_set")
+    conn.execute("CREATE INDEX ptp_pair ON ptp(edition, min(col1, col2), max(col1, col2))")
+    conn.commit()
+    conn.close()
+    import_ptp(data, [write_ptp(tmp_path / "ccipra-v322r0-f1.TXT", [ptp_row("Z0004", "Z0003")])])
+    index = NcciIndex(index_path(data))
+    older, newer = index.editions("ptp")
+    assert [r[:2] for r in index.ptp_rows(older, ["Z0001", "Z0002", "Z0003"])] == [("Z0001", "Z0002")]
+    assert [r[:2] for r in index.ptp_rows(newer, ["Z0004", "Z0003", "Z0001"])] == [("Z0004", "Z0003")]
+    conn = sqlite3.connect(index_path(data))
+    try:
+        sets = conn.execute("SELECT edition, length(pairs) FROM ptp_pair_set ORDER BY edition").fetchall()
+        retired = conn.execute("SELECT name FROM sqlite_master WHERE name = 'ptp_pair'").fetchall()
+    finally:
+        conn.close()
+    assert sets == [(older.id, 8), (newer.id, 8)]
+    assert retired == []
+
+
+def test_reimport_replaces_the_pair_set_of_the_replaced_edition(tmp_path):
+    data = tmp_path / "data"
+    import_ptp(data, [write_ptp(tmp_path / "ccipra-v322r0-f1.TXT", [ptp_row("Z0001", "Z0002")])])
+    (tmp_path / "again").mkdir()
+    rows = [ptp_row("Z0003", "Z0004"), ptp_row("Z0004", "Z0003"), ptp_row("Z0003", "Z0004", "20100101")]
+    import_ptp(data, [write_ptp(tmp_path / "again" / "ccipra-v322r0-f1.TXT", rows)])
+    conn = sqlite3.connect(index_path(data))
+    try:
+        sets = conn.execute("SELECT edition, pairs FROM ptp_pair_set").fetchall()
+        (edition_id,) = conn.execute("SELECT id FROM edition").fetchone()
+    finally:
+        conn.close()
+    # One number for the unordered pair, however many rows and orientations it has.
+    assert sets == [(edition_id, (int("Z0003", 36) << 26 | int("Z0004", 36)).to_bytes(8, "little"))]
+
+
+def test_pair_sets_beyond_the_budget_are_let_go_and_read_again(tmp_path):
+    data = tmp_path / "data"
+    import_ptp(data, [write_ptp(tmp_path / "ccipra-v321r0-f1.TXT", [ptp_row("Z0001", "Z0002")])])
+    import_ptp(data, [write_ptp(tmp_path / "ccipra-v322r0-f1.TXT", [ptp_row("Z0001", "Z0003")])])
+    index = NcciIndex(index_path(data))
+    index.PAIR_SET_BUDGET = 20  # room for one set of one pair (and its end marker)
+    first, second = index.editions("ptp")
+    for _ in range(2):
+        assert [r[:2] for r in index.ptp_rows(first, ["Z0001", "Z0002", "Z0003"])] == [("Z0001", "Z0002")]
+        assert [r[:2] for r in index.ptp_rows(second, ["Z0001", "Z0002", "Z0003"])] == [("Z0001", "Z0003")]
+        assert list(index._pair_sets) == [second.id]
 
 
 def test_edition_option_and_undecodable_names(tmp_path):

@@ -238,8 +238,8 @@ class BundlingChecker:
     def _duplicates(self, group: list[Line], findings: list[Finding]) -> None:
         seen: dict[tuple, Line] = {}
         for line in group:
-            # The same modifiers in any order make the same line.
-            key = (line.code, tuple(sorted(line.modifier_codes)))
+            # The same modifiers in any order make the same line (most lines have none).
+            key = (line.code, tuple(sorted(line.modifier_codes)) if line.modifiers else ())
             first = seen.get(key)
             if first is None:
                 seen[key] = line

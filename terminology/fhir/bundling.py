@@ -130,38 +130,43 @@ def _item_line(item: ParamValue, position: int, default_date: str | None) -> Lin
     if item.value_type != "part":
         raise InvalidRequest("Parameter 'item' must have parts (sequence, code, ...)", expression=item.path)
     parts: OperationParams = item.value  # type: ignore[assignment]
-    code_param = parts.first("code")
-    if code_param is None:
+    # One item per claim line: its parts are read by name once, and unpacked (a ParamValue is a
+    # (name, value type, value, where) tuple) rather than read attribute by attribute.
+    part = parts.by_name().get
+    found = part("code")
+    if found is None:
         raise InvalidRequest("Each item needs a code part (valueCoding)", expression=_entry_path(item))
-    code_where = code_param.where
-    if code_param.value_type == "Coding":
-        code, system = _coding_code(code_param.value, code_where)
-    elif code_param.value_type == "CodeableConcept":
-        coding, coding_where = _pick_coding(code_param.value, code_where)
+    _name, value_type, value, code_where = found[0]
+    if value_type == "Coding":
+        code, system = _coding_code(value, code_where)
+    elif value_type == "CodeableConcept":
+        coding, coding_where = _pick_coding(value, code_where)
         code, system = _coding_code(coding, coding_where)
     else:
-        raise InvalidRequest("The item code must be a valueCoding", expression=code_param.path)
+        raise InvalidRequest("The item code must be a valueCoding", expression=found[0].path)
     code, modifiers = _split_expression(code, system, code_where)
-    for found in parts.all("modifier"):
-        if found.value_type == "Coding":
-            mod, mod_system = _coding_code(found.value, found.where)
-        elif found.value_type in ("Code", "String"):
-            mod, mod_system = str(found.value), None
-        elif found.value_type == "CodeableConcept":
-            coding, coding_where = _pick_coding(found.value, found.where)
+    for modifier in part("modifier", ()):
+        _name, value_type, value, where = modifier
+        if value_type == "Coding":
+            mod, mod_system = _coding_code(value, where)
+        elif value_type in ("Code", "String"):
+            mod, mod_system = str(value), None
+        elif value_type == "CodeableConcept":
+            coding, coding_where = _pick_coding(value, where)
             mod, mod_system = _coding_code(coding, coding_where)
         else:
-            raise InvalidRequest("An item modifier must be a valueCoding or valueCode", expression=found.path)
-        modifiers.append(Modifier(mod, mod_system or system, found.where))
-    quantity_param = parts.first("quantity")
-    quantity = 1.0
-    quantity_where = None
-    if quantity_param is not None:
-        quantity_where = quantity_param.where
-        quantity = _quantity(quantity_param.value, quantity_where)
-    date_param = parts.first("servicedDate", "date")
-    if date_param is not None:
-        day = _date(date_param.value, date_param.where)
+            raise InvalidRequest(
+                "An item modifier must be a valueCoding or valueCode", expression=modifier.path
+            )
+        modifiers.append(Modifier(mod, mod_system or system, where))
+    quantity, quantity_where = 1.0, None
+    found = part("quantity")
+    if found is not None:
+        quantity_where = found[0][3]
+        quantity = _quantity(found[0][2], quantity_where)
+    found = part("servicedDate") or part("date")
+    if found is not None:
+        day = _date(found[0][2], found[0][3])
     elif default_date is not None:
         day = default_date
     else:
@@ -169,24 +174,16 @@ def _item_line(item: ParamValue, position: int, default_date: str | None) -> Lin
             "The item has no servicedDate and there is no top-level date",
             expression=_entry_path(item),
         )
-    number = parts.integer("sequence", position, minimum=1)
-    provider = parts.first("provider")
+    found = part("sequence")
+    number = found[0][2] if found is not None else position
+    if number.__class__ is not int or not 1 <= number <= 2**31 - 1:  # else integer() says what is wrong
+        number = parts.integer("sequence", position, minimum=1)
     provider_key = None
-    if provider is not None:
-        provider_key = (
-            _reference_key(provider.value) if isinstance(provider.value, dict) else str(provider.value)
-        )
-    return Line(
-        number,
-        code,
-        system,
-        modifiers,
-        quantity,
-        day,
-        provider_key,
-        code_where,
-        quantity_where,
-    )
+    found = part("provider")
+    if found is not None:
+        value = found[0][2]
+        provider_key = _reference_key(value) if isinstance(value, dict) else str(value)
+    return Line(number, code, system, modifiers, quantity, day, provider_key, code_where, quantity_where)
 
 
 def _reference_key(value: dict | None) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from operator import itemgetter
 
 from terminology.errors import InvalidRequest
@@ -52,6 +52,7 @@ class ParamValue(tuple):
 
 
 _new_tuple = tuple.__new__
+_new_object = object.__new__
 
 
 # Where an element sits, without building its path text: (parent, list key, index, element);
@@ -98,19 +99,40 @@ def _check_codeable_concept(value: object, where: str | Where) -> dict:
     return value
 
 
-def _check_primitive(value_type: str, value: object, where: str | Where) -> None:
-    if value.__class__ is str and value_type not in _NON_STRING_TYPES:
-        return  # the common case, decided without the chain below
-    if value_type == "Boolean":
-        ok = isinstance(value, bool)
-    elif value_type in _NUMBER_TYPES:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif value_type == "Decimal":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, str)
-    if not ok:
-        raise _error(f"{{path}} has the wrong JSON type for value{value_type}", where)
+def _wrong_type(where: Where) -> InvalidRequest:
+    return _error(f"{{path}} has the wrong JSON type for {where[3]}", where)
+
+
+def _check_text(value: object, where: Where) -> None:
+    if value.__class__ is not str:
+        raise _wrong_type(where)
+
+
+def _check_boolean(value: object, where: Where) -> None:
+    if value.__class__ is not bool:
+        raise _wrong_type(where)
+
+
+def _check_integer(value: object, where: Where) -> None:
+    if value.__class__ is not int:  # JSON true/false are bool, not int, here
+        raise _wrong_type(where)
+
+
+def _check_decimal(value: object, where: Where) -> None:
+    if value.__class__ is not int and value.__class__ is not float:
+        raise _wrong_type(where)
+
+
+# value[x] key -> (type suffix, check that raises for a value of the wrong shape). One lookup
+# decides an entry's type: the parser meets these keys for every parameter of every request.
+_VALUE_KEYS: dict[str, tuple[str, Callable[[object, Where], object]]] = {
+    **{f"value{kind}": (kind, _check_text) for kind in _STRING_TYPES},
+    "valueBoolean": ("Boolean", _check_boolean),
+    **{f"value{kind}": (kind, _check_integer) for kind in _NUMBER_TYPES},
+    "valueDecimal": ("Decimal", _check_decimal),
+    "valueCoding": ("Coding", _check_coding),
+    "valueCodeableConcept": ("CodeableConcept", _check_codeable_concept),
+}
 
 
 class OperationParams:
@@ -159,6 +181,10 @@ class OperationParams:
         merged = OperationParams((), self.method)
         merged._by_name = {**defaults._by_name, **self._by_name}
         return merged
+
+    def by_name(self) -> Mapping[str, list[ParamValue]]:
+        """Return the parameters by name, each name's occurrences in order (read-only)."""
+        return self._by_name
 
     def names(self) -> set[str]:
         """Return the names of the parameters present."""
@@ -316,20 +342,18 @@ def _parse_entry(entry: dict, name: str, parent: str | Where, list_key: str, ind
                 "{path} must have only one of value[x], resource or part", (parent, list_key, index, "")
             )
         key = payload[0] if payload else ""
-    if key[:5] == "value":  # slicing: str.startswith parses its arguments on every call
-        value_type, value = key[5:], entry[key]
+    known = _VALUE_KEYS.get(key)
+    if known is not None:
+        value = entry[key]
         where = (parent, list_key, index, key)
-        if value.__class__ is str and value_type in _STRING_TYPES:
-            return _new_tuple(ParamValue, (name, value_type, value, where))
-        if value_type in PRIMITIVE_TYPES:
-            _check_primitive(value_type, value, where)
-        elif value_type == "Coding":
-            _check_coding(value, where)
-        elif value_type == "CodeableConcept":
-            _check_codeable_concept(value, where)
-        elif not isinstance(value, dict | list):
+        known[1](value, where)
+        return _new_tuple(ParamValue, (name, known[0], value, where))
+    if key[:5] == "value":  # any other value[x] type is a JSON object (or an array)
+        value = entry[key]
+        where = (parent, list_key, index, key)
+        if value.__class__ is not dict and value.__class__ is not list:
             raise _error("{path} must be a JSON object", where)
-        return _new_tuple(ParamValue, (name, value_type, value, where))
+        return _new_tuple(ParamValue, (name, key[5:], value, where))
     if key == "resource":
         resource = entry["resource"]
         where = (parent, list_key, index, "resource")
@@ -338,7 +362,8 @@ def _parse_entry(entry: dict, name: str, parent: str | Where, list_key: str, ind
         return _new_tuple(ParamValue, (name, "resource", resource, where))
     here = (parent, list_key, index, "")
     if key == "part":
-        parts = OperationParams(_parse_list(entry["part"], here, "part"), "POST")
+        parts = _new_object(OperationParams)  # the parts come indexed by name already
+        parts.method, parts._by_name = "POST", _parse_list(entry["part"], here, "part")
         return _new_tuple(ParamValue, (name, "part", parts, (parent, list_key, index, "part")))
     if key:
         raise _error("{path} is not an element of Parameters.parameter", here, key)

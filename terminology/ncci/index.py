@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -143,7 +144,12 @@ class Edition:
     @property
     def quarter(self) -> str:
         """Return the quarter label, e.g. ``2026Q3``."""
-        return str(quarter_of_date(date.fromisoformat(self.start)))
+        return _quarter_label(self.start)
+
+
+@lru_cache(maxsize=256)
+def _quarter_label(start: str) -> str:
+    return str(quarter_of_date(date.fromisoformat(start)))
 
 
 @dataclass(slots=True)

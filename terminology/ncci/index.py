@@ -104,14 +104,16 @@ def _store_pair_set(conn: sqlite3.Connection, edition_id: int, numbers: _PairNum
     conn.execute("INSERT OR REPLACE INTO ptp_pair_set VALUES (?, ?)", (edition_id, numbers.blob()))
 
 
-_UPPER_PAIRS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+_UPPER_PAIRS: dict[int, tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]] = {}
 
 
-def _upper_pairs(count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return the index pairs (i, j), i < j, of ``count`` items, in combinations() order."""
+def _upper_pairs(count: int) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """Return the index pairs (i, j), i < j, of ``count`` items in combinations() order: as two
+    arrays, and as a list of tuples."""
     found = _UPPER_PAIRS.get(count)
     if found is None:
-        found = np.triu_indices(count, 1)
+        low, high = np.triu_indices(count, 1)
+        found = (low, high, list(zip(low.tolist(), high.tolist(), strict=True)))
         if count <= 64:  # claims are short; keep the common sizes
             _UPPER_PAIRS[count] = found
     return found
@@ -634,17 +636,21 @@ class NcciIndex:
 
 def _pairs_in(pair_set: np.ndarray, distinct: list[str]) -> list[tuple[str, str]]:
     """Return the pairs of ``distinct`` (sorted codes) whose numbers are in ``pair_set``."""
-    coded = [(code, number) for code in distinct if (number := code_number(code)) is not None]
+    coded, numbers = [], []
+    for code in distinct:
+        number = code_number(code)
+        if number is not None:
+            coded.append(code)
+            numbers.append(number)
     if len(coded) < 2:
         return []
-    numbers = np.array([number for _code, number in coded], dtype=np.int64)
-    low, high = _upper_pairs(len(coded))
+    low, high, index_pairs = _upper_pairs(len(coded))
+    values = np.array(numbers, dtype=np.int64)
     # The codes are in text order, so low comes before high in each pair, as the numbers were made.
-    wanted = numbers[low] << 26 | numbers[high]
-    found = np.flatnonzero(pair_set[np.searchsorted(pair_set, wanted)] == wanted)
-    return [
-        (coded[i][0], coded[j][0]) for i, j in zip(low[found].tolist(), high[found].tolist(), strict=True)
-    ]
+    wanted = (values << 26)[low] | values[high]
+    # Array methods, not the np.* functions: those add a Python dispatch layer to every call.
+    found = (pair_set[pair_set.searchsorted(wanted)] == wanted).nonzero()[0].tolist()
+    return [(coded[i], coded[j]) for i, j in map(index_pairs.__getitem__, found)]
 
 
 def read_editions(path: Path) -> list[Edition]:

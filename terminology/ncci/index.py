@@ -33,8 +33,8 @@ from terminology.ncci.importers import (
 INDEX_FILE = "ncci.sqlite"
 SCHEMA_VERSION = 1
 _BATCH = 50_000
-# Pairs per row query: four codes each, under SQLite's oldest bound-variable limit (999).
-_PAIRS_PER_QUERY = 200
+# Pairs per row query: two codes each, under SQLite's oldest bound-variable limit (999).
+_PAIRS_PER_QUERY = 400
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS edition(
@@ -72,11 +72,12 @@ def code_number(code: str) -> int | None:
 
 
 class _PairNumbers:
-    """Number the unordered code pairs of PTP rows: low code << 26 | high code (codes in text order).
+    """Number the code pairs of PTP rows: column 1 code << 26 | column 2 code.
 
-    Most code pairs on a claim have no PTP edit. Each edition keeps the sorted numbers of the pairs
-    that have rows (ptp_pair_set, 8 bytes a pair), so a reader finds the pairs of a claim that have
-    edits with one vectorised search, and reads rows only for those.
+    Most code pairs on a claim have no PTP edit. Each edition keeps the sorted numbers of the
+    (column 1, column 2) pairs that have rows (ptp_pair_set, 8 bytes a pair), so a reader finds the
+    ordered pairs of a claim that have edits with one vectorised search, and reads rows only for
+    those: one probe each.
     """
 
     def __init__(self) -> None:
@@ -87,13 +88,12 @@ class _PairNumbers:
         """Number the pairs of (edition, col1, col2, ...) rows; their codes are checked PTP codes."""
         codes, append = self._codes, self._numbers.append
         for row in rows:
-            first, second = (row[1], row[2]) if row[1] <= row[2] else (row[2], row[1])
-            low, high = codes.get(first), codes.get(second)
-            if low is None:
-                low = codes[first] = code_number(first)
-            if high is None:
-                high = codes[second] = code_number(second)
-            append(low << 26 | high)
+            first, second = codes.get(row[1]), codes.get(row[2])
+            if first is None:
+                first = codes[row[1]] = code_number(row[1])
+            if second is None:
+                second = codes[row[2]] = code_number(row[2])
+            append(first << 26 | second)
 
     def blob(self) -> bytes:
         """Return the distinct pair numbers, sorted, as little-endian int64."""
@@ -104,18 +104,17 @@ def _store_pair_set(conn: sqlite3.Connection, edition_id: int, numbers: _PairNum
     conn.execute("INSERT OR REPLACE INTO ptp_pair_set VALUES (?, ?)", (edition_id, numbers.blob()))
 
 
-_UPPER_PAIRS: dict[int, tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]] = {}
+_ORDERED_PAIRS: dict[int, tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]] = {}
 
 
-def _upper_pairs(count: int) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
-    """Return the index pairs (i, j), i < j, of ``count`` items in combinations() order: as two
-    arrays, and as a list of tuples."""
-    found = _UPPER_PAIRS.get(count)
+def _ordered_pairs(count: int) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """Return the index pairs (i, j), i != j, of ``count`` items: as two arrays and as tuples."""
+    found = _ORDERED_PAIRS.get(count)
     if found is None:
-        low, high = np.triu_indices(count, 1)
-        found = (low, high, list(zip(low.tolist(), high.tolist(), strict=True)))
+        first, second = np.nonzero(~np.eye(count, dtype=bool))
+        found = (first, second, list(zip(first.tolist(), second.tolist(), strict=True)))
         if count <= 64:  # claims are short; keep the common sizes
-            _UPPER_PAIRS[count] = found
+            _ORDERED_PAIRS[count] = found
     return found
 
 
@@ -571,19 +570,19 @@ class NcciIndex:
             return []
         pair_set = self._pair_set(edition)
         if pair_set is None:
-            # An edition imported by an earlier version: every pair of the claim is looked up.
-            pairs = [(a, b) for i, a in enumerate(distinct) for b in distinct[i + 1 :]]
+            # An edition imported by an earlier version: every pair is looked up, both ways round.
+            pairs = [(a, b) for a in distinct for b in distinct if a != b]
         else:
             pairs = _pairs_in(pair_set, distinct)
         rows: list[tuple] = []
         for start in range(0, len(pairs), _PAIRS_PER_QUERY):
             chunk = pairs[start : start + _PAIRS_PER_QUERY]
-            # Both orientations of each pair, each one probe on ptp_col1 (edition, col1, col2).
+            # One probe on ptp_col1 (edition, col1, col2) per (column 1, column 2) pair.
             rows += self._conn.execute(
-                f"WITH pair(c1, c2) AS (VALUES {','.join(['(?,?),(?,?)'] * len(chunk))}) "
+                f"WITH pair(c1, c2) AS (VALUES {','.join(['(?,?)'] * len(chunk))}) "
                 "SELECT col1, col2, prior, effective, deletion, indicator, rationale "
                 "FROM pair CROSS JOIN ptp ON ptp.edition = ? AND ptp.col1 = pair.c1 AND ptp.col2 = pair.c2",
-                (*[code for a, b in chunk for code in (a, b, b, a)], edition.id),
+                (*[code for pair in chunk for code in pair], edition.id),
             ).fetchall()
         names = self._rationales
         return [(*row[:6], names.get(row[6], "")) for row in sorted(rows)]
@@ -635,7 +634,7 @@ class NcciIndex:
 
 
 def _pairs_in(pair_set: np.ndarray, distinct: list[str]) -> list[tuple[str, str]]:
-    """Return the pairs of ``distinct`` (sorted codes) whose numbers are in ``pair_set``."""
+    """Return the (column 1, column 2) pairs of ``distinct`` codes whose numbers are in ``pair_set``."""
     coded, numbers = [], []
     for code in distinct:
         number = code_number(code)
@@ -644,10 +643,9 @@ def _pairs_in(pair_set: np.ndarray, distinct: list[str]) -> list[tuple[str, str]
             numbers.append(number)
     if len(coded) < 2:
         return []
-    low, high, index_pairs = _upper_pairs(len(coded))
+    first, second, index_pairs = _ordered_pairs(len(coded))
     values = np.array(numbers, dtype=np.int64)
-    # The codes are in text order, so low comes before high in each pair, as the numbers were made.
-    wanted = (values << 26)[low] | values[high]
+    wanted = (values << 26)[first] | values[second]
     # Array methods, not the np.* functions: those add a Python dispatch layer to every call.
     found = (pair_set[pair_set.searchsorted(wanted)] == wanted).nonzero()[0].tolist()
     return [(coded[i], coded[j]) for i, j in map(index_pairs.__getitem__, found)]

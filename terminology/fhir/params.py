@@ -140,15 +140,21 @@ class OperationParams:
 
     __slots__ = ("_by_name", "method")
 
-    def __init__(self, values: Iterable[ParamValue] | dict[str, list[ParamValue]], method: str) -> None:
-        """Index ``values`` by name (the parser hands over its own index, name -> values in order)."""
+    def __init__(self, values: Iterable[ParamValue], method: str) -> None:
         self.method = method
-        if values.__class__ is dict:
-            self._by_name: dict[str, list[ParamValue]] = values  # type: ignore[assignment]
-            return
-        self._by_name = {}
+        self._by_name: dict[str, list[ParamValue]] = {}
         for value in values:
             self._by_name.setdefault(value.name, []).append(value)
+
+    @classmethod
+    def _indexed(cls, by_name: dict[str, list[ParamValue]]) -> OperationParams:
+        """Wrap the parser's own index of a POST body (name -> values in order) as it is.
+
+        Built without a Python ``__init__`` call: the parser makes one for every item's parts.
+        """
+        params = _new_object(cls)
+        params.method, params._by_name = "POST", by_name
+        return params
 
     @classmethod
     def from_query(cls, items: Iterable[tuple[str, str]]) -> OperationParams:
@@ -168,7 +174,7 @@ class OperationParams:
     @classmethod
     def from_parameters(cls, body: object) -> OperationParams:
         """Build from a FHIR Parameters resource, checking its structure as it goes."""
-        return cls(parse_parameter_list(body), "POST")
+        return cls._indexed(parse_parameter_list(body))
 
     def without(self, name: str) -> OperationParams:
         """Return a copy without the parameters called ``name``."""
@@ -362,8 +368,7 @@ def _parse_entry(entry: dict, name: str, parent: str | Where, list_key: str, ind
         return _new_tuple(ParamValue, (name, "resource", resource, where))
     here = (parent, list_key, index, "")
     if key == "part":
-        parts = _new_object(OperationParams)  # the parts come indexed by name already
-        parts.method, parts._by_name = "POST", _parse_list(entry["part"], here, "part")
+        parts = OperationParams._indexed(_parse_list(entry["part"], here, "part"))
         return _new_tuple(ParamValue, (name, "part", parts, (parent, list_key, index, "part")))
     if key:
         raise _error("{path} is not an element of Parameters.parameter", here, key)

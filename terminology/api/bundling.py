@@ -11,10 +11,11 @@ from pathlib import Path
 import orjson
 from flask import Blueprint, Flask, current_app, request
 
-from terminology.api.http import base_url, fhir_response, json_body, registry
+from terminology.api.http import base_url, fhir_response, json_body_bytes, parse_json, registry
 from terminology.bundling.rules import BundlingChecker
 from terminology.errors import NotFound
 from terminology.fhir.bundling import bundling_input, bundling_parameters, check_input
+from terminology.fhir.bundling_items import read_item_parameters
 from terminology.fhir.params import OperationParams
 from terminology.fhir.render import search_bundle
 from terminology.ncci.conceptmap import publish_editions
@@ -32,8 +33,13 @@ def _checker() -> BundlingChecker:
 @bp.route("/$bundling-check", methods=["POST"])
 def bundling_check_view():
     """Check claim lines or orders for NCCI PTP/MUE edits and CPT combined-code rules."""
-    params = OperationParams.from_body(json_body(), ("Claim", "Bundle"))
-    parsed = bundling_input(params, registry())
+    raw = json_body_bytes()
+    # The usual item Parameters are decoded straight into lines; everything else, errors
+    # included, goes through the general parser.
+    parsed = read_item_parameters(raw)
+    if parsed is None:
+        params = OperationParams.from_body(parse_json(raw), ("Claim", "Bundle"))
+        parsed = bundling_input(params, registry())
     result = check_input(_checker(), parsed)
     return fhir_response(bundling_parameters(result, parsed.maps_used))
 

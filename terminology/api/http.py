@@ -76,6 +76,19 @@ def fhir_response(payload: dict, status: int = 200, headers: dict | None = None)
 
 def json_body() -> object:
     """Parse the request body as JSON; 415 for other media types, 400 for malformed JSON."""
+    return parse_json(json_body_bytes())
+
+
+def parse_json(raw: bytes) -> object:
+    """Parse a request body read by json_body_bytes(); 400 for malformed JSON."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+
+
+def json_body_bytes() -> bytes:
+    """Return the request body of a JSON request as sent; 415 for other media types, 400 if empty."""
     req = request._get_current_object()
     # The usual Content-Type headers are taken as they are; anything else is parsed by Werkzeug.
     if req.environ.get("CONTENT_TYPE") not in _USUAL_JSON_HEADERS and req.mimetype not in _JSON_TYPES:
@@ -85,10 +98,7 @@ def json_body() -> object:
     raw = _body_bytes(req)
     if not raw:
         raise InvalidRequest("The request body is empty")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    return raw
 
 
 _USUAL_JSON_HEADERS = frozenset(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from operator import attrgetter
+
+from msgspec import Struct, field
 
 from terminology.ncci.index import Edition
 
@@ -28,8 +29,7 @@ RULE_RANK = {
 Locator = str | tuple
 
 
-@dataclass(slots=True)
-class Modifier:
+class Modifier(Struct):
     """A modifier on a line, with where it came from in the input."""
 
     code: str
@@ -40,8 +40,7 @@ class Modifier:
 line_number = attrgetter("number")  # Line -> its number, as a sort key without a Python call
 
 
-@dataclass(slots=True)
-class Line:
+class Line(Struct):
     """One claim line or order, normalised: base code, modifiers, units, date and provider."""
 
     number: int
@@ -61,16 +60,14 @@ class Line:
         return tuple(m.code for m in self.modifiers)
 
 
-@dataclass(slots=True)
-class CheckOptions:
+class CheckOptions(Struct):
     """Request-wide switches: setting (practitioner/outpatient) and an explicit edition."""
 
     setting: str = "practitioner"
     edition: str | None = None
 
 
-@dataclass(slots=True)
-class Suggestion:
+class Suggestion(Struct):
     """What a coder should do: remove line(s), replace lines with a code, or review documentation."""
 
     action: str  # remove | replace | reduce-units | review
@@ -81,8 +78,7 @@ class Suggestion:
     units: float | None = None
 
 
-@dataclass(slots=True)
-class Finding:
+class Finding(Struct):
     """One problem a coder would flag, with the rule, its source and the lines involved."""
 
     rule: str
@@ -120,8 +116,7 @@ class Finding:
         )
 
 
-@dataclass(slots=True)
-class CheckResult:
+class CheckResult(Struct):
     """Findings in order, plus the editions and ConceptMaps consulted."""
 
     findings: list[Finding]

@@ -1,4 +1,4 @@
-"""Inputs and results of the bundling check: claim lines, findings, suggestions (plain Python)."""
+"""Inputs and results of the bundling check: claim lines, findings, suggestions (msgspec Structs)."""
 
 from __future__ import annotations
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 TX_ISSUE_TYPE = "http://hl7.org/fhir/tools/CodeSystem/tx-issue-type"
 
 
-@dataclass(slots=True)
-class Issue:
+class Issue(Struct):
     """One OperationOutcome issue as the engine reports it."""
 
     severity: str

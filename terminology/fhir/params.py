@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from operator import itemgetter
 
 from terminology.errors import InvalidRequest
@@ -65,6 +66,13 @@ def path_text(where: str | Where) -> str:
     """Return the path text of a Where tuple (a path given as text is returned as it is)."""
     if where.__class__ is str:
         return where
+    return _spelled(where)
+
+
+@lru_cache(maxsize=4096)
+def _spelled(where: Where) -> str:
+    # Every request names the same few positions (parameter[3].part[1].valueCoding ...): each
+    # is spelled once per worker, not once per finding.
     parent, key, index, element = where
     text = f"{path_text(parent)}.{key}[{index}]"
     return f"{text}.{element}" if element else text

@@ -441,7 +441,8 @@ class BundlingChecker:
                             )
                         )
                 continue
-            total = sum([line.quantity for line in lines])
+            # Most codes sit on one line: no comprehension to build for their sum.
+            total = lines[0].quantity if len(lines) == 1 else sum([line.quantity for line in lines])
             if total <= value:
                 continue
             severity = "error" if mai == 2 else "warning"

@@ -146,35 +146,37 @@ def _bundling_input(decoded: _Parameters) -> BundlingInput:
 def _line(i: int, item: _Item, position: int, default_date: str | None) -> Line:
     """Read one item as the general path's _item_line does (first part of each name; modifiers all)."""
     here = ("Parameters", "parameter", i, "")
-    code_part = sequence = quantity = serviced = item_date = provider = None
-    modifiers: list[tuple[int, _Modifier]] = []
-    for j, part in enumerate(item.part):
+    parts = item.part
+    # Where the first part of each name sits (-1: none), in the order items usually list them.
+    sequence_at = code_at = quantity_at = provider_at = serviced_at = date_at = -1
+    modifiers_at: list[int] = []
+    for j, part in enumerate(parts):
         kind = part.__class__
-        if kind is _Code:
-            if code_part is None:
-                code_part = (j, part.valueCoding)
-        elif kind is _Modifier:
-            modifiers.append((j, part))
+        if kind is _Sequence:
+            sequence_at = j if sequence_at < 0 else sequence_at
+        elif kind is _Code:
+            code_at = j if code_at < 0 else code_at
         elif kind is _Quantity:
-            quantity = quantity or (j, part)
+            quantity_at = j if quantity_at < 0 else quantity_at
+        elif kind is _Provider:
+            provider_at = j if provider_at < 0 else provider_at
+        elif kind is _Modifier:
+            modifiers_at.append(j)
         elif kind is _ServicedDate:
-            serviced = serviced or (j, part)
-        elif kind is _Sequence:
-            sequence = sequence or part
-        elif kind is _Date:
-            item_date = item_date or (j, part)
+            serviced_at = j if serviced_at < 0 else serviced_at
         else:
-            provider = provider or part
-    if code_part is None:
+            date_at = j if date_at < 0 else date_at
+    if code_at < 0:
         raise _NotThisShape
-    j, coding = code_part
+    coding = parts[code_at].valueCoding
     code, system = coding.code, coding.system
     if code is UNSET or not code:
         raise _NotThisShape
     system = None if system is UNSET else system
-    code_where = (here, "part", j, "valueCoding")
+    code_where = (here, "part", code_at, "valueCoding")
     code, line_modifiers = _split_expression(code, system, code_where)
-    for j, modifier in modifiers:
+    for j in modifiers_at:
+        modifier = parts[j]
         if modifier.valueCoding is not UNSET and modifier.valueCode is UNSET:
             mod, mod_system = modifier.valueCoding.code, modifier.valueCoding.system
             if mod is UNSET or not mod:
@@ -186,24 +188,25 @@ def _line(i: int, item: _Item, position: int, default_date: str | None) -> Line:
             where = (here, "part", j, "valueCode")
         line_modifiers.append(Modifier(mod, mod_system or system, where))
     units, quantity_where = 1.0, None
-    if quantity is not None:
-        j, part = quantity
+    if quantity_at >= 0:
+        part = parts[quantity_at]
         key = "valueInteger" if part.valueDecimal is UNSET else "valueDecimal"
-        quantity_where = (here, "part", j, key)
+        quantity_where = (here, "part", quantity_at, key)
         units = _quantity(_one(part.valueDecimal, part.valueInteger), quantity_where)
         if not math.isfinite(units):
             raise _NotThisShape
-    dated = serviced or item_date
-    if dated is not None:
-        day = _date(dated[1].valueDate, (here, "part", dated[0], "valueDate"))
+    dated_at = serviced_at if serviced_at >= 0 else date_at
+    if dated_at >= 0:
+        day = _date(parts[dated_at].valueDate, (here, "part", dated_at, "valueDate"))
     elif default_date is not None:
         day = default_date
     else:
         raise _NotThisShape
     number = position
-    if sequence is not None:
-        number = _one(sequence.valuePositiveInt, sequence.valueInteger)
+    if sequence_at >= 0:
+        part = parts[sequence_at]
+        number = _one(part.valuePositiveInt, part.valueInteger)
         if not 1 <= number <= 2**31 - 1:
             raise _NotThisShape
-    provider_key = provider.valueString if provider is not None else None
+    provider_key = parts[provider_at].valueString if provider_at >= 0 else None
     return Line(number, code, system, line_modifiers, units, day, provider_key, code_where, quantity_where)

@@ -454,6 +454,7 @@ class NcciIndex:
         # Edition id -> its loaded pair set (None: the file has none), least recently used first.
         self._pair_sets: OrderedDict[int, np.ndarray | None] = OrderedDict()
         self._mue: dict[int, dict[str, tuple[int, int, str]]] = {}
+        self._picked: dict[tuple, tuple[Edition | None, bool]] = {}
         self.listeners: list[Callable[[list[Edition]], None]] = []
         self.error: str | None = None
 
@@ -469,6 +470,7 @@ class NcciIndex:
             self._conn.close()
         self._conn, self._editions, self._rationales, self.error = None, [], {}, None
         self._mue = {}
+        self._picked = {}
         self._pair_sets.clear()
         self._stamp = self._file_stamp()
         self._pid = os.getpid()
@@ -524,6 +526,19 @@ class NcciIndex:
         the date; failing that the closest edition (the latest that started before the date,
         else the earliest), reported as not covering the date.
         """
+        self.refresh()
+        key = (kind, setting, day, name)
+        picked = self._picked.get(key)
+        if picked is None:
+            # Claims name the same few dates over and over; the pick changes only with the file.
+            if len(self._picked) >= 4096:
+                self._picked.clear()
+            picked = self._picked[key] = self._pick_edition(kind, setting, day, name)
+        return picked
+
+    def _pick_edition(
+        self, kind: str, setting: str, day: str, name: str | None
+    ) -> tuple[Edition | None, bool]:
         candidates = self.editions(kind, setting)
         if name is not None:
             found = next((e for e in candidates if e.name == name), None)

@@ -213,6 +213,19 @@ def test_reader_sees_a_new_import_and_reports_readiness(tmp_path):
     assert not ok and "cannot be read" in detail
 
 
+def test_the_edition_picked_for_a_date_follows_a_new_import(tmp_path):
+    data = tmp_path / "data"
+    import_ptp(data, [write_ptp(tmp_path / "ccipra-v322r0-f1.TXT", [ptp_row("Z0001", "Z0002")])])
+    index = NcciIndex(index_path(data))
+    picked, covers = index.edition_for("ptp", "practitioner", "2026-10-15")
+    assert (picked.name, covers) == ("v322r0", False)
+    assert index.edition_for("ptp", "practitioner", "2026-10-15") == (picked, False)  # asked again
+    import_ptp(data, [write_ptp(tmp_path / "ccipra-v323r0-f1.TXT", [ptp_row("Z0001", "Z0002")])])
+    index._checked = -1e9  # skip the once-a-second wait
+    picked, covers = index.edition_for("ptp", "practitioner", "2026-10-15")
+    assert (picked.name, covers) == ("v323r0", True)
+
+
 def test_cli_imports_and_reports_failures(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TERMINOLOGY_DATA_DIR", str(tmp_path / "data"))
     ptp = write_ptp(tmp_path / "ccipra-v322r0-f1.TXT", [ptp_row("Z0001", "Z0002")])

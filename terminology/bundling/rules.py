@@ -400,13 +400,18 @@ class BundlingChecker:
 
     def _mue(self, group: list[Line], codes: list[str], edition: Edition, findings: list[Finding]) -> None:
         """Apply the MUE table to one group; ``codes`` are the group's distinct codes, sorted."""
-        table = self.index.mue_rows(edition, codes)
-        if not table:
-            return
-        by_code: dict[str, list[Line]] = defaultdict(list)
+        table = self.index.mue_table(edition)
+        by_code: dict[str, list[Line]] = {}
         for line in group:
-            if line.code in table:
-                by_code[line.code].append(line)
+            code = line.code
+            if code in table:
+                same = by_code.get(code)
+                if same is None:
+                    by_code[code] = [line]
+                else:
+                    same.append(line)
+        if not by_code:
+            return
         source = f"NCCI MUE {edition.setting} table effective {edition.start}"
         for code in codes:
             lines = by_code.get(code)

@@ -9,7 +9,7 @@ import sys
 import time
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -622,10 +622,10 @@ class NcciIndex:
         names = self._rationales
         return [(*row[:6], names.get(row[6], "")) for row in rows]
 
-    def mue_rows(self, edition: Edition, codes: list[str]) -> dict[str, tuple[int, int, str]]:
-        """Return code -> (MUE value, MAI, rationale) for the codes that have an MUE."""
+    def mue_table(self, edition: Edition) -> Mapping[str, tuple[int, int, str]]:
+        """Return the MUE table: code -> (MUE value, MAI, rationale) (read-only; empty without an index)."""
         self.refresh()
-        if self._conn is None or not codes:
+        if self._conn is None:
             return {}
         table = self._mue.get(edition.id)
         if table is None:
@@ -634,7 +634,7 @@ class NcciIndex:
                 "SELECT code, value, mai, rationale FROM mue WHERE edition = ?", (edition.id,)
             ).fetchall()
             table = self._mue[edition.id] = {code: (value, mai, text) for code, value, mai, text in rows}
-        return {code: table[code] for code in codes if code in table}
+        return table
 
     def ready(self) -> tuple[bool, str]:
         """Say whether the index can serve: readable (or absent: the shipped rules still work)."""

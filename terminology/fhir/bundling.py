@@ -41,7 +41,8 @@ class BundlingInput:
 # name are ever turned into text (when the result is rendered).
 
 
-def _date(value: object, where: str | Where) -> str:
+def read_date(value: object, where: str | Where) -> str:
+    """Return the YYYY-MM-DD day of a date or dateTime value; 400 naming ``where`` otherwise."""
     match = _DATE.match(value) if isinstance(value, str) else None
     day = match.group(1) if match else None
     try:
@@ -53,7 +54,8 @@ def _date(value: object, where: str | Where) -> str:
     return day
 
 
-def _quantity(value: object, where: str | Where) -> float:
+def read_units(value: object, where: str | Where) -> float:
+    """Return a number of units (a number, or a Quantity's value); 400 if negative or not a number."""
     if value.__class__ is dict:
         value = value.get("value", 1)
     if value.__class__ not in (int, float) or value < 0:  # bool is not a number of units
@@ -62,8 +64,8 @@ def _quantity(value: object, where: str | Where) -> float:
     return float(value)
 
 
-def _split_expression(code: str, system: str | None, where: str | Where) -> tuple[str, list[Modifier]]:
-    # A CPT expression ``72126:26`` carries its modifiers after the base code.
+def split_expression(code: str, system: str | None, where: str | Where) -> tuple[str, list[Modifier]]:
+    """Split a CPT expression such as ``72126:26`` into its base code and modifiers."""
     if system == CPT and ":" in code:
         base, *mods = code.split(":")
         if not base or not all(mods):
@@ -119,7 +121,7 @@ def _options(params: OperationParams) -> CheckOptions:
 
 def _default_date(params: OperationParams) -> str | None:
     found = params.first("date")
-    return _date(found.value, found.where) if found is not None else None
+    return read_date(found.value, found.where) if found is not None else None
 
 
 def _entry_path(item: ParamValue) -> str:
@@ -144,7 +146,7 @@ def _item_line(item: ParamValue, position: int, default_date: str | None) -> Lin
         code, system = _coding_code(coding, coding_where)
     else:
         raise InvalidRequest("The item code must be a valueCoding", expression=found[0].path)
-    code, modifiers = _split_expression(code, system, code_where)
+    code, modifiers = split_expression(code, system, code_where)
     for modifier in part("modifier", ()):
         _name, value_type, value, where = modifier
         if value_type == "Coding":
@@ -163,10 +165,10 @@ def _item_line(item: ParamValue, position: int, default_date: str | None) -> Lin
     found = part("quantity")
     if found is not None:
         quantity_where = found[0][3]
-        quantity = _quantity(found[0][2], quantity_where)
+        quantity = read_units(found[0][2], quantity_where)
     found = part("servicedDate") or part("date")
     if found is not None:
-        day = _date(found[0][2], found[0][3])
+        day = read_date(found[0][2], found[0][3])
     elif default_date is not None:
         day = default_date
     else:
@@ -246,17 +248,17 @@ def _claim_lines(
         here = f"{prefix}.item[{i}]"
         coding, _ = _pick_coding(item.get("productOrService"), f"{here}.productOrService")
         code, system = _coding_code(coding, f"{here}.productOrService")
-        code, modifiers = _split_expression(code, system, f"{here}.productOrService")
+        code, modifiers = split_expression(code, system, f"{here}.productOrService")
         for k, modifier in enumerate(item.get("modifier", [])):
             mod_coding, mod_path = _pick_coding(modifier, f"{here}.modifier[{k}]")
             mod, mod_system = _coding_code(mod_coding, mod_path)
             modifiers.append(Modifier(mod, mod_system, f"{here}.modifier[{k}]"))
         if item.get("servicedDate"):
-            day = _date(item["servicedDate"], f"{here}.servicedDate")
+            day = read_date(item["servicedDate"], f"{here}.servicedDate")
         elif (item.get("servicedPeriod") or {}).get("start"):
-            day = _date(item["servicedPeriod"]["start"], f"{here}.servicedPeriod.start")
+            day = read_date(item["servicedPeriod"]["start"], f"{here}.servicedPeriod.start")
         elif period_start:
-            day = _date(period_start, f"{prefix}.billablePeriod.start")
+            day = read_date(period_start, f"{prefix}.billablePeriod.start")
         elif default_date:
             day = default_date
         else:
@@ -266,7 +268,7 @@ def _claim_lines(
             )
         sequences = item.get("careTeamSequence") or []
         provider = care_team.get(sequences[0]) if sequences else billing
-        quantity = _quantity(item["quantity"], f"{here}.quantity") if "quantity" in item else 1.0
+        quantity = read_units(item["quantity"], f"{here}.quantity") if "quantity" in item else 1.0
         if numbering is None:
             number = item.get("sequence", i + 1)
         else:
@@ -291,10 +293,10 @@ def _claim_lines(
 def _occurrence(resource: dict, here: str, default_date: str | None, *extra: str) -> str:
     for key in ("occurrenceDateTime", *extra):
         if resource.get(key):
-            return _date(resource[key], f"{here}.{key}")
+            return read_date(resource[key], f"{here}.{key}")
     period = resource.get("occurrencePeriod") or {}
     if period.get("start"):
-        return _date(period["start"], f"{here}.occurrencePeriod.start")
+        return read_date(period["start"], f"{here}.occurrencePeriod.start")
     if default_date:
         return default_date
     raise InvalidRequest(f"{here} has no occurrence date and there is no top-level date", expression=here)
@@ -332,10 +334,10 @@ def service_request_line(
     day = _occurrence(resource, here, default_date, "authoredOn")
     quantity = 1.0
     if "quantityQuantity" in resource:
-        quantity = _quantity(resource["quantityQuantity"], f"{here}.quantityQuantity")
+        quantity = read_units(resource["quantityQuantity"], f"{here}.quantityQuantity")
     provider = _performer(resource)
     if system != LOINC:
-        base, modifiers = _split_expression(code, system, f"{here}.code")
+        base, modifiers = split_expression(code, system, f"{here}.code")
         line = Line(number, base, system, modifiers, quantity, day, provider, f"{here}.code")
         return OrderLine(line, code, system, [])
     order_map = registry.find("ConceptMap", ORDER_TO_CHARGE)
@@ -357,7 +359,7 @@ def service_request_line(
         )
         return OrderLine(None, code, system, [], canonical, finding)
     # The first CPT target is the charge the bundling rules see; $order-to-charge lists them all.
-    charge, modifiers = _split_expression(charges[0].target_code, CPT, f"{here}.code")
+    charge, modifiers = split_expression(charges[0].target_code, CPT, f"{here}.code")
     line = Line(number, charge, CPT, modifiers, quantity, day, provider, f"{here}.code")
     return OrderLine(line, code, system, charges, canonical)
 
@@ -383,9 +385,9 @@ def _bundle_lines(
         elif kind == "ChargeItem":
             coding, _ = _pick_coding(resource.get("code"), f"{here}.code")
             code, system = _coding_code(coding, f"{here}.code")
-            code, modifiers = _split_expression(code, system, f"{here}.code")
+            code, modifiers = split_expression(code, system, f"{here}.code")
             day = _occurrence(resource, here, default_date, "enteredDate")
-            quantity = _quantity(resource["quantity"], f"{here}.quantity") if "quantity" in resource else 1.0
+            quantity = read_units(resource["quantity"], f"{here}.quantity") if "quantity" in resource else 1.0
             numbering[0] += 1
             lines.append(
                 Line(

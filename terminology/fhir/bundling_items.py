@@ -22,7 +22,7 @@ from msgspec import UNSET, Struct, UnsetType
 
 from terminology.bundling.model import CheckOptions, Line, Modifier
 from terminology.errors import InvalidRequest
-from terminology.fhir.bundling import SETTINGS, BundlingInput, _date, _quantity, _split_expression
+from terminology.fhir.bundling import SETTINGS, BundlingInput, read_date, read_units, split_expression
 
 # Decoded objects never form reference cycles, so the cyclic garbage collector need not track them.
 _ENTRY = {"tag_field": "name", "forbid_unknown_fields": True, "gc": False}
@@ -126,7 +126,7 @@ def _bundling_input(decoded: _Parameters) -> BundlingInput:
         # Only the first of a repeated parameter counts, as in OperationParams.first().
         elif kind is _Date:
             if default_date is None:
-                default_date = _date(entry.valueDate, ("Parameters", "parameter", i, "valueDate"))
+                default_date = read_date(entry.valueDate, ("Parameters", "parameter", i, "valueDate"))
         elif kind is _Setting:
             if setting is None:
                 setting = _one(entry.valueCode, entry.valueString)
@@ -174,7 +174,7 @@ def _line(i: int, item: _Item, position: int, default_date: str | None) -> Line:
         raise _NotThisShape
     system = None if system is UNSET else system
     code_where = (here, "part", code_at, "valueCoding")
-    code, line_modifiers = _split_expression(code, system, code_where)
+    code, line_modifiers = split_expression(code, system, code_where)
     for j in modifiers_at:
         modifier = parts[j]
         if modifier.valueCoding is not UNSET and modifier.valueCode is UNSET:
@@ -192,12 +192,12 @@ def _line(i: int, item: _Item, position: int, default_date: str | None) -> Line:
         part = parts[quantity_at]
         key = "valueInteger" if part.valueDecimal is UNSET else "valueDecimal"
         quantity_where = (here, "part", quantity_at, key)
-        units = _quantity(_one(part.valueDecimal, part.valueInteger), quantity_where)
+        units = read_units(_one(part.valueDecimal, part.valueInteger), quantity_where)
         if not math.isfinite(units):
             raise _NotThisShape
     dated_at = serviced_at if serviced_at >= 0 else date_at
     if dated_at >= 0:
-        day = _date(parts[dated_at].valueDate, (here, "part", dated_at, "valueDate"))
+        day = read_date(parts[dated_at].valueDate, (here, "part", dated_at, "valueDate"))
     elif default_date is not None:
         day = default_date
     else:

@@ -100,8 +100,11 @@ class _PairNumbers:
         return np.unique(np.frombuffer(self._numbers, dtype=np.int64)).astype("<i8").tobytes()
 
 
-def _store_pair_set(conn: sqlite3.Connection, edition_id: int, numbers: _PairNumbers) -> None:
-    conn.execute("INSERT OR REPLACE INTO ptp_pair_set VALUES (?, ?)", (edition_id, numbers.blob()))
+def _store_pair_set(conn: sqlite3.Connection, edition_id: int, numbers: _PairNumbers) -> int:
+    """Store an edition's pair set; return how many distinct (column 1, column 2) pairs it holds."""
+    blob = numbers.blob()
+    conn.execute("INSERT OR REPLACE INTO ptp_pair_set VALUES (?, ?)", (edition_id, blob))
+    return len(blob) // 8
 
 
 _ORDERED_PAIRS: dict[int, tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]] = {}
@@ -365,10 +368,7 @@ def import_ptp(
             raise ImportFailure(str(paths[0]), None, "no PTP edit rows were found")
         for index_name, indexed in _PTP_INDEXES.items():
             conn.execute(f"CREATE INDEX IF NOT EXISTS {index_name} ON {indexed}")
-        _store_pair_set(conn, edition_id, numbers)
-        pairs = conn.execute(
-            "SELECT COUNT(*) FROM (SELECT DISTINCT col1, col2 FROM ptp WHERE edition = ?)", (edition_id,)
-        ).fetchone()[0]
+        pairs = _store_pair_set(conn, edition_id, numbers)
         conn.execute("UPDATE edition SET rows = ?, pairs = ? WHERE id = ?", (total, pairs, edition_id))
         editions = conn.execute("SELECT COUNT(*) FROM edition").fetchone()[0]
     return ImportSummary(

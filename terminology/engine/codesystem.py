@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
 
 from terminology.engine.resource import LoadedResource
 
@@ -53,9 +52,12 @@ class Concept:
     termination: str | None = None
     words: tuple[str, ...] = ()
 
-    def inactive_on(self, day: date) -> bool:
-        """Say whether the concept is inactive on ``day``: by status, or past its termination date."""
-        return self.inactive or (self.termination is not None and day.isoformat() > self.termination)
+    def inactive_on(self, day: str) -> bool:
+        """Say whether the concept is inactive on ``day``: by status, or past its termination date.
+
+        ``day`` is YYYY-MM-DD text, formatted once by the caller: an expansion asks every concept.
+        """
+        return self.inactive or (self.termination is not None and day > self.termination)
 
     def property_values(self, code: str) -> list[object]:
         """Return the values of property ``code`` on this concept."""

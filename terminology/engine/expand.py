@@ -36,7 +36,7 @@ class Expansion:
     contains: list[Member]
     used_code_systems: list[str]
     options: ExpandOptions
-    on: date  # the day activity was judged on
+    on: str  # the day activity was judged on, YYYY-MM-DD
 
 
 def expand(registry: Registry, value_set: ValueSetIndex, options: ExpandOptions, limit: int) -> Expansion:
@@ -46,7 +46,7 @@ def expand(registry: Registry, value_set: ValueSetIndex, options: ExpandOptions,
         text = options.filter.strip().lower()
         filter_words = words_of(text)
         members = [m for m in members if m.concept.matches_filter(filter_words, text)]
-    on = options.date or today()
+    on = (options.date or today()).isoformat()
     if options.active_only:
         members = [m for m in members if not m.concept.inactive_on(on)]
     total = len(members)

@@ -222,7 +222,7 @@ def check_coding(registry: Registry, coding: CodingInput, options: ValidationOpt
     check.code = check.code if check.code and ":" in check.code else concept.code
     _check_display(check, code_system, concept, options)
     check.inactive, check.status = concept.inactive, concept.status
-    if not check.inactive and concept.inactive_on(options.date or today()):
+    if not check.inactive and concept.inactive_on((options.date or today()).isoformat()):
         check.inactive, check.status = True, "retired"  # past its termination date
     if check.inactive:
         if options.active_only:

@@ -103,7 +103,7 @@ def body_for(codes: list[str]) -> dict:
 def in_process(data_dir: Path, content: list[str], body: dict, rounds: int) -> dict:
     """Time the engine check and the full HTTP handler in-process (Flask test client)."""
     from terminology import create_app
-    from terminology.fhir.bundling import bundling_input
+    from terminology.fhir.bundling_mapping import bundling_input
     from terminology.fhir.params import OperationParams
 
     app = create_app({"DATA_DIR": str(data_dir), "CONTENT_DIRS": content, "ACCESS_LOG": False})

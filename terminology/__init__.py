@@ -31,10 +31,9 @@ def create_app(config: Mapping | None = None) -> Flask:
     from terminology import ops
     from terminology.api import (
         batch,
-        bundling,
+        bundling_check,
         cdshooks,
         codesystem,
-        conceptmap,
         cors,
         errors,
         http,
@@ -42,6 +41,7 @@ def create_app(config: Mapping | None = None) -> Flask:
         orders,
         resources,
         response_cache,
+        translate,
         valueset,
     )
     from terminology.config import settings_from_env
@@ -58,14 +58,14 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.extensions["terminology.results"] = ResultCache(app.config["RESULT_CACHE_SIZE"])
     errors.init_app(app)
     ops.init_app(app)
-    fhir_modules = (metadata, codesystem, valueset, conceptmap, resources, batch)
+    fhir_modules = (metadata, codesystem, valueset, translate, resources, batch)
     for module in fhir_modules:
         app.register_blueprint(module.bp)
-    bundling.init_app(app)
+    bundling_check.init_app(app)
     orders.init_app(app)
     cdshooks.init_app(app)
     cors.init_app(app)
-    http.init_app(app, [*(module.bp.name for module in fhir_modules), bundling.bp.name, orders.bp.name])
+    http.init_app(app, [*(module.bp.name for module in fhir_modules), bundling_check.bp.name, orders.bp.name])
     # Last: it wraps the finished app's WSGI callable.
     response_cache.init_app(app)
     return app

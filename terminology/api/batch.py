@@ -11,8 +11,9 @@ import orjson
 from flask import Blueprint, current_app, request
 
 from terminology.api.http import FHIR_JSON, base_url, fhir_response, json_body
+from terminology.engine.issues import Issue
 from terminology.errors import InvalidRequest, NotSupported, TooCostly
-from terminology.fhir.outcome import Issue, operation_outcome
+from terminology.fhir.outcome import operation_outcome
 
 bp = Blueprint("batch", __name__)
 

@@ -18,7 +18,7 @@ from terminology.bundling.model import CheckOptions
 from terminology.cdshooks.cards import cards
 from terminology.cdshooks.feedback import FeedbackStore, feedback_location, read_feedback
 from terminology.cdshooks.services import SERVICES, read_request, service
-from terminology.fhir.bundling import BundlingInput, check_input
+from terminology.fhir.bundling_mapping import BundlingInput, check_input
 from terminology.ops.telemetry import SUBJECT_KEY
 
 bp = Blueprint("cdshooks", __name__)

@@ -13,9 +13,9 @@ from terminology.api.http import fhir_response, operation_params, registry, reje
 from terminology.api.response_cache import cacheable
 from terminology.engine.clock import today
 from terminology.engine.lookup import lookup
+from terminology.fhir.operation_inputs import lookup_input
 from terminology.fhir.operations import batch_validate, code_system_validate
 from terminology.fhir.render import lookup_parameters
-from terminology.fhir.requests import lookup_input
 
 bp = Blueprint("codesystem", __name__)
 METHODS = ["GET", "POST"]

@@ -8,8 +8,9 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
 from terminology.api.http import fhir_response
+from terminology.engine.issues import Issue
 from terminology.errors import TerminologyError
-from terminology.fhir.outcome import Issue, error_outcome, operation_outcome
+from terminology.fhir.outcome import error_outcome, operation_outcome
 
 log = logging.getLogger(__name__)
 

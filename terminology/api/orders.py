@@ -13,7 +13,7 @@ from terminology.api.http import fhir_response, json_body, registry
 from terminology.bundling.model import CheckOptions
 from terminology.engine.systems import CPT, HCPCS, LOINC
 from terminology.errors import InvalidRequest
-from terminology.fhir.bundling import (
+from terminology.fhir.bundling_mapping import (
     ORDER_TO_CHARGE,
     BundlingInput,
     OrderLine,

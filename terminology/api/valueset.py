@@ -12,9 +12,9 @@ from flask import Blueprint, current_app
 from terminology.api.http import fhir_response, operation_params, registry, reject_get_of_batch, results
 from terminology.api.response_cache import cacheable
 from terminology.engine.expand import expand
+from terminology.fhir.operation_inputs import expand_input
 from terminology.fhir.operations import batch_validate, value_set_validate
 from terminology.fhir.render import expansion_value_set
-from terminology.fhir.requests import expand_input
 
 bp = Blueprint("valueset", __name__)
 METHODS = ["GET", "POST"]

@@ -19,7 +19,7 @@ from terminology.engine.registry import Registry
 from terminology.engine.systems import CPT
 from terminology.engine.validate import CodingInput, ValidationOptions, check_coding, find_modifier
 from terminology.errors import NotFound
-from terminology.ncci.conceptmap import ptp_concept_map_canonical
+from terminology.ncci.edition_maps import ptp_concept_map_canonical
 from terminology.ncci.index import Edition, NcciIndex
 
 BASE = "https://terminology.example.org/fhir"

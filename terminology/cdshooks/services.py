@@ -10,7 +10,7 @@ from terminology.bundling.model import Finding, Line
 from terminology.engine.registry import Registry
 from terminology.engine.systems import CPT, HCPCS, LOINC
 from terminology.errors import InvalidRequest, NotFound, TerminologyError
-from terminology.fhir.bundling import OrderLine, service_request_line, validate_input
+from terminology.fhir.bundling_mapping import OrderLine, service_request_line, validate_input
 
 _SHARED = (
     "Checks the ServiceRequests in context.draftOrders (CPT-coded, or LOINC-coded and translated to their "

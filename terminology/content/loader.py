@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 
 from terminology.engine.codesystem import CodeSystemIndex
-from terminology.engine.conceptmap import ConceptMapIndex
+from terminology.engine.concept_map_index import ConceptMapIndex
 from terminology.engine.registry import Registry
 from terminology.engine.valueset import ValueSetIndex
 from terminology.errors import ContentError, TerminologyError

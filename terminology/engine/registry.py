@@ -7,7 +7,7 @@ from datetime import date
 from typing import Protocol
 
 from terminology.engine.codesystem import CodeSystemIndex
-from terminology.engine.conceptmap import ConceptMapIndex
+from terminology.engine.concept_map_index import ConceptMapIndex
 from terminology.engine.valueset import ImplicitValueSet, ValueSetIndex
 from terminology.engine.versions import split_canonical, version_for_date, version_key, version_period
 from terminology.errors import NotFound

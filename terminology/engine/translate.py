@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from terminology.engine.conceptmap import ConceptMapIndex, MapTarget
+from terminology.engine.concept_map_index import ConceptMapIndex, MapTarget
 from terminology.engine.registry import Registry
 
 

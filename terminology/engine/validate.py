@@ -7,12 +7,12 @@ from datetime import date
 
 from terminology.engine.clock import today
 from terminology.engine.codesystem import CodeSystemIndex, Concept
+from terminology.engine.issues import Issue
 from terminology.engine.pctc import concept_problems as pctc_problems
 from terminology.engine.registry import Registry
 from terminology.engine.systems import EXPRESSION_MODIFIER_SYSTEMS
 from terminology.engine.valueset import ValueSetIndex
 from terminology.errors import NotFound
-from terminology.fhir.outcome import Issue
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ This is a shortcut, not a second set of rules. ``read_item_parameters`` returns 
 it was not written for (other parameters or value types, extensions, a Claim or Bundle) and for
 any input with an error; the caller then runs the general path, which reads everything and words
 every error. Where both read an input, they give the same lines: the element checks are the
-general path's own (fhir.bundling), and tests/fhir/test_bundling_items.py compares the two.
+general path's own (fhir.bundling_mapping), and tests/fhir/test_bundling_items.py compares the two.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from msgspec import UNSET, Struct, UnsetType
 
 from terminology.bundling.model import CheckOptions, Line, Modifier
 from terminology.errors import InvalidRequest
-from terminology.fhir.bundling import SETTINGS, BundlingInput, read_date, read_units, split_expression
+from terminology.fhir.bundling_mapping import SETTINGS, BundlingInput, read_date, read_units, split_expression
 
 # Decoded objects never form reference cycles, so the cyclic garbage collector need not track them.
 _ENTRY = {"tag_field": "name", "forbid_unknown_fields": True, "gc": False}

@@ -18,10 +18,7 @@ from terminology.engine.validate import (
 from terminology.engine.valueset import ImplicitValueSet
 from terminology.errors import InvalidRequest, TerminologyError, TooCostly
 from terminology.fhir.cache import NO_CACHE, ResultCache
-from terminology.fhir.outcome import error_outcome
-from terminology.fhir.params import OperationParams
-from terminology.fhir.render import validation_parameters
-from terminology.fhir.requests import (
+from terminology.fhir.operation_inputs import (
     CODE_SYSTEM_CONTEXT_NAMES,
     VALUE_SET_CONTEXT_NAMES,
     ValidateContext,
@@ -31,6 +28,9 @@ from terminology.fhir.requests import (
     value_set_context,
     value_set_validate_input,
 )
+from terminology.fhir.outcome import error_outcome
+from terminology.fhir.params import OperationParams
+from terminology.fhir.render import validation_parameters
 
 
 def _options_key(request: ValidateInput) -> tuple:

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from flask import Blueprint, Flask, current_app
 
 from terminology.api.http import fhir_response
-from terminology.fhir.outcome import Issue, operation_outcome
+from terminology.engine.issues import Issue
+from terminology.fhir.outcome import operation_outcome
 
 log = logging.getLogger(__name__)
 

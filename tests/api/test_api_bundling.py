@@ -13,7 +13,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.parameters import Parameters
 
 from terminology import create_app
-from terminology.api.bundling import index_ready
+from terminology.api.bundling_check import index_ready
 from tests.ncci_fixtures import CPT, HCPCS, check_body, findings, item, ncci_data_dir, ptp_row
 
 LOINC = "http://loinc.org"

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from terminology.bundling.model import CheckOptions
 from terminology.errors import TerminologyError
-from terminology.fhir.bundling import BundlingInput, bundling_input
 from terminology.fhir.bundling_items import read_item_parameters
+from terminology.fhir.bundling_mapping import BundlingInput, bundling_input
 from terminology.fhir.params import OperationParams
 from tests.ncci_fixtures import CPT, check_body, item
 

@@ -9,8 +9,8 @@ from flask import Blueprint
 
 from terminology.api.http import fhir_response, operation_params, registry
 from terminology.engine.translate import translate
+from terminology.fhir.operation_inputs import translate_input
 from terminology.fhir.render import translate_parameters
-from terminology.fhir.requests import translate_input
 
 bp = Blueprint("conceptmap", __name__)
 METHODS = ["GET", "POST"]

@@ -14,11 +14,11 @@ from flask import Blueprint, Flask, current_app, request
 from terminology.api.http import base_url, fhir_response, json_body_bytes, parse_json, registry
 from terminology.bundling.rules import BundlingChecker
 from terminology.errors import NotFound
-from terminology.fhir.bundling import bundling_input, bundling_parameters, check_input
 from terminology.fhir.bundling_items import read_item_parameters
+from terminology.fhir.bundling_mapping import bundling_input, bundling_parameters, check_input
 from terminology.fhir.params import OperationParams
 from terminology.fhir.render import search_bundle
-from terminology.ncci.conceptmap import publish_editions
+from terminology.ncci.edition_maps import publish_editions
 from terminology.ncci.index import NcciIndex, index_path, read_editions
 
 bp = Blueprint("bundling", __name__)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from terminology.engine.conceptmap import MapTarget
+from terminology.engine.concept_map_index import MapTarget
 from terminology.engine.systems import CPT
 from terminology.engine.versions import canonical
 from terminology.ncci.index import Edition, NcciIndex

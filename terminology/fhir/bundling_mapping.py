@@ -8,11 +8,12 @@ from datetime import date
 
 from terminology.bundling.model import CheckOptions, CheckResult, Finding, Line, Modifier
 from terminology.bundling.rules import BundlingChecker
-from terminology.engine.conceptmap import MapTarget
+from terminology.engine.concept_map_index import MapTarget
+from terminology.engine.issues import Issue
 from terminology.engine.registry import Registry
 from terminology.engine.systems import CPT, HCPCS, LOINC
 from terminology.errors import InvalidRequest, UnprocessableRequest
-from terminology.fhir.outcome import Issue, operation_outcome
+from terminology.fhir.outcome import operation_outcome
 from terminology.fhir.params import OperationParams, ParamValue, Where, path_text
 
 ORDER_TO_CHARGE = "https://terminology.example.org/fhir/ConceptMap/loinc-to-cpt-order-charge"

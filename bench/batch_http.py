@@ -15,6 +15,7 @@ import os
 import shutil
 
 from bench.harness import ROOT, SERVICE_APP, run_wrk, served
+from terminology.config import load_settings
 
 LUA = ROOT / "bench" / "wrk_batch.lua"
 
@@ -24,7 +25,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("TERMINOLOGY_WORKERS", "2")))
+    parser.add_argument("--workers", type=int, default=load_settings().workers)
     parser.add_argument("--size", type=int, default=100, help="codings per batch request (default 100)")
     parser.add_argument(
         "--uncached",

@@ -174,9 +174,9 @@ def main() -> None:
         subprocess.run([*cli, "mue", str(next(files.glob("MCR_MUE_*.csv")))], check=True, env=env)
         report["mue_import_s"] = round(time.monotonic() - started, 2)
     report["index_mb"] = round(index_file.stat().st_size / 1e6, 1)
-    from terminology.config import DEFAULT_CONTENT_DIRS
+    from terminology.config import bundled_content_dirs
 
-    content = [*DEFAULT_CONTENT_DIRS, str(write_code_system(args.work / "content"))]
+    content = [*bundled_content_dirs(), str(write_code_system(args.work / "content"))]
     claims = {"worst": claim_codes(index_file, 10), "typical": typical_codes(index_file, 10)}
     bodies = {name: body_for(codes) for name, codes in claims.items()}
     for name, body in bodies.items():

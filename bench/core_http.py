@@ -15,11 +15,11 @@ TERMINOLOGY_RESULT_CACHE_SIZE=0) to show what computing every answer costs.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 
 from bench.harness import HELLO_APP, ROOT, SERVICE_APP, run_wrk, served
+from terminology.config import load_settings
 
 LUA = ROOT / "bench" / "wrk_codes.lua"
 OPERATIONS = [
@@ -35,7 +35,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("TERMINOLOGY_WORKERS", "2")))
+    parser.add_argument("--workers", type=int, default=load_settings().workers)
     parser.add_argument(
         "--rounds",
         type=int,

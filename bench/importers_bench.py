@@ -20,7 +20,7 @@ import requests as requests_lib
 from bench.harness import ROOT as REPOSITORY
 from bench.harness import SERVICE_APP, served, worker_memory
 from terminology import create_app
-from terminology.config import DEFAULT_CONTENT_DIRS
+from terminology.config import bundled_content_dirs
 from terminology.engine.systems import CPT
 from terminology.importers.cpt import import_cpt
 from tests.importers.synthetic import write_cpt_release
@@ -89,7 +89,7 @@ def main() -> None:
         quiet = {"ACCESS_LOG": False, "METRICS": False}  # compare the engine, not the log line
         full = create_app(config={"CONTENT_DIRS": [str(out)], **quiet}).test_client()
         results["app_start_full_seconds"] = round(time.perf_counter() - started, 2)
-        fragment = create_app(config={"CONTENT_DIRS": DEFAULT_CONTENT_DIRS, **quiet}).test_client()
+        fragment = create_app(config={"CONTENT_DIRS": bundled_content_dirs(), **quiet}).test_client()
         fragment_codes = ["72020", "72125", "72126", "72127", "72240", "72255", "72265", "72270", "62284"]
         full_codes = list(base)
         rates: dict[str, list[float]] = {"fragment": [], "full": []}
@@ -106,7 +106,7 @@ def main() -> None:
               f"ratio {ratio:.3f}")  # fmt: skip
 
         memory_full = worker_memory_with([str(out)], full_codes[:50])
-        memory_fragment = worker_memory_with(DEFAULT_CONTENT_DIRS, fragment_codes)
+        memory_fragment = worker_memory_with(bundled_content_dirs(), fragment_codes)
         results["worker_memory_mb"] = {"full": memory_full, "fragment": memory_fragment}
         for name, workers in (("full", memory_full), ("fragment", memory_fragment)):
             for w in workers:

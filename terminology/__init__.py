@@ -25,7 +25,9 @@ class TerminologyFlask(Flask):
 def create_app(config: Mapping | None = None) -> Flask:
     """Create the Flask app: read settings, load and validate content, register blueprints.
 
-    :param config: settings that override the environment (tests pass a mapping here).
+    :param config: settings that override the environment, by their ``app.config`` names (tests
+        pass a mapping here); keys that are not settings go to Flask's config as they are.
+    :raise SettingsError: when a setting has a bad value (start-up stops with its variable named).
     :raise ContentError: when a content file is invalid (start-up stops).
     """
     from terminology import ops
@@ -44,18 +46,20 @@ def create_app(config: Mapping | None = None) -> Flask:
         translate,
         valueset,
     )
-    from terminology.config import settings_from_env
+    from terminology.config import load_settings, setting_field
     from terminology.content.loader import load_registry
     from terminology.fhir.cache import ResultCache
 
+    settings = load_settings(config)
     app = TerminologyFlask(__name__)
-    app.config.from_mapping(settings_from_env())
-    if config:
-        app.config.update(config)
+    app.extensions["terminology.settings"] = settings
+    # Every setting is mirrored into app.config; the mapping's other keys (TESTING...) are Flask's own.
+    app.config.from_mapping(settings.flask_config())
+    app.config.update({key: value for key, value in (config or {}).items() if setting_field(key) is None})
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
-    app.extensions["terminology.registry"] = load_registry([Path(d) for d in app.config["CONTENT_DIRS"]])
-    app.extensions["terminology.results"] = ResultCache(app.config["RESULT_CACHE_SIZE"])
+    app.extensions["terminology.registry"] = load_registry([Path(d) for d in settings.content_dirs])
+    app.extensions["terminology.results"] = ResultCache(settings.result_cache_size)
     errors.init_app(app)
     ops.init_app(app)
     fhir_modules = (metadata, codesystem, valueset, translate, resources, batch)

@@ -52,11 +52,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     """Validate content directories; print the first problem (exit 1) or a summary (exit 0)."""
-    from terminology.config import settings_from_env
+    from terminology.config import load_settings
     from terminology.content.loader import load_registry
     from terminology.errors import ContentError
 
-    directories = args.dirs or settings_from_env()["CONTENT_DIRS"]
+    directories = args.dirs or load_settings().content_dirs
     try:
         registry = load_registry([Path(d) for d in directories])
     except ContentError as exc:

@@ -1,44 +1,184 @@
-"""Settings: defaults, the TERMINOLOGY_* environment variables, and the test config mapping."""
+"""Settings: every TERMINOLOGY_* environment variable as one typed object, read and validated once.
+
+``Settings`` is a pydantic-settings model: each field is one variable (``TERMINOLOGY_`` + its name
+in capitals), with its type, default and meaning in one place. Adding a setting is adding a field
+here and a row to the README's environment table (a test checks the two agree). A bad value stops
+start-up with a message naming the variable, never a traceback (``SettingsError`` is a SystemExit).
+The app keeps the object in ``app.extensions["terminology.settings"]`` and mirrors every field into
+``app.config`` under its capitalised name (``MAX_BODY_BYTES`` also as Flask's ``MAX_CONTENT_LENGTH``).
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated, Literal, get_args
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-DEFAULT_CONTENT_DIRS = [str(REPOSITORY / name) for name in ("codesystems", "valuesets", "conceptmaps")]
+from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "TERMINOLOGY_"
+PACKAGE = Path(__file__).resolve().parent
+# The source checkout this package runs from, when it does (an editable install or the repository);
+# None for a wheel installed in site-packages.
+REPOSITORY: Path | None = PACKAGE.parent if (PACKAGE.parent / "pyproject.toml").is_file() else None
+CONTENT_DIR_NAMES = ("codesystems", "valuesets", "conceptmaps")
+# Where a wheel carries the bundled content (pyproject.toml maps the repository's folders here).
+PACKAGED_CONTENT = PACKAGE / "bundled_content"
+# Flask's own name for the request-body limit, mirrored from MAX_BODY_BYTES.
+FLASK_ALIASES = {"MAX_CONTENT_LENGTH": "max_body_bytes"}
 
 
-def _int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return default
+def bundled_content_dirs() -> list[str]:
+    """Return the bundled content folders: inside the installed package, else in the source checkout."""
+    base = PACKAGED_CONTENT if PACKAGED_CONTENT.is_dir() or REPOSITORY is None else REPOSITORY
+    return [str(base / name) for name in CONTENT_DIR_NAMES]
+
+
+def default_data_dir() -> str:
+    """Return the data directory used when TERMINOLOGY_DATA_DIR is unset.
+
+    In a source checkout it is its git-ignored ``data/``; an installed package uses the XDG data
+    directory (``~/.local/share/terminology``), since site-packages is no place for an index.
+    """
+    if REPOSITORY is not None:
+        return str(REPOSITORY / "data")
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(xdg) / "terminology")
+
+
+def _colon_list(value: object) -> object:
+    if isinstance(value, str):
+        return [item for item in value.split(":") if item]
+    return value
+
+
+ColonList = Annotated[list[str], NoDecode]
+AuthMode = Literal["none", "static", "jwt"]
+AUTH_MODES: tuple[str, ...] = get_args(AuthMode)
+
+
+class Settings(BaseSettings):
+    """The service's settings; field ``x_y`` is read from ``TERMINOLOGY_X_Y``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        # An empty variable means "use the default", as `FOO= terminology serve` reads to a person.
+        env_ignore_empty=True,
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+    )
+
+    # gunicorn (read by terminology/gunicorn_conf.py)
+    bind: str = Field("0.0.0.0:8000", description="address gunicorn listens on")
+    workers: PositiveInt = Field(2, description="gunicorn sync worker processes")
+    timeout: PositiveInt = Field(30, description="seconds before a silent worker is replaced")
+    graceful_timeout: NonNegativeInt = Field(25, description="seconds in-flight requests get after SIGTERM")
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+
+    # content and data
+    content_dirs: ColonList = Field(default_factory=bundled_content_dirs)
+    data_dir: str = Field(default_factory=default_data_dir)
+    feedback_db: str = Field("", description="CDS Hooks feedback database (default DATA_DIR/feedback.sqlite)")
+
+    # requests and answers
+    max_body_bytes: PositiveInt = Field(5 * 1024 * 1024, description="largest request body (413 above)")
+    expansion_limit: NonNegativeInt = Field(1000, description="most codes one $expand returns unpaged")
+    batch_limit: PositiveInt = Field(10_000, description="most entries of one batch request")
+    result_cache_size: NonNegativeInt = Field(20_000, description="answers each worker memoizes (0: off)")
+    response_cache_mb: NonNegativeInt = Field(16, description="MB per worker for replayed GETs (0: off)")
+    base_url: str = Field("", description="public base URL; derived from the request when empty")
+
+    # operations
+    access_log: bool = True
+    metrics: bool = True
+    metrics_open: bool = False
+
+    # access control
+    auth_mode: AuthMode = "none"
+    auth_tokens_file: str = ""
+    auth_jwks: str = ""
+    auth_issuer: str = ""
+    auth_audience: str = ""
+    auth_algorithms: str = "RS256,ES256"
+    auth_required_scope: str = ""
+    auth_leeway_seconds: NonNegativeInt = 30
+
+    # EHR callers: CORS and the CDS Hooks JWT
+    cors_origins: str = ""
+    cds_jwks: str = ""
+    cds_issuers: str = ""
+    cds_algorithms: str = "RS384,ES384,RS256,ES256"
+    cds_service_url: str = ""
+    cds_leeway_seconds: NonNegativeInt = 30
+
+    _split_dirs = field_validator("content_dirs", mode="before")(_colon_list)
+
+    @field_validator("base_url", "cds_service_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("auth_mode", "log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return (value.strip().lower() or None) if isinstance(value, str) else value
+
+    @classmethod
+    def variable(cls, field: str) -> str:
+        """Return a field's environment variable: ``expansion_limit`` → ``TERMINOLOGY_EXPANSION_LIMIT``."""
+        return ENV_PREFIX + field.upper()
+
+    def flask_config(self) -> dict:
+        """Return every setting under its capitalised name, plus Flask's ``MAX_CONTENT_LENGTH``."""
+        config = {name.upper(): getattr(self, name) for name in type(self).model_fields}
+        for flask_name, field in FLASK_ALIASES.items():
+            config[flask_name] = getattr(self, field)
+        return config
+
+
+class SettingsError(SystemExit):
+    """A setting has a bad value: exits with a message naming each variable, without a traceback."""
+
+
+def _explain(error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else "?"
+        name = Settings.variable(field) if field in Settings.model_fields else field
+        given = problem.get("input")
+        shown = f" (got {given!r})" if isinstance(given, str | int | float | bool) else ""
+        if problem["type"] == "extra_forbidden":
+            lines.append(f"{name}: not a setting of this service")
+        else:
+            lines.append(f"{name}: {problem['msg']}{shown}")
+    return "invalid settings:\n  " + "\n  ".join(lines)
+
+
+def setting_field(key: str) -> str | None:
+    """Return the field an ``app.config`` name stands for (``EXPANSION_LIMIT``: ``expansion_limit``)."""
+    field = FLASK_ALIASES.get(key, key.lower())
+    return field if field in Settings.model_fields else None
+
+
+def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:
+    """Read the environment once, apply ``overrides`` (capitalised names, as in ``app.config``), validate.
+
+    :raise SettingsError: naming every variable whose value is not valid.
+    """
+    given = {}
+    for key, value in (overrides or {}).items():
+        field = setting_field(key)
+        if field is not None:
+            given[field] = value
     try:
-        return int(raw)
-    except ValueError:
-        raise SystemExit(f"{name} must be an integer, not {raw!r}") from None
+        return Settings(**given)
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc)) from None
 
 
-def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
-    """Read the service settings from the environment, with defaults for local use."""
-    environ = os.environ if environ is None else environ
-    dirs = environ.get("TERMINOLOGY_CONTENT_DIRS")
-    return {
-        "CONTENT_DIRS": [d for d in dirs.split(":") if d] if dirs else list(DEFAULT_CONTENT_DIRS),
-        "DATA_DIR": environ.get("TERMINOLOGY_DATA_DIR", str(REPOSITORY / "data")),
-        # CDS Hooks feedback database; default DATA_DIR/feedback.sqlite.
-        "FEEDBACK_DB": environ.get("TERMINOLOGY_FEEDBACK_DB", ""),
-        # Largest request body accepted (bytes); larger bodies get 413.
-        "MAX_CONTENT_LENGTH": _int(environ, "TERMINOLOGY_MAX_BODY_BYTES", 5 * 1024 * 1024),
-        # Most codes one $expand may return without count/offset paging (422 too-costly above it).
-        "EXPANSION_LIMIT": _int(environ, "TERMINOLOGY_EXPANSION_LIMIT", 1000),
-        # Most entries one batch Bundle or $batch-validate-code request may carry (422 too-costly above).
-        "BATCH_LIMIT": _int(environ, "TERMINOLOGY_BATCH_LIMIT", 10_000),
-        # Rendered $lookup/$validate-code answers each worker keeps (least recently used out; 0 = off).
-        "RESULT_CACHE_SIZE": _int(environ, "TERMINOLOGY_RESULT_CACHE_SIZE", 20_000),
-        # Memory (MB) per worker for replaying repeated GET $lookup/$validate-code/$expand answers (0 = off).
-        "RESPONSE_CACHE_MB": _int(environ, "TERMINOLOGY_RESPONSE_CACHE_MB", 16),
-        # Public base URL used in CapabilityStatement and Bundle fullUrls; derived from the request if unset.
-        "BASE_URL": environ.get("TERMINOLOGY_BASE_URL", "").rstrip("/"),
-    }
+def settings_of(app) -> Settings:
+    """Return the settings an app was created with."""
+    return app.extensions["terminology.settings"]

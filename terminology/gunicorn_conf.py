@@ -1,30 +1,23 @@
-"""Gunicorn settings used by `terminology serve` (and the container image)."""
+"""Gunicorn settings used by `terminology serve` (and the container image), from the service settings."""
 
 import glob
 import os
 import tempfile
 
-from terminology.ops.settings import metrics_enabled
+from terminology.config import load_settings
 
+_settings = load_settings()
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    try:
-        return int(raw) if raw else default
-    except ValueError:
-        raise SystemExit(f"{name} must be an integer, not {raw!r}") from None
-
-
-bind = os.environ.get("TERMINOLOGY_BIND", "0.0.0.0:8000")
-# Default chosen by measurement on 2 cores (see docs/README-deploy.md): one sync worker per core.
-workers = _int("TERMINOLOGY_WORKERS", 2)
+bind = _settings.bind
+# Default chosen by measurement on 2 cores (README, "Gunicorn sizing"): one sync worker per core.
+workers = _settings.workers
 worker_class = "sync"
 # Load content once in the master; workers share it copy-on-write.
 preload_app = True
 # A worker silent for this long is killed and replaced (a stuck request, not a slow one).
-timeout = _int("TERMINOLOGY_TIMEOUT", 30)
+timeout = _settings.timeout
 # On SIGTERM workers stop accepting and finish in-flight requests for up to this long.
-graceful_timeout = _int("TERMINOLOGY_GRACEFUL_TIMEOUT", 25)
+graceful_timeout = _settings.graceful_timeout
 keepalive = 5
 # Refuse oversized request lines and headers before Flask sees them; the body limit is Flask's
 # MAX_CONTENT_LENGTH (TERMINOLOGY_MAX_BODY_BYTES, 413 OperationOutcome above it).
@@ -36,10 +29,10 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm
 # The app writes one JSON line per request itself; gunicorn's access log would duplicate it.
 accesslog = None
 errorlog = "-"
-loglevel = os.environ.get("TERMINOLOGY_LOG_LEVEL", "info")
+loglevel = _settings.log_level
 wsgi_app = "terminology:create_app()"
 
-if metrics_enabled():
+if _settings.metrics:
     # prometheus_client multiprocess mode: every worker writes its samples to files in this
     # directory and /metrics adds them up. It must be set before prometheus_client is imported
     # (the app is preloaded after this file runs) and must not hold files from an earlier run.

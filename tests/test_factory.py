@@ -5,15 +5,16 @@ from __future__ import annotations
 import pytest
 
 from terminology import create_app
-from terminology.config import DEFAULT_CONTENT_DIRS, settings_from_env
+from terminology.config import bundled_content_dirs, load_settings
 from terminology.errors import ContentError
 from tests.conftest import SYNTHETIC_CS, write_resource
 
 
-def test_defaults_point_at_the_bundled_content():
-    settings = settings_from_env({})
-    assert settings["CONTENT_DIRS"] == DEFAULT_CONTENT_DIRS
-    assert [d.rsplit("/", 1)[1] for d in DEFAULT_CONTENT_DIRS] == ["codesystems", "valuesets", "conceptmaps"]
+def test_defaults_point_at_the_bundled_content(monkeypatch):
+    monkeypatch.delenv("TERMINOLOGY_CONTENT_DIRS", raising=False)
+    settings = load_settings()
+    assert settings.content_dirs == bundled_content_dirs()
+    assert [d.rsplit("/", 1)[1] for d in bundled_content_dirs()] == ["codesystems", "valuesets", "conceptmaps"]
 
 
 def test_content_dirs_from_environment_are_colon_separated(tmp_path, monkeypatch):

@@ -7,9 +7,6 @@ POST /cds-services/{id}/feedback
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-
 import orjson
 from flask import Blueprint, Flask, Response, current_app, g, request
 
@@ -90,19 +87,6 @@ def feedback_view(service_id: str):
     return _json({"stored": stored})
 
 
-def cds_settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
-    """Read the CDS Hooks settings: the EHR JWT (JWKS, issuers, algorithms) and the service URL."""
-    environ = os.environ if environ is None else environ
-    return {
-        "CDS_JWKS": environ.get("TERMINOLOGY_CDS_JWKS", ""),
-        "CDS_ISSUERS": environ.get("TERMINOLOGY_CDS_ISSUERS", ""),
-        "CDS_ALGORITHMS": environ.get("TERMINOLOGY_CDS_ALGORITHMS", "RS384,ES384,RS256,ES256"),
-        # The public URL of /cds-services, the aud EHRs sign for (default: BASE_URL + /cds-services).
-        "CDS_SERVICE_URL": environ.get("TERMINOLOGY_CDS_SERVICE_URL", "").rstrip("/"),
-        "CDS_LEEWAY_SECONDS": int(environ.get("TERMINOLOGY_CDS_LEEWAY_SECONDS", "30")),
-    }
-
-
 def _build_verifier(app: Flask, store: FeedbackStore):
     from terminology.ops.access import JwtVerifier
 
@@ -130,8 +114,6 @@ def _build_verifier(app: Flask, store: FeedbackStore):
 
 def init_app(app: Flask) -> None:
     """Attach the feedback store (opened lazily per process) and the optional EHR JWT verifier."""
-    for key, value in cds_settings_from_env().items():
-        app.config.setdefault(key, value)
     store = FeedbackStore(feedback_location(app.config))
     app.extensions["terminology.cds_feedback"] = store
     verifier = _build_verifier(app, store)

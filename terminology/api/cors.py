@@ -58,12 +58,8 @@ def _headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Turn CORS on when TERMINOLOGY_CORS_ORIGINS (or the CORS_ORIGINS config) lists origins."""
-    import os
-
-    raw = app.config.get("CORS_ORIGINS")
-    if raw is None:
-        raw = os.environ.get("TERMINOLOGY_CORS_ORIGINS", "")
+    """Turn CORS on when TERMINOLOGY_CORS_ORIGINS (the CORS_ORIGINS setting) lists origins."""
+    raw = app.config["CORS_ORIGINS"]
     origins = parse_origins(raw) if isinstance(raw, str) else frozenset(raw)
     if not origins:
         return

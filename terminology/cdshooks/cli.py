@@ -12,9 +12,12 @@ from terminology.cdshooks.feedback import export, feedback_location, feedback_pa
 
 def _export(args: argparse.Namespace) -> int:
     """Write every stored feedback entry as one JSON line (to --out or stdout)."""
-    from terminology.config import settings_from_env
+    from terminology.config import load_settings
 
-    path = feedback_path(args.data_dir) if args.data_dir else feedback_location(settings_from_env())
+    if args.data_dir:
+        path = feedback_path(args.data_dir)
+    else:
+        path = feedback_location(load_settings().flask_config())
     if not path.exists():
         print(f"error: no feedback database at {path}", file=sys.stderr)
         return 1

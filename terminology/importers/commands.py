@@ -7,12 +7,10 @@ import sys
 import time
 
 from terminology.cli import import_group
+from terminology.config import bundled_content_dirs
 from terminology.importers.common import ImportProblem, ImportReport
 
-OUT_HELP = (
-    "content directory to write (default $TERMINOLOGY_DATA_DIR/content, else "
-    "$XDG_DATA_HOME/terminology/content, i.e. ~/.local/share/terminology/content)"
-)
+OUT_HELP = "content directory to write (default: content/ in the data directory, TERMINOLOGY_DATA_DIR)"
 
 
 def _run(action, args: argparse.Namespace) -> int:
@@ -32,10 +30,11 @@ def _run(action, args: argparse.Namespace) -> int:
     print(f"{report.concepts} concepts in {elapsed:.1f} s")
     if report.written:
         directory = report.written[0].parent
+        # The bundled folders as this installation has them (a checkout, or inside the package).
+        dirs = ":".join([str(directory), *bundled_content_dirs()])
         print(
             "serve it by adding the directory to TERMINOLOGY_CONTENT_DIRS, e.g.\n"
-            f"  export TERMINOLOGY_CONTENT_DIRS={directory}:"
-            "<repo>/codesystems:<repo>/valuesets:<repo>/conceptmaps"
+            f"  export TERMINOLOGY_CONTENT_DIRS={dirs}"
         )
     return 0
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import orjson
 
-from terminology.config import REPOSITORY
+from terminology.config import REPOSITORY, load_settings
 from terminology.content.loader import read_json, validate_resource
 from terminology.errors import ContentError
 
@@ -42,15 +42,12 @@ class ImportReport:
 
 
 def default_content_dir() -> Path:
-    """Return where imported content goes: ``$TERMINOLOGY_DATA_DIR/content``, else the XDG data dir.
+    """Return where imported content goes: ``content/`` in the data directory (TERMINOLOGY_DATA_DIR).
 
-    The default is outside the repository on purpose: licensed CPT content must never be committed.
+    The data directory's default is git-ignored in a checkout (``data/``) and outside it otherwise:
+    licensed CPT content must never be committed.
     """
-    data_dir = os.environ.get("TERMINOLOGY_DATA_DIR")
-    if data_dir:
-        return Path(data_dir) / "content"
-    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(xdg) / "terminology" / "content"
+    return Path(load_settings().data_dir) / "content"
 
 
 def output_dir(requested: str | Path | None) -> Path:
@@ -60,8 +57,12 @@ def output_dir(requested: str | Path | None) -> Path:
     """
     out = Path(requested) if requested else default_content_dir()
     resolved = out.expanduser().resolve()
-    repository = REPOSITORY.resolve()
-    if resolved.is_relative_to(repository) and not resolved.is_relative_to(repository / "data"):
+    repository = REPOSITORY.resolve() if REPOSITORY is not None else None
+    if (
+        repository is not None
+        and resolved.is_relative_to(repository)
+        and not resolved.is_relative_to(repository / "data")
+    ):
         raise ImportProblem(
             resolved, None, "imported content must not be written inside the repository (use --out elsewhere)"
         )

@@ -10,9 +10,9 @@ from terminology.ncci.importers import MUE_SETTINGS, PTP_SETTINGS, ImportFailure
 
 
 def _data_dir() -> str:
-    from terminology.config import settings_from_env
+    from terminology.config import load_settings
 
-    return settings_from_env()["DATA_DIR"]
+    return load_settings().data_dir
 
 
 def _report(run) -> int:

@@ -19,9 +19,9 @@ from flask import Flask, current_app, request
 
 from terminology.api import metadata
 from terminology.api.http import fhir_response
+from terminology.config import AUTH_MODES
 from terminology.engine.issues import Issue
 from terminology.fhir.outcome import operation_outcome
-from terminology.ops.settings import AUTH_MODES
 from terminology.ops.telemetry import SUBJECT_KEY
 
 log = logging.getLogger(__name__)

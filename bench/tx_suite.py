@@ -456,9 +456,9 @@ def started_server(env: dict, log_path: Path, workers: int = 1):
 
 def bundled_content_dirs() -> list[str]:
     """The content directories the server loads by default (TERMINOLOGY_CONTENT_DIRS or bundled)."""
-    from terminology.config import settings_from_env
+    from terminology.config import load_settings
 
-    return list(settings_from_env()["CONTENT_DIRS"])
+    return list(load_settings().content_dirs)
 
 
 def write_content(runner: Runner, suite: Suite, directory: Path) -> None:

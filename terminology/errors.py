@@ -35,6 +35,10 @@ class TerminologyError(Exception):
         if issue_code is not None:
             self.issue_code = issue_code
 
+    def headers(self) -> dict[str, str]:
+        """Return the HTTP headers the answer must carry besides the OperationOutcome (none by default)."""
+        return {}
+
 
 class InvalidRequest(TerminologyError):
     """The request is malformed: bad JSON, wrong parameter types, missing parameters."""
@@ -106,6 +110,40 @@ class PayloadTooLarge(TerminologyError):
     status = 413
     issue_code = "too-long"
     tx_code = None
+
+
+class AccessDenied(TerminologyError):
+    """The caller is not let in: 401 (no or bad credentials), 403 (missing scope) or 503 (keys unavailable).
+
+    A 401 or 403 carries an RFC 6750 ``WWW-Authenticate: Bearer`` challenge; ``error`` and ``scope``
+    are its ``error`` and ``scope`` attributes.
+    """
+
+    status = 401
+    issue_code = "login"
+    tx_code = None
+    realm = "terminology"
+
+    def __init__(self, status: int, message: str, error: str | None = None, scope: str | None = None):
+        super().__init__(
+            message, status=status, issue_code={401: "login", 403: "forbidden"}.get(status, "transient")
+        )
+        self.error = error
+        self.scope = scope
+
+    def challenge(self) -> str:
+        """Return the RFC 6750 ``WWW-Authenticate`` value for this refusal."""
+        parts = [f'Bearer realm="{self.realm}"']
+        if self.error:
+            description = self.message.replace('"', "'")
+            parts.append(f'error="{self.error}", error_description="{description}"')
+        if self.scope:
+            parts.append(f'scope="{self.scope}"')
+        return ", ".join(parts)
+
+    def headers(self) -> dict[str, str]:
+        """Return the Bearer challenge (none for a 503: the credentials were not judged)."""
+        return {} if self.status == 503 else {"WWW-Authenticate": self.challenge()}
 
 
 class ContentError(Exception):

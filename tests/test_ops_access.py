@@ -253,3 +253,36 @@ def test_unreachable_jwks_url_answers_503_not_401(signing_key):
     assert response.status_code == 503
     assert "WWW-Authenticate" not in response.headers
     OperationOutcome.model_validate(response.get_json())
+
+
+def _batch(*urls: str) -> dict:
+    return {"resourceType": "Bundle", "type": "batch",
+            "entry": [{"request": {"method": "GET", "url": url}} for url in urls]}  # fmt: skip
+
+
+def test_batch_entries_are_judged_by_the_same_rule_as_direct_calls(tmp_path):
+    client = _static_app(tmp_path, "s3cret").test_client()
+    _assert_refused(client.post("/", json=_batch(LOOKUP)), 401, None)
+    response = client.post("/", json=_batch(LOOKUP.lstrip("/"), "metrics", "readyz"), headers=_bearer("s3cret"))
+    assert response.status_code == 200
+    statuses = [e["response"]["status"] for e in response.get_json()["entry"]]
+    # /metrics and the probes are not FHIR interactions: refused in a batch, the rest still answered.
+    assert statuses == ["200 OK", "400 Bad Request", "400 Bad Request"]
+
+
+def test_authenticated_answers_are_no_store_and_every_answer_nosniff(tmp_path):
+    client = _static_app(tmp_path, "s3cret").test_client()
+    for response in (
+        client.get(LOOKUP, headers=_bearer("s3cret")),
+        client.get(LOOKUP, headers=_bearer("s3cret")),  # replayed by the response cache
+        client.get(LOOKUP),
+        client.post("/", json=_batch(LOOKUP), headers=_bearer("s3cret")),
+        client.get("/metrics", headers=_bearer("s3cret")),
+    ):
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    for path in ("/metadata", "/livez", "/nowhere"):
+        response = _static_app(tmp_path, "s3cret").test_client().get(path)
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Cache-Control" not in client.get("/metadata").headers
+

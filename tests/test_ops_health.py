@@ -67,3 +67,15 @@ def test_probes_reject_other_methods_with_an_operation_outcome(app):
     response = app.test_client().post("/readyz")
     assert response.status_code == 405
     OperationOutcome.model_validate(response.get_json())
+
+
+def test_readyz_shows_no_file_system_paths(tmp_path):
+    data = tmp_path / "secret-location" / "data"
+    app = create_app({"TESTING": True, "ACCESS_LOG": False, "DATA_DIR": str(data)})
+    body = app.test_client().get("/readyz").get_data(as_text=True)
+    assert "secret-location" not in body and str(tmp_path) not in body
+    (data / "ncci.sqlite").parent.mkdir(parents=True)
+    (data / "ncci.sqlite").write_bytes(b"not a database")
+    broken = create_app({"TESTING": True, "ACCESS_LOG": False, "DATA_DIR": str(data)}).test_client().get("/readyz")
+    assert broken.status_code == 503
+    assert "secret-location" not in broken.get_data(as_text=True)

@@ -10,16 +10,18 @@ from urllib.parse import urlsplit
 import orjson
 from flask import Blueprint, current_app, request
 
-from terminology.api.http import FHIR_JSON, base_url, fhir_response, json_body
+from terminology.api.http import FHIR_BLUEPRINTS, FHIR_JSON, base_url, fhir_response, json_body
 from terminology.engine.issues import Issue
 from terminology.errors import InvalidRequest, NotSupported, TooCostly
 from terminology.fhir.outcome import operation_outcome
+from terminology.ops.access import access_policy, normal_path
 
 bp = Blueprint("batch", __name__)
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-            406: "Not Acceptable", 413: "Payload Too Large", 415: "Unsupported Media Type",
-            422: "Unprocessable Entity", 500: "Internal Server Error"}  # fmt: skip
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            405: "Method Not Allowed", 406: "Not Acceptable", 413: "Payload Too Large",
+            415: "Unsupported Media Type", 422: "Unprocessable Entity", 500: "Internal Server Error",
+            503: "Service Unavailable"}  # fmt: skip
 
 
 def _entry_error(status: int, text: str, expression: str) -> dict:
@@ -29,29 +31,51 @@ def _entry_error(status: int, text: str, expression: str) -> dict:
     return {"response": {"status": f"{status} {_REASONS.get(status, '')}".strip(), "outcome": outcome}}
 
 
-def _dispatch(method: str, url: str, resource: dict | None) -> tuple[int, dict]:
-    """Run one entry's request through the app's routing and error handlers (no outer hooks).
+def _dispatch(method: str, path: str, query: str, resource: dict | None) -> tuple[int, dict]:
+    """Run one entry's request through the access rule, the app's routing and its error handlers.
 
-    Authentication, logging and metrics apply to the batch request as a whole, so the entries
-    are dispatched without the before/after-request hooks.
+    The entry is judged by the same ``authorize`` as a direct call, with the batch's own
+    ``Authorization`` header: an entry can reach nothing its caller could not reach directly.
+    Logging and metrics count the batch request as a whole, so the other before/after-request
+    hooks do not run per entry.
     """
-    parts = urlsplit(url)
-    path = "/" + parts.path.lstrip("/")
+    outer = request._get_current_object()
     body = orjson.dumps(resource) if resource is not None else None
+    headers = {"Accept-Language": outer.headers.get("Accept-Language", "")}
+    if "Authorization" in outer.headers:
+        headers["Authorization"] = outer.headers["Authorization"]
     app = current_app._get_current_object()
     with app.test_request_context(
         path,
+        base_url=outer.url_root,  # the same scheme, host and script root as the batch itself
         method=method,
-        query_string=parts.query,
+        query_string=query,
         data=body,
         content_type=FHIR_JSON if body is not None else None,
-        headers={"Accept-Language": request.headers.get("Accept-Language", "")},
+        headers=headers,
     ):
+        entry_request = request._get_current_object()
         try:
+            access_policy(app).authorize(entry_request.environ)
+            if entry_request.url_rule is not None and entry_request.blueprint not in _batch_blueprints():
+                raise InvalidRequest(
+                    f"{method} {path} is not a FHIR or CDS Hooks interaction: call it directly, "
+                    "not in a batch"
+                )
             response = app.make_response(app.dispatch_request())
         except Exception as exc:  # the app's error handlers decide the response
             response = app.make_response(app.handle_user_exception(exc))
-        return response.status_code, orjson.loads(response.get_data())
+        status = response.status_code
+        try:
+            return status, orjson.loads(response.get_data())
+        except orjson.JSONDecodeError:
+            # Not JSON (a routing redirect, say): the entry cannot carry it.
+            text = f"{method} {path} answered {status} without a FHIR resource"
+            return 400, operation_outcome([Issue("error", "not-supported", text)])
+
+
+def _batch_blueprints() -> frozenset[str]:
+    return frozenset({*FHIR_BLUEPRINTS, "cdshooks"})
 
 
 def _run_entry(index: int, entry: object) -> dict:
@@ -60,18 +84,21 @@ def _run_entry(index: int, entry: object) -> dict:
         return _entry_error(400, f"{here}.request is required in a batch", f"{here}.request")
     method = entry["request"].get("method")
     url = entry["request"].get("url")
-    if isinstance(method, str) and method not in ("GET", "POST"):
+    if not isinstance(method, str):
+        return _entry_error(400, f"{here}.request.method must be GET or POST", f"{here}.request.method")
+    if method not in ("GET", "POST"):
         return _entry_error(
             405,
             f"{here}.request.method {method} is not allowed: the service is read-only",
             f"{here}.request.method",
         )
-    # An entry may not target the batch endpoint itself: nested batches are not processed.
-    if method is None or not isinstance(url, str) or not urlsplit(url).path.strip("/"):
-        return _entry_error(
-            400, f"{here}.request needs a GET or POST of an operation, read or search URL", f"{here}.request"
-        )
-    if urlsplit(url).scheme:
+    if not isinstance(url, str):
+        return _entry_error(400, f"{here}.request.url must be a string", f"{here}.request.url")
+    try:
+        absolute = bool(urlsplit(url).scheme)
+    except ValueError as exc:
+        return _entry_error(400, f"{here}.request.url '{url}' is not a URL: {exc}", f"{here}.request.url")
+    if absolute:
         # An absolute URL must point at this server; it is then run as the relative path.
         base = base_url()
         if not url.startswith(f"{base}/"):
@@ -79,10 +106,18 @@ def _run_entry(index: int, entry: object) -> dict:
                 400, f"{here}.request.url '{url}' is not on this server ({base})", f"{here}.request.url"
             )
         url = url[len(base) :]
+    # The rest is a path and a query, whatever it starts with ('//x' is a path here, not a host).
+    target, _, query = url.partition("#")[0].partition("?")
+    path = normal_path("/" + target)
+    # An entry may not target the batch endpoint itself: nested batches are not processed.
+    if path == "/":
+        return _entry_error(
+            400, f"{here}.request needs a GET or POST of an operation, read or search URL", f"{here}.request"
+        )
     resource = entry.get("resource")
     if resource is not None and not isinstance(resource, dict):
         return _entry_error(400, f"{here}.resource must be a FHIR resource", f"{here}.resource")
-    status, body = _dispatch(method, url, resource if method == "POST" else None)
+    status, body = _dispatch(method, path, query, resource if method == "POST" else None)
     reply: dict = {"response": {"status": f"{status} {_REASONS.get(status, '')}".strip()}}
     if status < 400:
         reply["resource"] = body

@@ -8,15 +8,17 @@ POST /cds-services/{id}/feedback
 from __future__ import annotations
 
 import orjson
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app
+from werkzeug.wsgi import get_current_url
 
 from terminology.api.http import base_url, json_body, registry
 from terminology.bundling.model import CheckOptions
 from terminology.cdshooks.cards import cards
 from terminology.cdshooks.feedback import FeedbackStore, feedback_location, read_feedback
 from terminology.cdshooks.services import SERVICES, read_request, service
+from terminology.errors import AccessDenied
 from terminology.fhir.bundling_mapping import BundlingInput, check_input
-from terminology.ops.telemetry import SUBJECT_KEY
+from terminology.ops.access import Guard, JwtVerifier, add_guard
 
 bp = Blueprint("cdshooks", __name__)
 PREFIX = "/cds-services"
@@ -27,37 +29,25 @@ def _json(payload: dict, status: int = 200) -> Response:
     return Response(orjson.dumps(payload), status=status, mimetype="application/json")
 
 
-def _verify() -> None:
-    """Verify the EHR's JWT when CDS JWT verification is configured (401 otherwise)."""
-    verifier = current_app.extensions.get("terminology.cds_auth")
-    if verifier is None:
-        return
-    from terminology.ops.access import AccessDenied, _refuse
+def _ehr_guard(app: Flask, verifier: JwtVerifier) -> Guard:
+    """Return the access guard of the CDS routes: the EHR's signed JWT, its aud the endpoint called."""
+    config = app.config
 
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    # aud must be the endpoint called: discovery, the service, or (for feedback) the service it reports on.
-    endpoint = f"{_cds_base()}{request.path[len(PREFIX) :]}".rstrip("/")
-    audiences = [endpoint]
-    if endpoint.endswith("/feedback"):
-        audiences.append(endpoint.removesuffix("/feedback"))
-    try:
+    def check(environ: dict, path: str) -> str:
+        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AccessDenied(401, "CDS Hooks calls must carry the EHR's signed JWT (Authorization: Bearer)")
-        request.environ[SUBJECT_KEY] = verifier.authenticate(token.strip(), audiences)
-    except AccessDenied as denied:
-        g.cds_refusal = _refuse(denied)
+        # aud must be the endpoint called: discovery, the service, or (feedback) the service it reports on.
+        base = config.get("CDS_SERVICE_URL") or (
+            (config["BASE_URL"] or get_current_url(environ, host_only=True).rstrip("/")) + PREFIX
+        )
+        endpoint = f"{base}{path[len(PREFIX) :]}"
+        audiences = [endpoint]
+        if endpoint.endswith("/feedback"):
+            audiences.append(endpoint.removesuffix("/feedback"))
+        return verifier.authenticate(token.strip(), audiences)
 
-
-def _cds_base() -> str:
-    return current_app.config.get("CDS_SERVICE_URL") or f"{base_url()}{PREFIX}"
-
-
-@bp.before_request
-def _guard():
-    """Refuse calls without a valid EHR JWT when verification is configured."""
-    _verify()
-    return g.pop("cds_refusal", None)
+    return check
 
 
 @bp.route(PREFIX, methods=["GET"])
@@ -87,9 +77,7 @@ def feedback_view(service_id: str):
     return _json({"stored": stored})
 
 
-def _build_verifier(app: Flask, store: FeedbackStore):
-    from terminology.ops.access import JwtVerifier
-
+def _build_verifier(app: Flask, store: FeedbackStore) -> JwtVerifier | None:
     config = app.config
     if not config["CDS_JWKS"]:
         return None
@@ -120,5 +108,5 @@ def init_app(app: Flask) -> None:
     if verifier is not None:
         app.extensions["terminology.cds_auth"] = verifier
         # The EHR's JWT replaces the service-wide credentials on the CDS routes.
-        app.extensions.setdefault("terminology.auth_delegated", []).append(PREFIX)
+        add_guard(app, PREFIX, _ehr_guard(app, verifier))
     app.register_blueprint(bp)

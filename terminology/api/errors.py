@@ -42,8 +42,8 @@ def _http_message(error: HTTPException) -> str:
 
 
 def handle_terminology_error(error: TerminologyError):
-    """Render a domain error with its own status and issue code."""
-    return fhir_response(error_outcome(error), error.status)
+    """Render a domain error with its own status, issue code and headers (e.g. a Bearer challenge)."""
+    return fhir_response(error_outcome(error), error.status, error.headers())
 
 
 def handle_http_exception(error: HTTPException):

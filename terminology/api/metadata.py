@@ -6,7 +6,7 @@ GET /$versions
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 
 from terminology import __version__
 from terminology.api.http import base_url, fhir_response, registry
@@ -37,6 +37,8 @@ _SEARCH_PARAMS = (
 )
 # Extra capability builders (other features register here: bundling check, security, ...).
 CAPABILITY_CONTRIBUTORS: list = []
+# app.extensions key of a list of contributors that belong to one app (ops.access adds to it).
+CAPABILITY_KEY = "terminology.capability_contributors"
 
 
 def _describe(url: str) -> dict:
@@ -133,7 +135,8 @@ def capability_statement() -> dict:
             }
         ],
     }
-    for contribute in CAPABILITY_CONTRIBUTORS:
+    # Module-wide contributors, then this app's own (app.extensions; ops.access describes security there).
+    for contribute in [*CAPABILITY_CONTRIBUTORS, *current_app.extensions.get(CAPABILITY_KEY, ())]:
         contribute(statement)
     return statement
 

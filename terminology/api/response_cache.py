@@ -18,14 +18,9 @@ from collections.abc import Callable, Iterable
 from flask import Flask, request
 
 from terminology.engine.clock import today
-from terminology.ops.access import AccessDenied, bearer_subject
-from terminology.ops.telemetry import (
-    OPERATION_KEY,
-    REQUEST_ID_HEADER,
-    SUBJECT_KEY,
-    Telemetry,
-    request_id_of,
-)
+from terminology.errors import AccessDenied
+from terminology.ops.access import access_policy
+from terminology.ops.telemetry import OPERATION_KEY, REQUEST_ID_HEADER, Telemetry, request_id_of
 
 CACHEABLE_KEY = "terminology.cacheable"
 # Everything in a GET request that can change the answer: the URL, the negotiated format, the
@@ -75,7 +70,7 @@ class ResponseCache:
     def __init__(self, app: Flask, budget_bytes: int) -> None:
         self.wsgi_app = app.wsgi_app
         self.telemetry: Telemetry = app.extensions["terminology.telemetry"]
-        self.authenticator = app.extensions.get("terminology.auth")
+        self.access = access_policy(app)
         self.budget = budget_bytes
         # One answer may take at most a sixteenth of the budget (large expansions are not kept).
         self.largest = budget_bytes // 16
@@ -94,13 +89,12 @@ class ResponseCache:
         with self._lock:
             entry = self._entries.get(key)
         if entry is not None:
-            if self.authenticator is not None:
+            if self.access.active:
                 try:
-                    environ[SUBJECT_KEY] = bearer_subject(
-                        self.authenticator, environ.get("HTTP_AUTHORIZATION", "")
-                    )
+                    # The same rule as the router's: a replay is let in exactly when a fresh answer would be.
+                    self.access.authorize(environ)
                 except AccessDenied:
-                    # Flask's access check renders the refusal.
+                    # Flask's access check refuses it again, and the error handler renders the refusal.
                     return self.wsgi_app(environ, start_response)
             with self._lock:
                 if key in self._entries:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sqlite3
@@ -29,6 +30,8 @@ from terminology.ncci.importers import (
     read_mue,
     read_ptp,
 )
+
+log = logging.getLogger(__name__)
 
 INDEX_FILE = "ncci.sqlite"
 SCHEMA_VERSION = 1
@@ -485,7 +488,9 @@ class NcciIndex:
             self._editions = _read_editions(conn)
             self._rationales = dict(conn.execute("SELECT id, text FROM rationale").fetchall())
         except sqlite3.DatabaseError as exc:
-            self.error = f"the NCCI index {self.path} cannot be read: {exc}"
+            # The log names the file; /readyz, open to anyone, says only what is wrong.
+            log.error("the NCCI index %s cannot be read: %s", self.path, exc)
+            self.error = "the NCCI index cannot be read (the server log names the file and the error)"
             return
         self._conn = conn
         for listener in self.listeners:
@@ -642,10 +647,10 @@ class NcciIndex:
         if self.error:
             return False, self.error
         if self._stamp is None:
-            return True, f"no NCCI index at {self.path}; only the shipped CPT rules apply"
+            return True, "no NCCI index is installed; only the shipped CPT rules apply"
         ptp = sum(1 for e in self._editions if e.kind == "ptp")
         mue = sum(1 for e in self._editions if e.kind == "mue")
-        return True, f"NCCI index {self.path}: {ptp} PTP editions, {mue} MUE tables"
+        return True, f"NCCI index: {ptp} PTP editions, {mue} MUE tables"
 
 
 def _pairs_in(pair_set: np.ndarray, distinct: list[str]) -> list[tuple[str, str]]:

@@ -1,6 +1,8 @@
 """Access control for every route but GET /metadata, /livez, /readyz: static bearer tokens or JWTs.
 
-Also the ``terminology auth hash-token`` command.
+``AccessPolicy.authorize`` is the one rule that decides which credentials a request needs; the
+router (a before-request hook), each entry of a batch Bundle and each response-cache replay call
+it. Also the ``terminology auth hash-token`` command.
 """
 
 from __future__ import annotations
@@ -15,43 +17,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 
-from terminology.api import metadata
-from terminology.api.http import fhir_response
 from terminology.config import AUTH_MODES
-from terminology.engine.issues import Issue
-from terminology.fhir.outcome import operation_outcome
+from terminology.errors import AccessDenied
 from terminology.ops.telemetry import SUBJECT_KEY
 
 log = logging.getLogger(__name__)
 
 OPEN_PATHS = frozenset({"/metadata", "/livez", "/readyz"})
-REALM = "terminology"
+# WSGI environ key: the request needed credentials, so its answer must not be kept by shared caches.
+GUARDED_KEY = "terminology.guarded"
+# app.extensions keys: the AccessPolicy, and the per-app CapabilityStatement contributors.
+POLICY_KEY = "terminology.access"
+CAPABILITY_KEY = "terminology.capability_contributors"
 _HASH = re.compile(r"[0-9a-f]{64}")
+_SLASHES = re.compile(r"//+")
 _SECURITY_SERVICE = "http://terminology.hl7.org/CodeSystem/restful-security-service"
-
-
-class AccessDenied(Exception):
-    """The caller is not let in: 401 (no or bad credentials), 403 (missing scope) or 503."""
-
-    def __init__(self, status: int, message: str, error: str | None = None, scope: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.error = error
-        self.scope = scope
-
-    def challenge(self) -> str:
-        """Return the RFC 6750 ``WWW-Authenticate`` value for this refusal."""
-        parts = [f'Bearer realm="{REALM}"']
-        if self.error:
-            description = self.message.replace('"', "'")
-            parts.append(f'error="{self.error}", error_description="{description}"')
-        if self.scope:
-            parts.append(f'scope="{self.scope}"')
-        return ", ".join(parts)
-
+# A guard verifies the callers of one group of routes itself (CDS Hooks: the EHR's JWT):
+# (WSGI environ, normalised path) -> the caller's subject, or raise AccessDenied.
+Guard = Callable[[dict, str], str]
 
 def hash_token(token: str) -> str:
     """Return the SHA-256 hex digest stored for a static token."""
@@ -238,34 +223,83 @@ def build_authenticator(config) -> StaticTokens | JwtVerifier | None:
     return None
 
 
-def _refuse(denied: AccessDenied):
-    issue_code = {401: "login", 403: "forbidden"}.get(denied.status, "transient")
-    headers = {} if denied.status == 503 else {"WWW-Authenticate": denied.challenge()}
-    return fhir_response(
-        operation_outcome([Issue("error", issue_code, denied.message)]), denied.status, headers
-    )
+def normal_path(path: str) -> str:
+    """Return a path as the access rule compares it: repeated and trailing slashes removed."""
+    if "//" in path:
+        path = _SLASHES.sub("/", path)
+    return path.rstrip("/") or "/"
 
 
-def check_access():
-    """Let the request through, or answer 401/403 with an OperationOutcome and a Bearer challenge."""
-    path = request.path.rstrip("/") or "/"
-    if path in OPEN_PATHS or (path == "/metrics" and current_app.config["METRICS_OPEN"]):
-        return None
-    # A CORS preflight never carries credentials (Fetch standard); the CORS hook answers it.
-    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-        return None
-    # Routes whose feature verifies callers itself (CDS Hooks with its own EHR JWT settings).
-    if any(
-        path.startswith(prefix) for prefix in current_app.extensions.get("terminology.auth_delegated", ())
-    ):
-        return None
-    try:
-        request.environ[SUBJECT_KEY] = bearer_subject(
-            current_app.extensions["terminology.auth"], request.headers.get("Authorization", "")
-        )
-    except AccessDenied as denied:
-        return _refuse(denied)
-    return None
+class AccessPolicy:
+    """Which credentials each request needs: open probes, feature guards, else the service-wide check."""
+
+    def __init__(self, authenticator: StaticTokens | JwtVerifier | None, metrics_open: bool) -> None:
+        self.authenticator = authenticator
+        self.metrics_open = metrics_open
+        self.guards: list[tuple[str, Guard]] = []
+        # Whether any request needs credentials (when not, nothing has to be checked): a plain
+        # attribute, since the response cache asks on every replay.
+        self.active = authenticator is not None
+
+    def guard(self, prefix: str, check: Guard) -> None:
+        """Let ``check`` verify the callers of ``prefix`` and the routes under it (not the global check)."""
+        self.guards.append((prefix.rstrip("/"), check))
+        self.active = True
+
+    def add_headers(self, response: Response) -> Response:
+        """After every request: mark the answer ``nosniff``, and ``no-store`` if it needed credentials.
+
+        ``no-store`` keeps shared caches (proxies, browsers) from keeping answers meant for one caller.
+        """
+        headers = response.headers
+        headers.add("X-Content-Type-Options", "nosniff")  # add, not set: nothing else sets it
+        if self.active and request._get_current_object().environ.get(GUARDED_KEY):
+            headers["Cache-Control"] = "no-store"
+        return response
+
+    def authorize(self, environ: dict) -> None:
+        """Let a request in, noting its caller in the environ, or raise AccessDenied.
+
+        The decision uses only the WSGI environ (method, PATH_INFO, headers) that routing sees, so a
+        direct call, a batch entry and a cache replay of the same request are judged alike.
+        """
+        path = normal_path(environ.get("PATH_INFO", ""))
+        if path in OPEN_PATHS or (path == "/metrics" and self.metrics_open):
+            return
+        # A CORS preflight never carries credentials (Fetch standard); the CORS hook answers it.
+        if environ.get("REQUEST_METHOD") == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ:
+            return
+        for prefix, check in self.guards:
+            if path == prefix or path.startswith(prefix + "/"):
+                environ[GUARDED_KEY] = True
+                environ[SUBJECT_KEY] = check(environ, path)
+                return
+        if self.authenticator is not None:
+            environ[GUARDED_KEY] = True
+            environ[SUBJECT_KEY] = bearer_subject(self.authenticator, environ.get("HTTP_AUTHORIZATION", ""))
+
+
+def access_policy(app: Flask) -> AccessPolicy:
+    """Return the app's access policy (made by init_app)."""
+    return app.extensions[POLICY_KEY]
+
+
+def add_guard(app: Flask, prefix: str, check: Guard) -> None:
+    """Let a feature verify its own routes' callers (see AccessPolicy.guard); turns the check on."""
+    access_policy(app).guard(prefix, check)
+    _install_check(app)
+
+
+def _authorize_request() -> None:
+    """Before every request: apply the access rule (a refusal is raised and rendered by the error handler)."""
+    environ = request._get_current_object().environ
+    current_app.extensions[POLICY_KEY].authorize(environ)
+
+
+def _install_check(app: Flask) -> None:
+    if not app.extensions.get("terminology.access_hook"):
+        app.extensions["terminology.access_hook"] = True
+        app.before_request(_authorize_request)
 
 
 def bearer_subject(authenticator: StaticTokens | JwtVerifier, header: str) -> str:
@@ -281,7 +315,7 @@ def bearer_subject(authenticator: StaticTokens | JwtVerifier, header: str) -> st
 
 def describe_security(statement: dict) -> None:
     """Describe the configured access control in CapabilityStatement.rest.security."""
-    authenticator = current_app.extensions.get("terminology.auth")
+    authenticator = access_policy(current_app).authenticator
     if authenticator is None:
         return
     security = {"cors": "terminology.cors" in current_app.extensions}
@@ -296,14 +330,15 @@ def describe_security(statement: dict) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Check the access-control settings and, unless the mode is none, guard every request."""
+    """Check the access settings, make the access policy and, unless the mode is none, guard requests."""
     authenticator = build_authenticator(app.config)
-    if describe_security not in metadata.CAPABILITY_CONTRIBUTORS:
-        metadata.CAPABILITY_CONTRIBUTORS.append(describe_security)
-    if authenticator is None:
-        return
-    app.extensions["terminology.auth"] = authenticator
-    app.before_request(check_access)
+    policy = app.extensions[POLICY_KEY] = AccessPolicy(authenticator, bool(app.config["METRICS_OPEN"]))
+    contributors = app.extensions.setdefault(CAPABILITY_KEY, [])
+    if describe_security not in contributors:
+        contributors.append(describe_security)
+    app.after_request(policy.add_headers)
+    if authenticator is not None:
+        _install_check(app)
 
 
 def _hash_token_command(args: argparse.Namespace) -> int:

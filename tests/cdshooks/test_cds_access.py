@@ -8,6 +8,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from terminology import create_app
+from terminology.cdshooks.feedback import export, feedback_location
 from tests.cdshooks.conftest import ehr_token, hook_call, order
 
 ORIGIN = "https://sandbox.ehr.test.invalid"
@@ -156,3 +157,92 @@ def test_symmetric_cds_algorithms_are_refused(data_dir, jwks_file):
         _app(
             data_dir, CDS_JWKS=str(jwks_file), CDS_ISSUERS="https://ehr.test.invalid", CDS_ALGORITHMS="HS256"
         )
+
+
+FEEDBACK = f"{SIGN}/feedback"
+FEEDBACK_BODY = {"feedback": [{"card": "c1", "outcome": "overridden", "outcomeTimestamp": "2026-07-15T10:00:00Z"}]}
+
+
+def _batch(*entries: dict) -> dict:
+    return {"resourceType": "Bundle", "type": "batch", "entry": list(entries)}
+
+
+def _entry(method: str, url: str, resource: dict | None = None) -> dict:
+    entry: dict = {"request": {"method": method, "url": url}}
+    if resource is not None:
+        entry["resource"] = resource
+    return entry
+
+
+def _stored(app) -> list[dict]:
+    return list(export(feedback_location(app.config)))
+
+
+def test_batch_entries_pass_the_cds_jwt_check_exactly_as_direct_calls(jwt_app, signing_key):
+    client = jwt_app.test_client()
+    # One legitimate feedback first, so the store exists and its content can be compared.
+    signed = _auth(ehr_token(signing_key, f"{BASE}{FEEDBACK}"))
+    assert client.post(FEEDBACK, json=FEEDBACK_BODY, headers=signed).status_code == 200
+    direct = {
+        "feedback": client.post(FEEDBACK, json=FEEDBACK_BODY),
+        "discovery": client.get("/cds-services"),
+        "service": client.post(SIGN, json=hook_call("order-sign", order("a", "72125"))),
+    }
+    assert {name: r.status_code for name, r in direct.items()} == dict.fromkeys(direct, 401)
+    entries = [
+        _entry("POST", FEEDBACK.lstrip("/"), FEEDBACK_BODY),
+        _entry("GET", "cds-services"),
+        _entry("POST", SIGN, hook_call("order-sign", order("a", "72125"))),
+        # The same routes spelled differently reach the same guard.
+        _entry("POST", "cds%2Dservices/bundling-order-sign/feedback", FEEDBACK_BODY),
+        _entry("POST", f"{BASE}//cds-services//bundling-order-sign/feedback/", FEEDBACK_BODY),
+    ]
+    response = client.post("/", json=_batch(*entries))
+    assert response.status_code == 200
+    replies = response.get_json()["entry"]
+    assert [r["response"]["status"] for r in replies] == ["401 Unauthorized"] * len(entries)
+    expected = [direct["feedback"], direct["discovery"], direct["service"], direct["feedback"], direct["feedback"]]
+    for reply, refused in zip(replies, expected, strict=True):
+        assert reply["response"]["outcome"] == refused.get_json()
+    assert len(_stored(jwt_app)) == 1  # the refused entries stored nothing
+
+
+def test_batch_entries_carry_the_batch_jwt_and_its_replay_check(jwt_app, signing_key):
+    client = jwt_app.test_client()
+    # The batch's own Authorization header is what each entry presents, as a direct call would.
+    token = ehr_token(signing_key, f"{BASE}{FEEDBACK}")
+    replies = client.post(
+        "/", json=_batch(_entry("POST", FEEDBACK, FEEDBACK_BODY), _entry("POST", FEEDBACK, FEEDBACK_BODY)),
+        headers=_auth(token),
+    ).get_json()["entry"]  # fmt: skip
+    assert replies[0]["response"]["status"] == "200 OK" and replies[0]["resource"] == {"stored": 1}
+    assert replies[1]["response"]["status"] == "401 Unauthorized"  # the same jti twice: a replay
+    assert "already used" in replies[1]["response"]["outcome"]["issue"][0]["details"]["text"]
+    assert len(_stored(jwt_app)) == 1
+    # A JWT for another endpoint (discovery) opens neither the feedback route directly nor in a batch.
+    other = _auth(ehr_token(signing_key, f"{BASE}/cds-services"))
+    reply = client.post("/", json=_batch(_entry("POST", FEEDBACK, FEEDBACK_BODY)), headers=other).get_json()
+    assert reply["entry"][0]["response"]["status"] == "401 Unauthorized"
+
+
+def test_cds_answers_are_not_stored_by_shared_caches(jwt_app, signing_key):
+    client = jwt_app.test_client()
+    refused = client.get("/cds-services")
+    assert refused.headers["Cache-Control"] == "no-store"
+    assert refused.headers["X-Content-Type-Options"] == "nosniff"
+    ok = client.get("/cds-services", headers=_auth(ehr_token(signing_key, f"{BASE}/cds-services")))
+    assert ok.status_code == 200 and ok.headers["Cache-Control"] == "no-store"
+    # Without service-wide access control the FHIR routes stay public (no no-store), but nosniff.
+    public = client.get("/metadata")
+    assert "Cache-Control" not in public.headers and public.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_service_token_opens_a_batch_but_not_its_cds_entries(data_dir, jwks_file, signing_key, tmp_path):
+    tokens = tmp_path / "tokens"
+    tokens.write_text(hashlib.sha256(b"secret-token").hexdigest() + "\n")
+    client = _app(data_dir, BASE_URL=BASE, CDS_JWKS=str(jwks_file), CDS_ISSUERS="https://ehr.test.invalid",
+                  AUTH_MODE="static", AUTH_TOKENS_FILE=str(tokens)).test_client()  # fmt: skip
+    bundle = _batch(_entry("GET", "cds-services"), _entry("POST", FEEDBACK, FEEDBACK_BODY),
+                    _entry("GET", "CodeSystem/cpt-2026"))  # fmt: skip
+    replies = client.post("/", json=bundle, headers=_auth("secret-token")).get_json()["entry"]
+    assert [r["response"]["status"] for r in replies] == ["401 Unauthorized", "401 Unauthorized", "200 OK"]

@@ -121,3 +121,18 @@ def test_batch_is_advertised_and_defined(client):
         assert "batch-validate-code" in {o["name"] for o in resource["operation"]}
     definition = fhir_valid(client.get("/OperationDefinition/batch-validate-code").get_json())
     assert definition["code"] == "batch-validate-code"
+
+
+def test_malformed_entry_fields_fail_only_their_entry(client):
+    result = post(client, "/", batch(
+        {"request": {"method": 1, "url": "metadata"}},
+        {"request": {"method": "GET", "url": "http://[::1"}},
+        {"request": {"method": "GET", "url": "metrics"}},
+        {"request": {"method": "GET", "url": 7}},
+        {"request": {"method": "GET", "url": "//CodeSystem//cpt-2026/"}},
+        {"request": {"method": "GET", "url": f"CodeSystem/$lookup?system={CPT}&code=72126#fragment"}},
+    ))  # fmt: skip
+    statuses = [e["response"]["status"].split()[0] for e in result["entry"]]
+    assert statuses == ["400", "400", "400", "400", "200", "200"]
+    assert result["entry"][0]["response"]["outcome"]["issue"][0]["expression"] == ["Bundle.entry[0].request.method"]
+    assert result["entry"][4]["resource"]["id"] == "cpt-2026"

@@ -334,14 +334,15 @@ def _membership(
         check.coding.version is None or member.code_system.version == code_system.version
     ):
         return
-    system = check.coding.system
-    check.issues.append(
-        Issue(
-            "error", "code-invalid",
-            f"The provided code '{system}#{check.code}' was not found in the value set "
-            f"'{value_set.canonical}'",
-            "not-in-vs", [f"{check.coding.prefix}code"],
-        )
+    check.issues.append(_not_in_value_set(check, value_set))
+
+
+def _not_in_value_set(check: CodingCheck, value_set: ValueSetIndex) -> Issue:
+    return Issue(
+        "error", "code-invalid",
+        f"The provided code '{check.coding.system}#{check.code}' was not found in the value set "
+        f"'{value_set.canonical}'",
+        "not-in-vs", [f"{check.coding.prefix}code"],
     )  # fmt: skip
 
 
@@ -391,6 +392,9 @@ def validate_in_value_set(
                         "vs-invalid",
                     )
                 )  # fmt: skip
+            else:
+                # A system the value set does not use: the code is not in it, whatever it means.
+                check.issues.append(_not_in_value_set(check, value_set))
         checks.append(check)
     if codeable is None:
         return _result_from_check(checks[0], checks[0].valid)

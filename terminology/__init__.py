@@ -58,7 +58,9 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.config.update({key: value for key, value in (config or {}).items() if setting_field(key) is None})
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
-    app.extensions["terminology.registry"] = load_registry([Path(d) for d in settings.content_dirs])
+    app.extensions["terminology.registry"] = load_registry(
+        [Path(d) for d in settings.content_dirs], settings.pattern_limits()
+    )
     app.extensions["terminology.results"] = ResultCache(settings.result_cache_size)
     errors.init_app(app)
     ops.init_app(app)

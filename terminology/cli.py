@@ -56,9 +56,10 @@ def _check(args: argparse.Namespace) -> int:
     from terminology.content.loader import load_registry
     from terminology.errors import ContentError
 
-    directories = args.dirs or load_settings().content_dirs
+    settings = load_settings()
+    directories = args.dirs or settings.content_dirs
     try:
-        registry = load_registry([Path(d) for d in directories])
+        registry = load_registry([Path(d) for d in directories], settings.pattern_limits())
     except ContentError as exc:
         print(f"error: {exc.path}: {exc.element}: {exc.message}", file=sys.stderr)
         return 1

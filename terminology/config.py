@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     result_cache_size: NonNegativeInt = Field(20_000, description="answers each worker memoizes (0: off)")
     response_cache_mb: NonNegativeInt = Field(16, description="MB per worker for replayed GETs (0: off)")
     base_url: str = Field("", description="public base URL; derived from the request when empty")
+    regex_max_length: PositiveInt = Field(1000, description="longest regex filter pattern (characters)")
+    regex_max_codes: PositiveInt = Field(100_000, description="codes regex filters test per evaluation")
 
     # operations
     access_log: bool = True
@@ -130,6 +132,12 @@ class Settings(BaseSettings):
     def variable(cls, field: str) -> str:
         """Return a field's environment variable: ``expansion_limit`` → ``TERMINOLOGY_EXPANSION_LIMIT``."""
         return ENV_PREFIX + field.upper()
+
+    def pattern_limits(self):
+        """Return the regex filter limits (``engine.patterns.PatternLimits``) these settings set."""
+        from terminology.engine.patterns import PatternLimits  # RE2 is only loaded with content
+
+        return PatternLimits(max_length=self.regex_max_length, max_codes=self.regex_max_codes)
 
     def flask_config(self) -> dict:
         """Return every setting under its capitalised name, plus Flask's ``MAX_CONTENT_LENGTH``."""

@@ -56,6 +56,14 @@ class UnprocessableRequest(TerminologyError):
     tx_code = "invalid-data"
 
 
+class InvalidPattern(UnprocessableRequest):
+    """A regex filter's pattern is invalid, or uses a feature the linear-time engine (RE2) lacks."""
+
+    status = 422
+    issue_code = "invalid"
+    tx_code = "vs-invalid"
+
+
 class NotFound(TerminologyError):
     """A resource, code system, version or code does not exist here."""
 
@@ -147,10 +155,20 @@ class AccessDenied(TerminologyError):
 
 
 class ContentError(Exception):
-    """A content file is invalid; start-up stops with the file and element named."""
+    """A content file is invalid; start-up stops with the file and element named.
 
-    def __init__(self, path: str, element: str, message: str) -> None:
+    ``error`` is the domain error behind it, when there is one: a request that carries the
+    resource answers with that error's status and issue code.
+    """
+
+    def __init__(self, path: str, element: str, message: str, error: TerminologyError | None = None) -> None:
         super().__init__(f"{path}: {element}: {message}")
         self.path = path
         self.element = element
         self.message = message
+        self.error = error
+
+    @classmethod
+    def of(cls, path: str, error: TerminologyError, element: str = "(resource)") -> ContentError:
+        """Report a domain error met while checking a file, at the element it names (if any)."""
+        return cls(path, error.expression[0] if error.expression else element, error.message, error)

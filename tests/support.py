@@ -61,8 +61,8 @@ def stop(process: subprocess.Popen) -> int:
 
 
 @contextmanager
-def serving(tmp_path: Path, workers: int = 2, **env: str):
-    """Run `terminology serve` (real gunicorn) on 127.0.0.1; yield its base URL."""
+def serving_process(tmp_path: Path, workers: int = 2, **env: str):
+    """Run `terminology serve` (real gunicorn) on 127.0.0.1; yield its base URL and master process."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "terminology", "serve", "--host", "127.0.0.1", "--port", str(port),
@@ -73,10 +73,41 @@ def serving(tmp_path: Path, workers: int = 2, **env: str):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, process)
-        yield base
+        yield base, process
     finally:
         if process.poll() is None:
             stop(process)
+
+
+@contextmanager
+def serving(tmp_path: Path, workers: int = 2, **env: str):
+    """Run `terminology serve` (real gunicorn) on 127.0.0.1; yield its base URL."""
+    with serving_process(tmp_path, workers, **env) as (base, _process):
+        yield base
+
+
+def worker_pids(master_pid: int) -> set[int]:
+    """Return the pids of a gunicorn master's live workers (its child processes, from /proc)."""
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended while we looked
+        if int(fields[1]) == master_pid and fields[0] != "Z":
+            pids.add(int(stat.parent.name))
+    return pids
+
+
+def wait_for_workers(master_pid: int, count: int) -> set[int]:
+    """Wait (bounded) until the master has ``count`` live workers; return their pids."""
+    deadline = time.monotonic() + START_LIMIT
+    while time.monotonic() < deadline:
+        pids = worker_pids(master_pid)
+        if len(pids) == count:
+            return pids
+        time.sleep(0.1)
+    raise AssertionError(f"gunicorn did not settle at {count} workers: {worker_pids(master_pid)}")
 
 
 def rsa_key() -> rsa.RSAPrivateKey:

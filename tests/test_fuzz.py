@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import BASE, CPT, fhir_valid
+from terminology.config import bundled_content_dirs
+from tests.helpers import BASE, CPT, FHIR_JSON, as_parameters, fhir_valid
+from tests.regex_fixtures import A40, PATHOLOGICAL, SYSTEM, TEN_KB, VS_BASE, regex_content, regex_value_set
+from tests.support import serving_process, wait_for_workers
 
 ENDPOINTS = [
     "/CodeSystem/$lookup", "/CodeSystem/cpt-2026/$lookup", "/CodeSystem/$validate-code",
@@ -27,9 +31,22 @@ NAMES = [
     "validation", "date", "item", "resource", "setting", "edition", "sequence", "modifier", "quantity",
     "servicedDate", "provider", "hook", "context", "feedback",
 ]  # fmt: skip
+# Regex filter patterns: exponential for a backtracking engine, refused by RE2, or 10 kB long.
+PATTERNS = [
+    *PATHOLOGICAL.values(),
+    "(.*a){25}",
+    "(\\d+)+x",
+    "(a)\\1",
+    "a+(?=!)",
+    "(?<=a)!",
+    "a{1001}",
+    "(",
+    TEN_KB,
+]
 TEXT = st.one_of(
     st.sampled_from([CPT, f"{CPT}?fhir_vs", f"{BASE}/ValueSet/cpt-spine-all", "72126", "72126:26", "26:", ":",
-                     "true", "-1", "1e9", "99999999999999999999999", "json", "xml", "|", "%", "*", ""]),
+                     "true", "-1", "1e9", "99999999999999999999999", "json", "xml", "|", "%", "*", "",
+                     *PATTERNS[:-1]]),
     st.text(max_size=30),
 )  # fmt: skip
 JSON_VALUES = st.recursive(
@@ -104,3 +121,57 @@ def test_random_raw_bodies_and_content_types(client, endpoint, raw, content_type
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_other_methods_never_fail_badly(client, endpoint, method):
     check(client.open(endpoint, method=method, data=b"{}"))
+
+
+def regex_parameters(pattern: str, prop: str, code: str) -> dict:
+    """A $expand/$validate-code body whose inline value set filters CPT by ``prop`` regex ``pattern``."""
+    inline = regex_value_set("fuzz", pattern, system=CPT, prop=prop)
+    return as_parameters({"valueSet": inline, "system": CPT, "code": code})
+
+
+@FUZZ
+@given(
+    endpoint=st.sampled_from(["/ValueSet/$expand", "/ValueSet/$validate-code"]),
+    body=st.builds(
+        regex_parameters,
+        pattern=st.one_of(st.sampled_from(PATTERNS), st.text(max_size=40)),
+        prop=st.sampled_from(["code", "modality", "display", "x"]),
+        code=st.sampled_from(["72126", A40 + "!", ""]),
+    ),
+)
+def test_regex_filters_in_request_value_sets(client, endpoint, body):
+    check(client.post(endpoint, data=json.dumps(body), content_type="application/fhir+json"))
+
+
+@pytest.mark.e2e
+def test_pathological_patterns_never_get_a_worker_killed(tmp_path):
+    """Real gunicorn with a short worker timeout: every pattern answers, and the same worker lives on.
+
+    A backtracking engine would spin on these patterns until gunicorn killed the worker (a new
+    pid would then answer); RE2 answers each in linear time, or refuses it with a 4xx.
+    """
+    loaded = [regex_value_set(name, pattern) for name, pattern in PATHOLOGICAL.items()]
+    content = regex_content(tmp_path / "content", *loaded)
+    dirs = ":".join([*bundled_content_dirs(), str(content)])
+    env = {"TERMINOLOGY_CONTENT_DIRS": dirs, "TERMINOLOGY_TIMEOUT": "5", "TERMINOLOGY_ACCESS_LOG": "false"}
+    with serving_process(tmp_path, workers=1, **env) as (base, master):
+        workers = wait_for_workers(master.pid, 1)
+        for operation in ("$expand", "$validate-code"):
+            for pattern in PATTERNS:
+                for prop in ("code", "tag"):
+                    inline = regex_value_set("inline", pattern, prop=prop)
+                    body = as_parameters({"valueSet": inline, "system": SYSTEM, "code": A40 + "!"})
+                    response = requests.post(
+                        f"{base}/ValueSet/{operation}",
+                        json=body,
+                        headers={"Content-Type": FHIR_JSON},
+                        timeout=60,
+                    )
+                    assert response.status_code in (200, 422), (pattern[:40], response.text)
+                    fhir_valid(response.json())
+            for name in PATHOLOGICAL:
+                query = {"url": f"{VS_BASE}-{name}", "system": SYSTEM, "code": A40 + "!"}
+                response = requests.get(f"{base}/ValueSet/{operation}", params=query, timeout=60)
+                assert response.status_code == 200, response.text
+        assert requests.get(f"{base}/readyz", timeout=60).status_code == 200
+        assert wait_for_workers(master.pid, 1) == workers

@@ -9,6 +9,7 @@ import orjson
 
 from terminology.engine.codesystem import CodeSystemIndex
 from terminology.engine.concept_map_index import ConceptMapIndex
+from terminology.engine.patterns import PatternLimits, pattern_problems
 from terminology.engine.registry import Registry
 from terminology.engine.valueset import ValueSetIndex
 from terminology.errors import ContentError, TerminologyError
@@ -176,12 +177,13 @@ def content_files(directories: Iterable[Path]) -> list[Path]:
     return files
 
 
-def load_registry(directories: Iterable[Path]) -> Registry:
+def load_registry(directories: Iterable[Path], pattern_limits: PatternLimits | None = None) -> Registry:
     """Load, validate and cross-check every content file; return the registry.
 
+    ``pattern_limits`` bound the regex filters of value sets (loaded now, or sent with requests).
     Raises ContentError naming the file and element on the first problem.
     """
-    registry = Registry()
+    registry = Registry(pattern_limits)
     for path in content_files(directories):
         resource = validate_resource(read_json(path), str(path))
         item = INDEX_CLASSES[resource["resourceType"]](resource, str(path))
@@ -224,8 +226,20 @@ def cross_check(registry: Registry) -> None:
         _check_map(registry, concept_map)
 
 
+def check_patterns(resource: dict, source: str, limits: PatternLimits) -> None:
+    """Refuse a value set whose regex filters RE2 cannot run within the limits (file and element).
+
+    Cheap (each pattern is compiled once, no code is scanned): every content policy calls it
+    before a value set is evaluated, so a bad pattern never holds start-up up.
+    """
+    problems = pattern_problems(resource, limits) if resource.get("resourceType") == "ValueSet" else []
+    if problems:
+        raise ContentError.of(source, problems[0])
+
+
 def cross_check_value_set(registry: Registry, value_set: ValueSetIndex) -> None:
-    """Check that a value set's includes resolve and that it can be evaluated."""
+    """Check that a value set's patterns and includes are sound and that it can be evaluated."""
+    check_patterns(value_set.resource, value_set.source, registry.pattern_limits)
     compose = value_set.resource.get("compose", {})
     for kind in ("include", "exclude"):
         for i, include in enumerate(compose.get(kind, [])):
@@ -233,7 +247,7 @@ def cross_check_value_set(registry: Registry, value_set: ValueSetIndex) -> None:
     try:
         value_set.members(registry)
     except TerminologyError as exc:
-        raise ContentError(value_set.source, "ValueSet.compose", exc.message) from None
+        raise ContentError.of(value_set.source, exc, "ValueSet.compose") from None
 
 
 def _check_include(registry: Registry, value_set, path: str, include: dict) -> None:

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from terminology.engine.codesystem import CodeSystemIndex
 from terminology.engine.concept_map_index import ConceptMapIndex
+from terminology.engine.patterns import PatternLimits
 from terminology.engine.valueset import ImplicitValueSet, ValueSetIndex
 from terminology.engine.versions import split_canonical, version_for_date, version_key, version_period
 from terminology.errors import NotFound
@@ -44,7 +45,9 @@ def unknown_system_message(url: str, version: str | None, known: list[str]) -> s
 class Registry:
     """All served resources. Built once at start-up, then read-only."""
 
-    def __init__(self) -> None:
+    def __init__(self, pattern_limits: PatternLimits | None = None) -> None:
+        # How much work regex filters may do when a value set of (or sent to) this registry is evaluated.
+        self.pattern_limits = pattern_limits or PatternLimits()
         self.by_id: dict[str, dict[str, Published]] = {t: {} for t in RESOURCE_TYPES}
         self.by_url: dict[str, dict[str, dict[str | None, Published]]] = {t: {} for t in RESOURCE_TYPES}
         self._latest: dict[str, dict[str, Published]] = {t: {} for t in RESOURCE_TYPES}

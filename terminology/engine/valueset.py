@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from terminology.engine.patterns import ScanBudget, compile_pattern, property_text
 from terminology.engine.resource import LoadedResource
 from terminology.errors import UnprocessableRequest
 
@@ -87,7 +87,7 @@ class ImplicitValueSet(ValueSetIndex):
         self.resource = {k: v for k, v in self.resource.items() if v is not None}
 
 
-def _filter_predicate(code_system: CodeSystemIndex, flt: dict):
+def _filter_predicate(code_system: CodeSystemIndex, flt: dict, budget: ScanBudget, element: str):
     prop, op, value = flt.get("property"), flt.get("op"), flt.get("value", "")
     if op in ("is-a", "descendent-of", "is-not-a", "generalizes") and prop == "concept":
         below = code_system.descendants(value)
@@ -102,15 +102,12 @@ def _filter_predicate(code_system: CodeSystemIndex, flt: dict):
         wanted = {v.strip() for v in value.split(",")}
         return lambda c: c.code in wanted
     if op == "regex":
-        try:
-            pattern = re.compile(value)
-        except re.error as exc:
-            raise UnprocessableRequest(
-                f"The regex filter '{value}' is not a valid expression: {exc}"
-            ) from None
+        # RE2 runs in time linear in the text; FHIR semantics: the whole code (or value) must match.
+        pattern = compile_pattern(value, budget.limits, f"{element}.value")
+        budget.spend(len(code_system.order), code_system.canonical, f"{element}.value")
         if prop == "code":
             return lambda c: pattern.fullmatch(c.code) is not None
-        return lambda c: any(pattern.fullmatch(str(v)) for v in c.property_values(prop))
+        return lambda c: any(pattern.fullmatch(property_text(v)) for v in c.property_values(prop))
     if op == "exists":
         want = value.lower() == "true"
         return lambda c: bool(c.property_values(prop)) is want
@@ -152,7 +149,12 @@ def pinned_version(system: str, stated: str | None, pin: tuple[str, str] | None)
 
 
 def _select(
-    registry: Registry, include: dict, pins: dict[str, tuple[str, str]], seen: set[str]
+    registry: Registry,
+    include: dict,
+    pins: dict[str, tuple[str, str]],
+    seen: set[str],
+    budget: ScanBudget,
+    element: str,
 ) -> list[Member]:
     selected: list[Member] | None = None
     if "system" in include:
@@ -166,7 +168,10 @@ def _select(
                 if concept is not None:
                     selected.append(Member(code_system, concept))
         else:
-            predicates = [_filter_predicate(code_system, f) for f in include.get("filter", [])]
+            predicates = [
+                _filter_predicate(code_system, f, budget, f"{element}.filter[{j}]")
+                for j, f in enumerate(include.get("filter", []))
+            ]
             selected = [Member(code_system, c) for c in code_system.order if all(p(c) for p in predicates)]
     for vs_ref in include.get("valueSet", []):
         other = registry.value_set_by_canonical(vs_ref)
@@ -174,7 +179,7 @@ def _select(
             raise UnprocessableRequest(
                 f"Circular reference in value set '{other.canonical}'", issue_code="processing"
             )
-        imported = evaluate_compose(registry, other, pins, seen | {other.canonical})
+        imported = evaluate_compose(registry, other, pins, seen | {other.canonical}, budget)
         if selected is None:
             selected = imported
         else:
@@ -184,15 +189,29 @@ def _select(
 
 
 def evaluate_compose(
-    registry: Registry, value_set: ValueSetIndex, pins: dict[str, tuple[str, str]], seen: set[str]
+    registry: Registry,
+    value_set: ValueSetIndex,
+    pins: dict[str, tuple[str, str]],
+    seen: set[str],
+    budget: ScanBudget | None = None,
 ) -> list[Member]:
-    """Evaluate a ValueSet compose into an ordered, de-duplicated list of members."""
+    """Evaluate a ValueSet compose into an ordered, de-duplicated list of members.
+
+    ``budget`` counts the codes regex filters test, across imported value sets too; a new one
+    (``registry.pattern_limits``) starts with each evaluation.
+    """
+    if budget is None:
+        budget = ScanBudget(registry.pattern_limits)
+    importing, budget.value_set = budget.value_set, value_set.canonical
     compose = value_set.resource.get("compose", {})
     members: dict[tuple[str, str], Member] = {}
-    for include in compose.get("include", []):
-        for member in _select(registry, include, pins, seen | {value_set.canonical}):
+    for i, include in enumerate(compose.get("include", [])):
+        here = f"ValueSet.compose.include[{i}]"
+        for member in _select(registry, include, pins, seen | {value_set.canonical}, budget, here):
             members.setdefault(member.key, member)
-    for exclude in compose.get("exclude", []):
-        for member in _select(registry, exclude, pins, seen | {value_set.canonical}):
+    for i, exclude in enumerate(compose.get("exclude", [])):
+        here = f"ValueSet.compose.exclude[{i}]"
+        for member in _select(registry, exclude, pins, seen | {value_set.canonical}, budget, here):
             members.pop(member.key, None)
+    budget.value_set = importing
     return list(members.values())

@@ -194,6 +194,8 @@ def inline_value_set(params: OperationParams, registry: Registry) -> ValueSetInd
     try:
         cross_check_value_set(registry, value_set)
     except ContentError as exc:
+        if exc.error is not None:
+            raise exc.error from None  # its own status and issue code, naming the element
         # A reference to content we do not have is "not found"; anything else is a bad value set.
         unresolved = exc.element.endswith(".system") or ".valueSet[" in exc.element
         error = NotFound if unresolved else UnprocessableRequest

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     content_dirs: ColonList = Field(default_factory=bundled_content_dirs)
     data_dir: str = Field(default_factory=default_data_dir)
     feedback_db: str = Field("", description="CDS Hooks feedback database (default DATA_DIR/feedback.sqlite)")
+    # The state replicas share (CDS feedback, the JWT replay list); unset: the SQLite file above.
+    database_url: str = Field("", description="postgresql:// URL of the shared store")
+    database_pool_size: PositiveInt = Field(4, description="connections each worker may hold")
+    database_timeout: PositiveInt = Field(5, description="seconds to wait for a connection or statement")
 
     # requests and answers
     max_body_bytes: PositiveInt = Field(5 * 1024 * 1024, description="largest request body (413 above)")

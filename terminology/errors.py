@@ -150,8 +150,22 @@ class AccessDenied(TerminologyError):
         return ", ".join(parts)
 
     def headers(self) -> dict[str, str]:
-        """Return the Bearer challenge (none for a 503: the credentials were not judged)."""
-        return {} if self.status == 503 else {"WWW-Authenticate": self.challenge()}
+        """Return the Bearer challenge (for a 503, only Retry-After: the credentials were not judged)."""
+        return {"Retry-After": "5"} if self.status == 503 else {"WWW-Authenticate": self.challenge()}
+
+
+class ServiceUnavailable(TerminologyError):
+    """A backing store (the feedback and replay database) cannot be reached: the caller may retry."""
+
+    status = 503
+    issue_code = "transient"
+    tx_code = None
+    # Seconds a client should wait before retrying (sent as Retry-After).
+    retry_after = 5
+
+    def headers(self) -> dict[str, str]:
+        """Return ``Retry-After``: the store is usually back within seconds."""
+        return {"Retry-After": str(self.retry_after)}
 
 
 class ContentError(Exception):

@@ -65,3 +65,47 @@ def synthetic_dir(tmp_path) -> Path:
     directory = tmp_path / "content"
     write_resource(directory, "synthetic.json", SYNTHETIC_CS)
     return directory
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """Start one throw-away PostgreSQL server (real binaries, 127.0.0.1, a temp dir) for the session."""
+    from tests.postgres_server import ThrowawayPostgres
+
+    with ThrowawayPostgres() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """Return a URL whose search_path is a new, empty schema: each test migrates from nothing."""
+    import uuid
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    postgres_server.execute(f"CREATE SCHEMA {schema}")
+    yield postgres_server.url(options=f"-csearch_path={schema}")
+    postgres_server.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def store_settings(request, tmp_path) -> dict:
+    """Settings that select each storage backend in turn (SQLite file in tmp_path, or PostgreSQL)."""
+    if request.param == "sqlite":
+        return {"DATABASE_URL": "", "FEEDBACK_DB": str(tmp_path / "store" / "feedback.sqlite")}
+    return {"DATABASE_URL": request.getfixturevalue("postgres_url"), "FEEDBACK_DB": ""}
+
+
+@pytest.fixture(params=["sqlite-unwritable", "postgresql-down"])
+def down_store(request, tmp_path) -> dict:
+    """Settings of a store that cannot be written: a file under a regular file (as on a read-only
+    volume, which root cannot simulate with permissions), or a port where no PostgreSQL listens."""
+    if request.param == "sqlite-unwritable":
+        blocker = tmp_path / "read-only-volume"
+        blocker.write_text("")
+        return {"DATABASE_URL": "", "FEEDBACK_DB": str(blocker / "feedback.sqlite")}
+    from tests.support import free_port
+
+    return {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/postgres", "DATABASE_TIMEOUT": 1}

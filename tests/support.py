@@ -50,6 +50,15 @@ def wait_ready(base: str, process: subprocess.Popen, path: str = "/readyz") -> N
     raise AssertionError("the service did not become ready")
 
 
+def wait_for(condition, what: str) -> None:
+    """Poll ``condition()`` until it is true (bounded; no timing assertion), e.g. a store coming back."""
+    deadline = time.monotonic() + START_LIMIT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen")
+        time.sleep(0.2)
+
+
 def stop(process: subprocess.Popen) -> int:
     """Send SIGTERM and return the exit code (kill after the bounded wait)."""
     process.send_signal(signal.SIGTERM)

@@ -74,7 +74,7 @@ def test_readyz_shows_no_file_system_paths(tmp_path):
     app = create_app({"TESTING": True, "ACCESS_LOG": False, "DATA_DIR": str(data)})
     body = app.test_client().get("/readyz").get_data(as_text=True)
     assert "secret-location" not in body and str(tmp_path) not in body
-    (data / "ncci.sqlite").parent.mkdir(parents=True)
+    (data / "ncci.sqlite").parent.mkdir(parents=True, exist_ok=True)  # the feedback store lives here too
     (data / "ncci.sqlite").write_bytes(b"not a database")
     broken = create_app({"TESTING": True, "ACCESS_LOG": False, "DATA_DIR": str(data)}).test_client().get("/readyz")
     assert broken.status_code == 503

@@ -11,10 +11,11 @@ import orjson
 from flask import Blueprint, Flask, Response, current_app
 from werkzeug.wsgi import get_current_url
 
+from terminology import storage
 from terminology.api.http import base_url, json_body, registry
 from terminology.bundling.model import CheckOptions
 from terminology.cdshooks.cards import cards
-from terminology.cdshooks.feedback import FeedbackStore, feedback_location, read_feedback
+from terminology.cdshooks.feedback import read_feedback
 from terminology.cdshooks.services import SERVICES, read_request, service
 from terminology.errors import AccessDenied
 from terminology.fhir.bundling_mapping import BundlingInput, check_input
@@ -70,14 +71,14 @@ def service_view(service_id: str):
 
 @bp.route(f"{PREFIX}/<service_id>/feedback", methods=["POST"])
 def feedback_view(service_id: str):
-    """Store feedback entries durably (committed before the 200)."""
+    """Store feedback entries durably (committed before the 200; 503 when the store is down)."""
     svc = service(service_id)
     entries = read_feedback(json_body())
-    stored = current_app.extensions["terminology.cds_feedback"].add(svc.id, entries)
+    stored = current_app.extensions[storage.EXTENSION].add_feedback(svc.id, entries)
     return _json({"stored": stored})
 
 
-def _build_verifier(app: Flask, store: FeedbackStore) -> JwtVerifier | None:
+def _build_verifier(app: Flask, store: storage.Store) -> JwtVerifier | None:
     config = app.config
     if not config["CDS_JWKS"]:
         return None
@@ -101,9 +102,8 @@ def _build_verifier(app: Flask, store: FeedbackStore) -> JwtVerifier | None:
 
 
 def init_app(app: Flask) -> None:
-    """Attach the feedback store (opened lazily per process) and the optional EHR JWT verifier."""
-    store = FeedbackStore(feedback_location(app.config))
-    app.extensions["terminology.cds_feedback"] = store
+    """Attach the shared store (feedback, jti replay list) and the optional EHR JWT verifier."""
+    store = storage.init_app(app)
     verifier = _build_verifier(app, store)
     if verifier is not None:
         app.extensions["terminology.cds_auth"] = verifier

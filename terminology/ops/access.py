@@ -167,10 +167,20 @@ class JwtVerifier:
             raise AccessDenied(401, "The bearer token has expired", "invalid_token") from None
         except jwt.InvalidTokenError as exc:
             raise AccessDenied(401, f"The bearer token is not valid: {exc}", "invalid_token") from None
-        if self.replay_check is not None and not self.replay_check(
-            str(claims.get("jti")), int(claims["exp"])
-        ):
-            raise AccessDenied(401, "The bearer token was already used (jti replay)", "invalid_token")
+        if self.replay_check is not None:
+            from terminology.storage import StoreUnavailable
+
+            try:
+                # Kept until the token can no longer pass (exp plus the clock-skew leeway).
+                first_use = self.replay_check(str(claims.get("jti")), int(claims["exp"]) + self.leeway)
+            except StoreUnavailable:
+                # Fail closed: a token whose jti cannot be checked is refused, as a retryable 503
+                # (not 401: the EHR's credentials are fine, and it may send a new token later).
+                raise AccessDenied(
+                    503, "The token replay check is unavailable (shared store down); try again later"
+                ) from None
+            if not first_use:
+                raise AccessDenied(401, "The bearer token was already used (jti replay)", "invalid_token")
         if self.required_scopes:
             granted = _granted_scopes(claims)
             if not granted.intersection(self.required_scopes):

@@ -7,8 +7,7 @@ import hashlib
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from terminology import create_app
-from terminology.cdshooks.feedback import export, feedback_location
+from terminology import create_app, storage
 from tests.cdshooks.conftest import ehr_token, hook_call, order
 
 ORIGIN = "https://sandbox.ehr.test.invalid"
@@ -175,7 +174,7 @@ def _entry(method: str, url: str, resource: dict | None = None) -> dict:
 
 
 def _stored(app) -> list[dict]:
-    return list(export(feedback_location(app.config)))
+    return list(app.extensions[storage.EXTENSION].feedback())
 
 
 def test_batch_entries_pass_the_cds_jwt_check_exactly_as_direct_calls(jwt_app, signing_key):

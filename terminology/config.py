@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     timeout: PositiveInt = Field(30, description="seconds before a silent worker is replaced")
     graceful_timeout: NonNegativeInt = Field(25, description="seconds in-flight requests get after SIGTERM")
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    control_socket: str = Field("", description="gunicorn control socket path (empty: no control socket)")
 
     # content and data
     content_dirs: ColonList = Field(default_factory=bundled_content_dirs)

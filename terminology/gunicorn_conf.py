@@ -11,7 +11,9 @@ _settings = load_settings()
 bind = _settings.bind
 # Default chosen by measurement on 2 cores (README, "Gunicorn sizing"): one sync worker per core.
 workers = _settings.workers
-worker_class = "sync"
+# gunicorn's sync worker, answering its own errors (malformed HTTP, 414, 431, timeouts) as FHIR
+# OperationOutcomes and draining queued connections on SIGTERM (terminology/gunicorn_server.py).
+worker_class = "terminology.gunicorn_server.FhirSyncWorker"
 # Load content once in the master; workers share it copy-on-write.
 preload_app = True
 # A worker silent for this long is killed and replaced (a stuck request, not a slow one).
@@ -31,6 +33,20 @@ accesslog = None
 errorlog = "-"
 loglevel = _settings.log_level
 wsgi_app = "terminology:create_app()"
+# gunicorn's control socket (gunicornc) is off unless TERMINOLOGY_CONTROL_SOCKET names a path: its
+# default path is shared by every server under one HOME, and a read-only HOME logs an error at boot.
+if _settings.control_socket:
+    control_socket = _settings.control_socket
+else:
+    control_socket_disable = True
+
+
+def when_ready(server):
+    """On shutdown, refuse new connections before stopping, so the workers can drain the queue."""
+    from terminology.gunicorn_server import stop_accepting_on_shutdown
+
+    stop_accepting_on_shutdown(server)
+
 
 if _settings.metrics:
     # prometheus_client multiprocess mode: every worker writes its samples to files in this

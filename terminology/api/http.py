@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 from flask import Flask, Request, Response, current_app, request
+from werkzeug.exceptions import HTTPException
 
 from terminology.engine.registry import Registry
 from terminology.errors import (
@@ -116,8 +117,16 @@ def _body_bytes(req: Request) -> bytes:
     limit = req.max_content_length
     if length is None:
         # A chunked body: Werkzeug's stream stops at the limit, and anything left past it is too much.
-        raw = req.get_data(cache=False)
-        if limit is not None and len(raw) >= limit and req.environ["wsgi.input"].read(1):
+        try:
+            raw = req.get_data(cache=False)
+            too_large = limit is not None and len(raw) >= limit and req.environ["wsgi.input"].read(1)
+        except HTTPException:
+            raise
+        except Exception as exc:
+            # The server's chunked reader refused the body (a bad chunk size, a missing CRLF...) or the
+            # client went away: the caller's mistake, not ours. Each server raises its own types.
+            raise InvalidRequest(f"The request body cannot be read: {str(exc)[:200]}") from None
+        if too_large:
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes")
         return raw
     if limit is not None and length > limit:

@@ -48,7 +48,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     )
     from terminology.config import load_settings, setting_field
     from terminology.content.loader import load_registry
-    from terminology.fhir.cache import ResultCache
+    from terminology.service.operations import TerminologyService
 
     settings = load_settings(config)
     app = TerminologyFlask(__name__)
@@ -58,10 +58,9 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.config.update({key: value for key, value in (config or {}).items() if setting_field(key) is None})
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
-    app.extensions["terminology.registry"] = load_registry(
-        [Path(d) for d in settings.content_dirs], settings.pattern_limits()
-    )
-    app.extensions["terminology.results"] = ResultCache(settings.result_cache_size)
+    registry = load_registry([Path(d) for d in settings.content_dirs], settings.pattern_limits())
+    app.extensions["terminology.registry"] = registry
+    app.extensions["terminology.service"] = TerminologyService(registry, settings)
     errors.init_app(app)
     ops.init_app(app)
     fhir_modules = (metadata, codesystem, valueset, translate, resources, batch)

@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     expansion_limit: NonNegativeInt = Field(1000, description="most codes one $expand returns unpaged")
     batch_limit: PositiveInt = Field(10_000, description="most entries of one batch request")
     result_cache_size: NonNegativeInt = Field(20_000, description="answers each worker memoizes (0: off)")
+    result_cache_mb: NonNegativeInt = Field(32, description="MB per worker for memoized answers (0: off)")
     response_cache_mb: NonNegativeInt = Field(16, description="MB per worker for replayed GETs (0: off)")
     base_url: str = Field("", description="public base URL; derived from the request when empty")
     regex_max_length: PositiveInt = Field(1000, description="longest regex filter pattern (characters)")

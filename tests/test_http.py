@@ -145,12 +145,12 @@ def test_pretty_output(client):
 
 
 def test_unexpected_exception_is_a_500_operation_outcome_not_html(app, monkeypatch):
-    from terminology.api import codesystem
+    from terminology.service import operations
 
     def explode(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(codesystem, "lookup", explode)
+    monkeypatch.setattr(operations, "lookup", explode)
     uncached = create_app({"RESULT_CACHE_SIZE": 0}).test_client()
     body = outcome(uncached.get(f"{LOOKUP}?system={CPT}&code=72125"), 500)
     assert "secret" not in str(body)

@@ -14,8 +14,8 @@ from terminology.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from terminology.fhir.cache import ResultCache
 from terminology.fhir.params import OperationParams
+from terminology.service.operations import TerminologyService
 
 FHIR_JSON = "application/fhir+json"
 _JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
@@ -28,9 +28,9 @@ def registry() -> Registry:
     return current_app.extensions["terminology.registry"]
 
 
-def results() -> ResultCache:
-    """Return this worker's memo of rendered answers."""
-    return current_app.extensions["terminology.results"]
+def service() -> TerminologyService:
+    """Return the app's terminology service (the operations and their answer cache)."""
+    return current_app.extensions["terminology.service"]
 
 
 def base_url() -> str:

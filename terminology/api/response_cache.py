@@ -2,39 +2,27 @@
 
 Content is loaded at start-up and read-only while serving, so the answer to a GET of one of
 these operations depends only on the request (path, query string, the headers listed in
-``VARY``) and today's date. tx.fhir.org and HAPI cache such answers too. A hit skips Flask's
-request machinery but keeps what callers and operators see: access control, a fresh
-``X-Request-Id``, the JSON log line (marked ``"cached": true``) and the metrics.
+``service.keys.RESPONSE_VARY``) and today's date (``service.keys.response_key``). tx.fhir.org
+and HAPI cache such answers too. A hit skips Flask's request machinery but keeps what callers
+and operators see: access control, a fresh ``X-Request-Id``, the JSON log line (marked
+``"cached": true``) and the metrics. The answers are kept in a byte-bounded ``BoundedCache``.
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 from flask import Flask, request
 
-from terminology.engine.clock import today
+from terminology.caching import BoundedCache
 from terminology.errors import AccessDenied
 from terminology.ops.access import access_policy
 from terminology.ops.telemetry import OPERATION_KEY, REQUEST_ID_HEADER, Telemetry, request_id_of
+from terminology.service.keys import response_key
 
 CACHEABLE_KEY = "terminology.cacheable"
-# Everything in a GET request that can change the answer: the URL, the negotiated format, the
-# language, the CORS origin echoed back and the host a base URL may be derived from.
-VARY = (
-    "PATH_INFO",
-    "QUERY_STRING",
-    "HTTP_ACCEPT",
-    "HTTP_ACCEPT_LANGUAGE",
-    "HTTP_ORIGIN",
-    "HTTP_HOST",
-    "SCRIPT_NAME",
-    "wsgi.url_scheme",
-)
 # Answers decided by the request alone: success, and the caller's own mistakes (bad parameters,
 # unknown codes or systems). Refusals (401/403/406) and server trouble are never replayed.
 REPLAYED_STATUSES = frozenset({200, 400, 404, 422})
@@ -64,6 +52,10 @@ class _Entry:
         self.operation = operation
 
 
+def _entry_size(key: tuple, entry: _Entry) -> int:
+    return len(entry.body) + ENTRY_OVERHEAD
+
+
 class ResponseCache:
     """WSGI middleware: a per-worker, least-recently-used memo of GET answers within a byte budget."""
 
@@ -71,23 +63,16 @@ class ResponseCache:
         self.wsgi_app = app.wsgi_app
         self.telemetry: Telemetry = app.extensions["terminology.telemetry"]
         self.access = access_policy(app)
-        self.budget = budget_bytes
         # One answer may take at most a sixteenth of the budget (large expansions are not kept).
-        self.largest = budget_bytes // 16
-        self.used = 0
-        self.hits = self.misses = 0
-        self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
-        # gunicorn's sync workers serve one request at a time; the lock keeps threaded servers
-        # (flask run, gthread) from reordering the list under each other.
-        self._lock = threading.Lock()
+        self.entries = BoundedCache("responses", budget_bytes, sizeof=_entry_size, largest=budget_bytes // 16)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "GET":
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
-        key = (today(), *[environ.get(name) for name in VARY])
-        with self._lock:
-            entry = self._entries.get(key)
+        key = response_key(environ)
+        # Counted here, not by the lookup: a hit is a replay the caller was allowed to have.
+        entry = self.entries.lookup(key, count=False)
         if entry is not None:
             if self.access.active:
                 try:
@@ -96,12 +81,9 @@ class ResponseCache:
                 except AccessDenied:
                     # Flask's access check refuses it again, and the error handler renders the refusal.
                     return self.wsgi_app(environ, start_response)
-            with self._lock:
-                if key in self._entries:
-                    self._entries.move_to_end(key)
-                self.hits += 1
+            self.entries.hits += 1
             return self._replay(entry, environ, start_response, started)
-        self.misses += 1  # a statistic: an occasional lost update under threads does no harm
+        self.entries.misses += 1  # statistics: an occasional lost update under threads does no harm
         return self._answer_and_keep(key, environ, start_response)
 
     def _replay(self, entry: _Entry, environ: dict, start_response: Callable, started: float) -> list[bytes]:
@@ -130,22 +112,9 @@ class ResponseCache:
             close = getattr(body_iter, "close", None)
             if close is not None:
                 close()
-        if len(body) <= self.largest:
-            headers = [(name, value) for name, value in seen[1] if name.lower() != "x-request-id"]
-            self._keep(key, _Entry(seen[0], headers, body, environ.get(OPERATION_KEY, "unmatched")))
+        headers = [(name, value) for name, value in seen[1] if name.lower() != "x-request-id"]
+        self.entries.put(key, _Entry(seen[0], headers, body, environ.get(OPERATION_KEY, "unmatched")))
         return [body]
-
-    def _keep(self, key: tuple, entry: _Entry) -> None:
-        with self._lock:
-            entries = self._entries
-            previous = entries.pop(key, None)
-            if previous is not None:
-                self.used -= len(previous.body) + ENTRY_OVERHEAD
-            entries[key] = entry
-            self.used += len(entry.body) + ENTRY_OVERHEAD
-            while self.used > self.budget and entries:
-                _, dropped = entries.popitem(last=False)
-                self.used -= len(dropped.body) + ENTRY_OVERHEAD
 
 
 def init_app(app: Flask) -> None:

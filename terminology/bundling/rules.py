@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import partial
 
 from terminology.bundling.model import (
     CheckOptions,
@@ -15,6 +16,7 @@ from terminology.bundling.model import (
     Suggestion,
     line_number,
 )
+from terminology.caching import BoundedCache, approximate_entry_size
 from terminology.engine.registry import Registry
 from terminology.engine.systems import CPT
 from terminology.engine.validate import CodingInput, ValidationOptions, check_coding, find_modifier
@@ -26,6 +28,8 @@ BASE = "https://terminology.example.org/fhir"
 COMBINED_CODES = f"{BASE}/ConceptMap/cpt-combined-codes"
 NOT_REPORTED_TOGETHER = f"{BASE}/ConceptMap/cpt-not-reported-together"
 COMBINED_COMPONENT = f"{COMBINED_CODES}#other-component"
+# Bound of each per-worker memo of code and modifier issues (estimated bytes).
+CODE_MEMO_BYTES = 4 * 1024 * 1024
 
 # CMS list of NCCI-associated modifiers that may bypass an indicator-1 PTP edit (domain notes §1.6).
 ANATOMIC_MODIFIERS = (
@@ -115,8 +119,10 @@ class BundlingChecker:
     def __init__(self, registry: Registry, index: NcciIndex) -> None:
         self.registry = registry
         self.index = index
-        self._codes: dict[tuple[str | None, str], list[tuple[str, str, str]]] = {}
-        self._modifiers: dict[tuple[str | None, str], tuple[str, str] | None] = {}
+        # Terminology issues of the codes and modifiers claims name, by (system, code): callers'
+        # input, so bounded (issue texts echo the code; a few MB hold thousands of codes).
+        self._codes = BoundedCache("bundling-codes", CODE_MEMO_BYTES, sizeof=approximate_entry_size)
+        self._modifiers = BoundedCache("bundling-modifiers", CODE_MEMO_BYTES, sizeof=approximate_entry_size)
         self.combined: dict[frozenset, list[tuple[str, str | None, str | None]]] = {}
         self.not_together: dict[frozenset, str | None] = {}
         self.maps_used: list[str] = []
@@ -152,27 +158,27 @@ class BundlingChecker:
     # --- terminology checks -------------------------------------------------------------------
 
     def _code_issues(self, system: str | None, code: str) -> list[tuple[str, str, str]]:
-        key = (system, code)
-        cached = self._codes.get(key)
-        if cached is None:
-            check = check_coding(self.registry, CodingInput(system, code), ValidationOptions())
-            fragment = check.code_system is not None and check.code_system.content == "fragment"
-            cached = []
-            for issue in check.issues:
-                if issue.severity not in ("error", "warning"):
-                    continue
-                severity = issue.severity
-                # A fragment cannot say a code does not exist: the code may be in another fragment.
-                if severity == "error" and fragment and issue.tx_code == "invalid-code":
-                    severity = "warning"
-                cached.append((severity, issue.text, issue.tx_code or ""))
-            self._codes[key] = cached
+        return self._codes.get_or_compute((system, code), partial(self._find_code_issues, system, code))
+
+    def _find_code_issues(self, system: str | None, code: str) -> list[tuple[str, str, str]]:
+        check = check_coding(self.registry, CodingInput(system, code), ValidationOptions())
+        fragment = check.code_system is not None and check.code_system.content == "fragment"
+        cached = []
+        for issue in check.issues:
+            if issue.severity not in ("error", "warning"):
+                continue
+            severity = issue.severity
+            # A fragment cannot say a code does not exist: the code may be in another fragment.
+            if severity == "error" and fragment and issue.tx_code == "invalid-code":
+                severity = "warning"
+            cached.append((severity, issue.text, issue.tx_code or ""))
         return cached
 
     def _modifier_issue(self, system: str | None, code: str) -> tuple[str, str] | None:
-        key = (system, code)
-        if key in self._modifiers:
-            return self._modifiers[key]
+        find = partial(self._find_modifier_issue, system, code)
+        return self._modifiers.get_or_compute((system, code), find)
+
+    def _find_modifier_issue(self, system: str | None, code: str) -> tuple[str, str] | None:
         url = system or CPT
         code_system = self.registry.find("CodeSystem", url)
         problem: tuple[str, str] | None = None
@@ -194,7 +200,6 @@ class BundlingChecker:
                 )
             else:
                 problem = ("error", f"Unknown modifier '{code}' in the CodeSystem '{code_system.canonical}'")
-        self._modifiers[key] = problem
         return problem
 
     def _terminology(self, lines: list[Line], findings: list[Finding]) -> None:

@@ -9,7 +9,7 @@ from typing import Protocol
 from terminology.engine.codesystem import CodeSystemIndex
 from terminology.engine.concept_map_index import ConceptMapIndex
 from terminology.engine.patterns import PatternLimits
-from terminology.engine.valueset import ImplicitValueSet, ValueSetIndex
+from terminology.engine.valueset import ImplicitValueSet, ValueSetIndex, member_cache
 from terminology.engine.versions import split_canonical, version_for_date, version_key, version_period
 from terminology.errors import NotFound
 
@@ -52,6 +52,7 @@ class Registry:
         self.by_url: dict[str, dict[str, dict[str | None, Published]]] = {t: {} for t in RESOURCE_TYPES}
         self._latest: dict[str, dict[str, Published]] = {t: {} for t in RESOURCE_TYPES}
         self._implicit: dict[str, ImplicitValueSet] = {}
+        self.member_cache = member_cache()
 
     def add(self, item: Published) -> Published | None:
         """Register a resource; return the one already holding its id or url|version, if any."""
@@ -127,6 +128,12 @@ class Registry:
                 f"so the code cannot be validated. Valid versions: [{','.join(known)}]"
             )
         return self.code_system(url, chosen)
+
+    def holds(self, value_set: ValueSetIndex) -> bool:
+        """Say whether a value set is one this registry serves (not one sent with a request)."""
+        if isinstance(value_set, ImplicitValueSet):
+            return self._implicit.get(value_set.code_system_canonical) is value_set
+        return self.find("ValueSet", value_set.url, value_set.version) is value_set
 
     def value_set(self, url: str, version: str | None = None) -> ValueSetIndex:
         """Return a value set by url and version, including implicit code-system value sets."""

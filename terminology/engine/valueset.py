@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
+from terminology.caching import BoundedCache, approximate_size
 from terminology.engine.patterns import ScanBudget, compile_pattern, property_text
 from terminology.engine.resource import LoadedResource
 from terminology.errors import UnprocessableRequest
@@ -25,6 +27,21 @@ class Member:
     def key(self) -> tuple[str, str]:
         """Return ``(system, code)``, the identity used for membership tests."""
         return (self.code_system.url, self.concept.code)
+
+
+# What the registry's member cache may hold (estimated bytes): the members of the value sets in
+# use, per version pinning. A full-CPT implicit value set (11,000 codes) takes about 2 MB.
+MEMBER_CACHE_BYTES = 64 * 1024 * 1024
+_BYTES_PER_MEMBER = 200  # the Member, its slot in the list and its entry in the (system, code) index
+
+
+def _members_size(key: tuple, value: tuple[list[Member], dict]) -> int:
+    return approximate_size(key[1]) + _BYTES_PER_MEMBER * len(value[0])
+
+
+def member_cache() -> BoundedCache:
+    """Build a registry's cache of evaluated value sets, keyed by (value set, version pins)."""
+    return BoundedCache("valueset-members", MEMBER_CACHE_BYTES, sizeof=_members_size)
 
 
 class ValueSetIndex(LoadedResource):
@@ -55,12 +72,18 @@ class ValueSetIndex(LoadedResource):
         ``system_versions`` pins code-system versions for includes that do not state one.
         """
         pins = tuple(sorted((system_versions or {}).items()))
+        if registry.holds(self):
+            # Pins are callers' input: the registry's cache is bounded, least recently used out.
+            return registry.member_cache.get_or_compute((self, pins), partial(self._evaluate, registry, pins))
+        # A value set sent with the request is remembered on itself, and goes when the call ends.
         cached = self._members.get(pins)
         if cached is None:
-            ordered = evaluate_compose(registry, self, dict(pins), set())
-            cached = (ordered, {m.key: m for m in ordered})
-            self._members[pins] = cached
+            cached = self._members[pins] = self._evaluate(registry, pins)
         return cached
+
+    def _evaluate(self, registry: Registry, pins: tuple) -> tuple[list[Member], dict[tuple, Member]]:
+        ordered = evaluate_compose(registry, self, dict(pins), set())
+        return ordered, {m.key: m for m in ordered}
 
 
 class ImplicitValueSet(ValueSetIndex):
@@ -85,6 +108,7 @@ class ImplicitValueSet(ValueSetIndex):
             }
         )
         self.resource = {k: v for k, v in self.resource.items() if v is not None}
+        self.code_system_canonical = code_system.canonical
 
 
 def _filter_predicate(code_system: CodeSystemIndex, flt: dict, budget: ScanBudget, element: str):

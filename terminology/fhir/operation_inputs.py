@@ -329,3 +329,14 @@ def translate_input(params: OperationParams, instance=None) -> tuple[TranslateRe
         dependencies=dependencies or None,
     )
     return request, f"{system}#{code}"
+
+
+def item_params(item) -> OperationParams:
+    """Return the parameters of one `$batch-validate-code` item (a nested Parameters resource, or parts)."""
+    if item.value_type == "part":
+        return item.value
+    if item.value_type == "resource" and item.value.get("resourceType") == "Parameters":
+        return OperationParams.from_parameters(item.value)
+    raise InvalidRequest(
+        "Each 'validation' must carry a Parameters resource (or parts)", expression=item.path
+    )

@@ -13,11 +13,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
 
+from terminology.caching import BoundedCache
 from terminology.ncci.importers import (
     ImportFailure,
     MueTable,
@@ -441,6 +442,11 @@ def import_mue(
     )
 
 
+def _picks() -> BoundedCache:
+    """The edition picked per (kind, setting, date, name): dates are callers' input, so bounded."""
+    return BoundedCache("ncci-edition-picks", 4096)
+
+
 class NcciIndex:
     """Read-only access to the index, opened lazily in each process (after gunicorn forks)."""
 
@@ -457,7 +463,7 @@ class NcciIndex:
         # Edition id -> its loaded pair set (None: the file has none), least recently used first.
         self._pair_sets: OrderedDict[int, np.ndarray | None] = OrderedDict()
         self._mue: dict[int, dict[str, tuple[int, int, str]]] = {}
-        self._picked: dict[tuple, tuple[Edition | None, bool]] = {}
+        self._picked = _picks()
         self.listeners: list[Callable[[list[Edition]], None]] = []
         self.error: str | None = None
 
@@ -473,7 +479,7 @@ class NcciIndex:
             self._conn.close()
         self._conn, self._editions, self._rationales, self.error = None, [], {}, None
         self._mue = {}
-        self._picked = {}
+        self._picked = _picks()
         self._pair_sets.clear()
         self._stamp = self._file_stamp()
         self._pid = os.getpid()
@@ -532,14 +538,10 @@ class NcciIndex:
         else the earliest), reported as not covering the date.
         """
         self.refresh()
-        key = (kind, setting, day, name)
-        picked = self._picked.get(key)
-        if picked is None:
-            # Claims name the same few dates over and over; the pick changes only with the file.
-            if len(self._picked) >= 4096:
-                self._picked.clear()
-            picked = self._picked[key] = self._pick_edition(kind, setting, day, name)
-        return picked
+        # Claims name the same few dates over and over; the pick changes only with the file.
+        return self._picked.get_or_compute(
+            (kind, setting, day, name), partial(self._pick_edition, kind, setting, day, name)
+        )
 
     def _pick_edition(
         self, kind: str, setting: str, day: str, name: str | None

@@ -1,4 +1,4 @@
-"""Per-request JSON log line and Prometheus metrics: GET /metrics."""
+"""Per-request JSON log line and Prometheus metrics (requests, latency, caches): GET /metrics."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import orjson
 from flask import Flask, Response, current_app, request
 
 from terminology import __version__
+from terminology.caching import cache_totals
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # Per-request values live in the WSGI environ: cheaper to reach than flask.g through its proxy.
@@ -23,6 +24,8 @@ _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
 # Latency buckets in seconds: point lookups take well under a millisecond, expansions longer.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 UNMATCHED = "unmatched"
+# Cache counts are copied into the metrics at most this often per worker (and before each scrape).
+CACHE_PUBLISH_SECONDS = 1.0
 
 
 def new_request_id() -> str:
@@ -156,7 +159,7 @@ class Metrics:
     """Prometheus request metrics; multiprocess mode when PROMETHEUS_MULTIPROC_DIR is set."""
 
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
         from prometheus_client.values import ValueClass
 
         # The *_created series exist only in single-process mode; drop them so both modes match.
@@ -181,9 +184,29 @@ class Metrics:
             registry=self.registry,
         )
         self._children: dict[tuple[str, int], tuple] = {}
+        cache = ("cache",)
+        self.cache_counters = {
+            "hits": Counter("terminology_cache_hits", "Cache lookups answered from the cache.", cache,
+                            registry=self.registry),
+            "misses": Counter("terminology_cache_misses", "Cache lookups that computed the answer.", cache,
+                              registry=self.registry),
+            "evictions": Counter("terminology_cache_evictions", "Entries let go to stay within the bound.",
+                                 cache, registry=self.registry),
+        }  # fmt: skip
+        # livesum: the sum over the live workers (a dead worker's caches are gone with it).
+        self.cache_size = Gauge(
+            "terminology_cache_size", "What the caches hold now, in their unit (bytes or entries).",
+            ("cache", "unit"), multiprocess_mode="livesum", registry=self.registry,
+        )  # fmt: skip
+        self.cache_limit = Gauge(
+            "terminology_cache_limit", "The bound of the caches, in their unit (bytes or entries).",
+            ("cache", "unit"), multiprocess_mode="livesum", registry=self.registry,
+        )  # fmt: skip
+        self._published: dict[str, dict[str, int]] = {}
+        self._next_publish = 0.0
 
     def observe(self, operation: str, status: int, seconds: float) -> None:
-        """Count one request and its latency."""
+        """Count one request and its latency (and, once a second, copy the cache counts)."""
         children = self._children.get((operation, status))
         if children is None:
             code = str(status)
@@ -191,12 +214,29 @@ class Metrics:
             self._children[(operation, status)] = children
         children[0].inc()
         children[1].observe(seconds)
+        if time.monotonic() >= self._next_publish:
+            self.publish_caches()
+
+    def publish_caches(self) -> None:
+        """Copy this worker's cache counts into the metrics (counters grow by what happened since)."""
+        self._next_publish = time.monotonic() + CACHE_PUBLISH_SECONDS
+        for totals in cache_totals():
+            last = self._published.setdefault(totals.name, {})
+            for field, counter in self.cache_counters.items():
+                value = getattr(totals, field)
+                # A count that went down belongs to caches that are gone (a dropped app): start over.
+                if value > last.get(field, 0):
+                    counter.labels(totals.name).inc(value - last.get(field, 0))
+                last[field] = value
+            self.cache_size.labels(totals.name, totals.unit).set(totals.size)
+            self.cache_limit.labels(totals.name, totals.unit).set(totals.maxsize)
 
     def exposition(self, content_registry) -> tuple[bytes, str]:
         """Render every metric (all workers' in multiprocess mode) in the Prometheus text format."""
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
         from prometheus_client.multiprocess import MultiProcessCollector
 
+        self.publish_caches()
         if self.multiprocess:
             scrape = CollectorRegistry()
             MultiProcessCollector(scrape)

@@ -28,7 +28,18 @@ def _app(**config):
 
 
 def _cache(app):
-    return app.extensions["terminology.response_cache"]
+    """Return the response cache's storage (a BoundedCache: hits, misses, currsize, maxsize)."""
+    return app.extensions["terminology.response_cache"].entries
+
+
+def _shrink(app, budget: int, largest: int | None = None):
+    """Give the response cache a smaller byte budget than whole megabytes allow; return its storage."""
+    from terminology.api.response_cache import _entry_size
+    from terminology.caching import BoundedCache
+
+    middleware = app.extensions["terminology.response_cache"]
+    middleware.entries = BoundedCache("responses", budget, sizeof=_entry_size, largest=largest or budget)
+    return middleware.entries
 
 
 def _same_answer(first, second) -> None:
@@ -116,7 +127,7 @@ def test_posts_heads_and_other_routes_are_never_kept():
         client.get("/CodeSystem/cpt-2026")
         client.get(f"/ConceptMap/$translate?url={BASE}/ConceptMap/cpt-combined-codes&system={CPT}&code=72125")
     assert _cache(app).hits == 0
-    assert len(_cache(app)._entries) == 0
+    assert len(_cache(app)) == 0
 
 
 def test_refusals_are_never_replayed():
@@ -143,29 +154,28 @@ def test_a_replay_still_needs_a_valid_token(tmp_path):
 
 
 def test_answers_are_kept_per_day(monkeypatch):
-    from terminology.api import response_cache
+    from terminology.service import keys
 
     app = _app()
     client = app.test_client()
     client.get(LOOKUP)
-    monkeypatch.setattr(response_cache, "today", lambda: __import__("datetime").date(2099, 1, 1))
+    monkeypatch.setattr(keys, "today", lambda: __import__("datetime").date(2099, 1, 1))
     client.get(LOOKUP)
     assert (_cache(app).hits, _cache(app).misses) == (0, 2)
 
 
 def test_the_byte_budget_evicts_the_least_recently_used():
     app = _app()
-    cache = _cache(app)
     client = app.test_client()
     other = f"/CodeSystem/$lookup?system={CPT}&code=72127"
     sizes = [len(_app(RESPONSE_CACHE_MB=0).test_client().get(url).get_data()) for url in (LOOKUP, other)]
-    cache.budget = cache.largest = sum(sizes) + 2 * 600  # room for exactly these two
+    cache = _shrink(app, sum(sizes) + 2 * 600)  # room for exactly these two
     client.get(LOOKUP)
     client.get(f"/CodeSystem/$lookup?system={CPT}&code=72125")
     client.get(LOOKUP)  # a hit: LOOKUP becomes the most recent
     client.get(other)  # evicts 72125
-    assert cache.used <= cache.budget
-    assert len(cache._entries) == 2
+    assert cache.currsize <= cache.maxsize
+    assert len(cache) == 2
     client.get(LOOKUP)
     assert cache.hits == 2
     client.get(f"/CodeSystem/$lookup?system={CPT}&code=72125")
@@ -174,12 +184,11 @@ def test_the_byte_budget_evicts_the_least_recently_used():
 
 def test_answers_larger_than_a_sixteenth_of_the_budget_are_not_kept():
     app = _app()
-    cache = _cache(app)
-    cache.largest = 10
+    cache = _shrink(app, 16 * 1024 * 1024, largest=10)
     client = app.test_client()
     client.get(LOOKUP)
     client.get(LOOKUP)
-    assert cache.hits == 0 and cache.used == 0
+    assert cache.hits == 0 and cache.currsize == 0
 
 
 def test_budget_zero_turns_the_cache_off():
@@ -192,8 +201,7 @@ def test_threads_sharing_one_cache_all_get_the_same_answer():
     from concurrent.futures import ThreadPoolExecutor
 
     app = _app()
-    cache = _cache(app)
-    cache.budget = cache.largest = 20_000  # small: the threads keep evicting each other's entries
+    cache = _shrink(app, 20_000)  # small: the threads keep evicting each other's entries
     urls = [f"/CodeSystem/$lookup?system={CPT}&code={code}" for code in ("72125", "72126", "72127", "99999")]
     expected = {url: _app(RESPONSE_CACHE_MB=0).test_client().get(url).get_data() for url in urls}
 
@@ -204,4 +212,4 @@ def test_threads_sharing_one_cache_all_get_the_same_answer():
     with ThreadPoolExecutor(max_workers=8) as pool:
         for url, body in pool.map(fetch, range(400)):
             assert body == expected[url]
-    assert cache.used <= cache.budget
+    assert cache.currsize <= cache.maxsize

@@ -1,46 +1,46 @@
-"""The memo of rendered answers: LRU behaviour, never caching errors, same answers warm and cold."""
+"""The service's answer cache: LRU behaviour, never caching errors, same answers warm and cold."""
 
 from __future__ import annotations
 
 import pytest
 
 from terminology import create_app
-from terminology.fhir.cache import ResultCache
+from terminology.caching import BoundedCache
 from tests.helpers import BASE, CPT, as_parameters
 
 
 def test_least_recently_used_entries_are_evicted():
-    cache = ResultCache(2)
+    cache = BoundedCache("test", 2)
     calls = []
 
     def compute(name):
         return lambda: calls.append(name) or {"name": name}
 
-    assert cache.get("a", compute("a")) == {"name": "a"}
-    cache.get("b", compute("b"))
-    cache.get("a", compute("a"))  # hit: a becomes the most recent
-    cache.get("c", compute("c"))  # evicts b
-    cache.get("b", compute("b"))
+    assert cache.get_or_compute("a", compute("a")) == {"name": "a"}
+    cache.get_or_compute("b", compute("b"))
+    cache.get_or_compute("a", compute("a"))  # hit: a becomes the most recent
+    cache.get_or_compute("c", compute("c"))  # evicts b
+    cache.get_or_compute("b", compute("b"))
     assert calls == ["a", "b", "c", "b"]
     assert (cache.hits, cache.misses) == (1, 4)
 
 
 def test_errors_and_unkeyed_calls_are_never_cached():
-    cache = ResultCache(10)
+    cache = BoundedCache("test", 10)
     with pytest.raises(ValueError):
-        cache.get("k", lambda: (_ for _ in ()).throw(ValueError("boom")))
-    assert cache.get("k", lambda: {"ok": True}) == {"ok": True}
+        cache.get_or_compute("k", lambda: (_ for _ in ()).throw(ValueError("boom")))
+    assert cache.get_or_compute("k", lambda: {"ok": True}) == {"ok": True}
     calls = []
-    cache.get(None, lambda: calls.append(1) or {})
-    cache.get(None, lambda: calls.append(1) or {})
+    cache.get_or_compute(None, lambda: calls.append(1) or {})
+    cache.get_or_compute(None, lambda: calls.append(1) or {})
     assert calls == [1, 1]
 
 
 def test_size_zero_turns_the_cache_off():
-    cache = ResultCache(0)
+    cache = BoundedCache("test", 0)
     calls = []
     for _ in range(3):
-        cache.get("k", lambda: calls.append(1) or {})
+        cache.get_or_compute("k", lambda: calls.append(1) or {})
     assert calls == [1, 1, 1]
 
 
@@ -83,7 +83,7 @@ def test_batch_items_share_the_cache():
         {"name": "validation", "resource": as_parameters({"code": "72125"})} for _ in range(5)
     ]}  # fmt: skip
     client.post("/CodeSystem/$batch-validate-code", json=body, content_type="application/fhir+json")
-    cache = app.extensions["terminology.results"]
+    cache = app.extensions["terminology.service"].answers
     # The first item is computed (its raw JSON and its validation both remembered); four repeats.
     assert (cache.misses, cache.hits) == (2, 4)
     client.post("/CodeSystem/$batch-validate-code", json=body, content_type="application/fhir+json")

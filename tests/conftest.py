@@ -9,11 +9,15 @@ import pytest
 
 from terminology import create_app
 
+# The HTTP tests run twice: with the answer and response caches on (as served), and with both off,
+# so that a cached answer can never hide what the engine computes.
+CACHES_OFF = {"RESULT_CACHE_SIZE": 0, "RESPONSE_CACHE_MB": 0}
 
-@pytest.fixture(scope="session")
-def app():
-    """Build the app once on the repository's bundled content."""
-    return create_app({"TESTING": True})
+
+@pytest.fixture(scope="session", params=["caches-on", "caches-off"])
+def app(request):
+    """Build the app once per cache mode on the repository's bundled content."""
+    return create_app({"TESTING": True, **(CACHES_OFF if request.param == "caches-off" else {})})
 
 
 @pytest.fixture

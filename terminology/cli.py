@@ -14,6 +14,7 @@ COMMAND_MODULES: list[str] = [
     "terminology.ncci.cli",
     "terminology.ops.access",
     "terminology.cdshooks.cli",
+    "terminology.ops.fetch",
 ]
 
 

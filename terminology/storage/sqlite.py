@@ -26,6 +26,7 @@ from terminology.storage.migrations import SchemaTooNew
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
+PROBE_BUSY_TIMEOUT_MS = 1_500
 
 
 class SqliteStore(Store):
@@ -175,8 +176,15 @@ class SqliteStore(Store):
     def ready(self) -> tuple[bool, str]:
         """Check that the file opens, is migrated and takes a write lock (a read-only volume fails)."""
         try:
-            with self._transaction("checking that it is writable"):
-                pass
+            with self._unavailable_on_error("checking that it is writable"):
+                conn = self._connection()
+                # A probe must answer within its own timeout, not wait out another worker's write.
+                conn.execute(f"PRAGMA busy_timeout = {PROBE_BUSY_TIMEOUT_MS}")
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.execute("ROLLBACK")
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         except StoreUnavailable as exc:
             cause = exc.__cause__
             # /readyz is open to anyone: say why without the file's path.

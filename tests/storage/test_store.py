@@ -194,3 +194,17 @@ def test_the_database_password_is_never_shown():
     assert store.describe() == "PostgreSQL tx@db.example.invalid:5432/terminology"
     with pytest.raises(SystemExit):
         open_store({"DATABASE_URL": "mysql://tx@db.example.invalid/terminology"})
+
+
+def test_sqlite_readiness_does_not_wait_out_a_held_write_lock(tmp_path):
+    store = open_store({"DATABASE_URL": "", "FEEDBACK_DB": str(tmp_path / "feedback.sqlite")})
+    store.migrate()
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process stuck in a write
+    ok, detail = store.ready()
+    assert not ok and "locked" in detail
+    holder.execute("ROLLBACK")
+    assert store.ready() == (True, "feedback store (SQLite) is writable")
+    store.add_feedback("bundling-order-sign", [ACCEPTED])  # the long timeout is back for writes
+    holder.close()
+    store.close()

@@ -186,3 +186,18 @@ class ContentError(Exception):
     def of(cls, path: str, error: TerminologyError, element: str = "(resource)") -> ContentError:
         """Report a domain error met while checking a file, at the element it names (if any)."""
         return cls(path, error.expression[0] if error.expression else element, error.message, error)
+
+
+class ImportFailure(Exception):
+    """A source file cannot be imported (CPT, HCPCS, PC/TC, NCCI); names the file and, when known, the line.
+
+    Every importer raises this one error and the one CLI runner (importers.common.run_import) reports
+    it; nothing is written (content) or the previous index stays as it was (NCCI).
+    """
+
+    def __init__(self, path: object, line: int | None, message: str) -> None:
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {message}")
+        self.path = str(path)
+        self.line = line
+        self.message = message

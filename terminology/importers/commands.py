@@ -3,40 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 
 from terminology.cli import import_group
-from terminology.config import bundled_content_dirs
-from terminology.importers.common import ImportProblem, ImportReport
+from terminology.importers.common import run_import
 
 OUT_HELP = "content directory to write (default: content/ in the data directory, TERMINOLOGY_DATA_DIR)"
 
 
 def _run(action, args: argparse.Namespace) -> int:
-    """Run an import; print its notes and what it wrote, or the problem (exit 1)."""
-    started = time.perf_counter()
-    try:
-        report: ImportReport = action(args)
-    except ImportProblem as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        print("nothing was written", file=sys.stderr)
-        return 1
-    for note in report.notes:
-        print(f"note: {note}", file=sys.stderr)
-    elapsed = time.perf_counter() - started
-    for path in report.written:
-        print(f"wrote {path}")
-    print(f"{report.concepts} concepts in {elapsed:.1f} s")
-    if report.written:
-        directory = report.written[0].parent
-        # The bundled folders as this installation has them (a checkout, or inside the package).
-        dirs = ":".join([str(directory), *bundled_content_dirs()])
-        print(
-            "serve it by adding the directory to TERMINOLOGY_CONTENT_DIRS, e.g.\n"
-            f"  export TERMINOLOGY_CONTENT_DIRS={dirs}"
-        )
-    return 0
+    return run_import(lambda: action(args), "nothing was written")
 
 
 def _cpt(args: argparse.Namespace) -> int:

@@ -1,31 +1,27 @@
-"""Shared helpers of the importers: errors with file and line, text reading, dates, atomic writes."""
+"""Shared helpers of the importers: the one CLI runner, text reading, dates, atomic writes."""
 
 from __future__ import annotations
 
 import os
 import re
+import signal
+import sys
 import tempfile
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Protocol
 
 import orjson
 
-from terminology.config import REPOSITORY, load_settings
+from terminology.config import REPOSITORY, bundled_content_dirs, load_settings
 from terminology.content.loader import read_json, validate_resource
-from terminology.errors import ContentError
+from terminology.errors import ContentError, ImportFailure
 
 CODE_SYSTEM_PROPERTY = "http://hl7.org/fhir/concept-properties#"
-
-
-class ImportProblem(Exception):
-    """A source file cannot be imported; names the file and, when known, the line."""
-
-    def __init__(self, path: Path | str, line: int | None, message: str) -> None:
-        where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{where}: {message}")
-        self.path, self.line, self.message = str(path), line, message
 
 
 @dataclass
@@ -39,6 +35,66 @@ class ImportReport:
     def note(self, text: str) -> None:
         """Record something the operator should read."""
         self.notes.append(text)
+
+    def summary_lines(self, seconds: float) -> list[str]:
+        """Return what the CLI prints after a successful import: the files written and a hint."""
+        lines = [f"wrote {path}" for path in self.written]
+        lines.append(f"{self.concepts} concepts in {seconds:.1f} s")
+        if self.written:
+            # The bundled folders as this installation has them (a checkout, or inside the package).
+            dirs = ":".join([str(self.written[0].parent), *bundled_content_dirs()])
+            lines.append(
+                "serve it by adding the directory to TERMINOLOGY_CONTENT_DIRS, e.g.\n"
+                f"  export TERMINOLOGY_CONTENT_DIRS={dirs}"
+            )
+        return lines
+
+
+class ImportOutcome(Protocol):
+    """What every importer returns: notes for the operator and the lines of its summary."""
+
+    notes: list[str]
+
+    def summary_lines(self, seconds: float) -> list[str]:
+        """Return the lines printed on success."""
+        ...
+
+
+class _Terminated(BaseException):
+    """Raised in the main thread when SIGTERM arrives during an import."""
+
+
+def _terminated(signum, frame) -> None:
+    raise _Terminated
+
+
+def run_import(action: Callable[[], ImportOutcome], unchanged: str) -> int:
+    """Run one import for the CLI (content importers and NCCI alike); return the exit status.
+
+    Prints the notes and the summary (exit 0), or ``error: FILE:LINE: what`` followed by
+    ``unchanged`` (exit 1). SIGTERM (``kubectl delete``, ``docker stop``) stops the import the way
+    Ctrl-C does, so it removes its temporary files and releases its lock instead of leaving them.
+    """
+    started = time.perf_counter()
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
+    try:
+        result = action()
+    except ImportFailure as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print(unchanged, file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, _Terminated) as exc:
+        print(f"interrupted: {unchanged}", file=sys.stderr)
+        return 143 if isinstance(exc, _Terminated) else 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for line in result.summary_lines(time.perf_counter() - started):
+        print(line)
+    return 0
 
 
 def default_content_dir() -> Path:
@@ -63,7 +119,7 @@ def output_dir(requested: str | Path | None) -> Path:
         and resolved.is_relative_to(repository)
         and not resolved.is_relative_to(repository / "data")
     ):
-        raise ImportProblem(
+        raise ImportFailure(
             resolved, None, "imported content must not be written inside the repository (use --out elsewhere)"
         )
     resolved.mkdir(parents=True, exist_ok=True)
@@ -97,7 +153,7 @@ def after_header_block(path: Path, lines: list[str]) -> Iterator[tuple[int, str]
             start = index + 1
             break
     else:
-        raise ImportProblem(
+        raise ImportFailure(
             path, None, "no blank line ends the header block (is this an AMA descriptor file?)"
         )
     for index in range(start, len(lines)):
@@ -111,7 +167,7 @@ _CODE = re.compile(r"^[0-9A-Z]{5}$")
 def check_code(path: Path, line: int, code: str) -> str:
     """Return a five-character CPT/HCPCS code, or raise naming the line."""
     if not _CODE.match(code):
-        raise ImportProblem(path, line, f"'{code}' is not a five-character code")
+        raise ImportFailure(path, line, f"'{code}' is not a five-character code")
     return code
 
 
@@ -142,7 +198,7 @@ def parse_date(path: Path, line: int, value: object, what: str) -> str | None:
                 return datetime.strptime(text, pattern).date().isoformat()
             except ValueError:
                 break
-    raise ImportProblem(path, line, f"{what} '{text}' is not a date (expected YYYYMMDD)")
+    raise ImportFailure(path, line, f"{what} '{text}' is not a date (expected YYYYMMDD)")
 
 
 def find_file(root: Path, name: str) -> Path | None:
@@ -150,7 +206,7 @@ def find_file(root: Path, name: str) -> Path | None:
     wanted = name.lower()
     found = sorted(p for p in root.rglob("*") if p.is_file() and p.name.lower() == wanted)
     if len(found) > 1:
-        raise ImportProblem(root, None, f"{name} found more than once: {', '.join(map(str, found))}")
+        raise ImportFailure(root, None, f"{name} found more than once: {', '.join(map(str, found))}")
     return found[0] if found else None
 
 
@@ -164,7 +220,7 @@ def write_resources(resources: list[tuple[dict, Path]]) -> list[Path]:
         try:
             validate_resource(resource, str(target))
         except ContentError as exc:
-            raise ImportProblem(target, None, f"would not load: {exc.element}: {exc.message}") from None
+            raise ImportFailure(target, None, f"would not load: {exc.element}: {exc.message}") from None
     written = []
     for resource, target in resources:
         handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -185,9 +241,9 @@ def read_code_system(path: Path) -> dict:
     try:
         resource = read_json(path)
     except ContentError as exc:
-        raise ImportProblem(path, None, exc.message) from None
+        raise ImportFailure(path, None, exc.message) from None
     if not isinstance(resource, dict):
-        raise ImportProblem(path, None, "not a JSON object")
+        raise ImportFailure(path, None, "not a JSON object")
     return resource
 
 

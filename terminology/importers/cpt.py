@@ -8,9 +8,9 @@ from datetime import date
 from pathlib import Path
 
 from terminology.engine.systems import CPT
+from terminology.errors import ImportFailure
 from terminology.importers.common import (
     CODE_SYSTEM_PROPERTY,
-    ImportProblem,
     ImportReport,
     after_header_block,
     check_code,
@@ -111,12 +111,12 @@ def _long_descriptors(path: Path, report: ImportReport) -> dict[str, str]:
     for number, line in after_header_block(path, read_text_lines(path, report)):
         code, tab, text = line.partition("\t")
         if not tab:
-            raise ImportProblem(path, number, "expected 'code<TAB>descriptor'")
+            raise ImportFailure(path, number, "expected 'code<TAB>descriptor'")
         code = check_code(path, number, code.strip())
         if not text.strip():
-            raise ImportProblem(path, number, f"code {code} has an empty descriptor")
+            raise ImportFailure(path, number, f"code {code} has an empty descriptor")
         if code in found:
-            raise ImportProblem(path, number, f"code {code} appears twice")
+            raise ImportFailure(path, number, f"code {code} appears twice")
         found[code] = text.strip()
     return found
 
@@ -126,10 +126,10 @@ def _fixed_width(path: Path, report: ImportReport) -> dict[str, str]:
     found: dict[str, str] = {}
     for number, line in after_header_block(path, read_text_lines(path, report)):
         if len(line) < 7 or line[5] not in " \t":
-            raise ImportProblem(path, number, "expected the code in characters 1-5 and the descriptor from 7")
+            raise ImportFailure(path, number, "expected the code in characters 1-5 and the descriptor from 7")
         code = check_code(path, number, line[:5])
         if code in found:
-            raise ImportProblem(path, number, f"code {code} appears twice")
+            raise ImportFailure(path, number, f"code {code} appears twice")
         found[code] = line[6:].strip()
     return found
 
@@ -148,7 +148,7 @@ def _tab_rows(
         if not is_data and not rows and index < 2:
             continue  # the title and column-header lines AMA puts first
         if len(cells) != columns:
-            raise ImportProblem(
+            raise ImportFailure(
                 path, index + 1, f"expected {columns} tab-separated columns, found {len(cells)}"
             )
         check_code(path, index + 1, cells[code_column].strip())
@@ -174,7 +174,7 @@ def parse_modifiers(path: Path, report: ImportReport) -> dict[str, _Modifier]:
     def add(code: str, text: str, number: int) -> None:
         text = " ".join(text.split())
         if not text:
-            raise ImportProblem(path, number, f"modifier {code} has no descriptor")
+            raise ImportFailure(path, number, f"modifier {code} has no descriptor")
         name, colon, rest = text.partition(":")
         display, definition = (
             (name.strip(), text) if colon and rest.strip() and kind != "physical-status" else (text, None)
@@ -220,7 +220,7 @@ def parse_modifiers(path: Path, report: ImportReport) -> dict[str, _Modifier]:
             current.append(line)
     flush()
     if "general" not in seen_sections:
-        raise ImportProblem(path, None, "no 'Appendix A' heading: is this the AMA MODUL.txt file?")
+        raise ImportFailure(path, None, "no 'Appendix A' heading: is this the AMA MODUL.txt file?")
     for heading, section_kind in SECTIONS.items():
         if section_kind not in seen_sections:
             report.note(f"{path.name}: no '{heading}' section found")
@@ -256,14 +256,14 @@ def build_code_system(
 ) -> dict:
     """Read the AMA distribution folder and return the CodeSystem resource (nothing is written)."""
     if not re.match(r"^\d{4}$", version):
-        raise ImportProblem(source, None, f"--version must be the CPT release year (YYYY), not '{version}'")
+        raise ImportFailure(source, None, f"--version must be the CPT release year (YYYY), not '{version}'")
     if not source.is_dir():
-        raise ImportProblem(source, None, "not a directory (give the folder of the AMA distribution)")
+        raise ImportFailure(source, None, "not a directory (give the folder of the AMA distribution)")
 
     def required(name: str) -> Path:
         path = find_file(source, name)
         if path is None:
-            raise ImportProblem(source, None, f"required file {name} not found under this folder")
+            raise ImportFailure(source, None, f"required file {name} not found under this folder")
         return path
 
     def optional(name: str) -> Path | None:
@@ -298,7 +298,7 @@ def build_code_system(
         for number, cells in _tab_rows(deleted_path, 5, report, 1):
             when = parse_date(deleted_path, number, cells[2], "date_deleted")
             if when is None:
-                raise ImportProblem(deleted_path, number, "date_deleted is empty")
+                raise ImportFailure(deleted_path, number, "date_deleted is empty")
             if cells[1] not in deleted or when > deleted[cells[1]][0]:
                 deleted[cells[1]] = (when, cells[4])
     for name in ("History_DTK_tab.txt", "HistoryModifiers_DTK_tab.txt"):
@@ -369,7 +369,7 @@ def build_code_system(
         definitions.append(TELEMEDICINE)
         for number, code in _read_telemedicine(telemedicine, report):
             if code not in by_code:
-                raise ImportProblem(telemedicine, number, f"telemedicine code {code} is not in this release")
+                raise ImportFailure(telemedicine, number, f"telemedicine code {code} is not in this release")
             by_code[code]["property"].append(_property("telemedicine", "valueBoolean", True))
     else:
         report.note(

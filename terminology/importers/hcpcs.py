@@ -8,8 +8,8 @@ from datetime import date
 from pathlib import Path
 
 from terminology.engine.systems import HCPCS
+from terminology.errors import ImportFailure
 from terminology.importers.common import (
-    ImportProblem,
     ImportReport,
     output_dir,
     parse_date,
@@ -81,7 +81,7 @@ def _text_rows(path: Path, report: ImportReport) -> list[_Row]:
         if not raw.strip():
             continue
         if len(raw) < 11:
-            raise ImportProblem(path, number, "record shorter than 11 characters (no record id)")
+            raise ImportFailure(path, number, "record shorter than 11 characters (no record id)")
         line = raw.ljust(320)
 
         def cut(name: str, line: str = line) -> str:
@@ -103,7 +103,7 @@ def _xlsx_rows(path: Path) -> list[_Row]:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several types for damaged files
-        raise ImportProblem(path, None, f"cannot be read as xlsx: {exc}") from None
+        raise ImportFailure(path, None, f"cannot be read as xlsx: {exc}") from None
     try:
         sheet = workbook.worksheets[0]
         columns: dict[str, int] | None = None
@@ -115,7 +115,7 @@ def _xlsx_rows(path: Path) -> list[_Row]:
                 if "HCPC" in names and "LONG DESCRIPTION" in names:
                     missing = [h for h in XLSX_HEADERS.values() if h not in names]
                     if missing:
-                        raise ImportProblem(path, number, f"header lacks column(s) {', '.join(missing)}")
+                        raise ImportFailure(path, number, f"header lacks column(s) {', '.join(missing)}")
                     columns = {key: names.index(header) for key, header in XLSX_HEADERS.items()}
                 continue
             if not any(str(c).strip() for c in cells):
@@ -131,7 +131,7 @@ def _xlsx_rows(path: Path) -> list[_Row]:
                 )
             )  # fmt: skip
         if columns is None:
-            raise ImportProblem(path, None, "no header row with HCPC and LONG DESCRIPTION columns")
+            raise ImportFailure(path, None, "no header row with HCPC and LONG DESCRIPTION columns")
         return rows
     finally:
         workbook.close()
@@ -144,20 +144,20 @@ def _concepts(path: Path, rows: list[_Row]) -> list[dict]:
     for row in rows:
         if row.recid in CONTINUATION:
             if last is None or last[0] != row.code or CONTINUATION[row.recid] != last[1]:
-                raise ImportProblem(
+                raise ImportFailure(
                     path, row.line, f"continuation record for {row.code} follows no record of it"
                 )
             if row.long:
                 by_code[row.code]["display"] += " " + row.long
             continue
         if row.recid not in FIRST:
-            raise ImportProblem(path, row.line, f"record id '{row.recid}' is not 3, 4, 7 or 8")
+            raise ImportFailure(path, row.line, f"record id '{row.recid}' is not 3, 4, 7 or 8")
         if not _CODE.match(row.code):
-            raise ImportProblem(path, row.line, f"'{row.code}' is not a HCPCS code or modifier")
+            raise ImportFailure(path, row.line, f"'{row.code}' is not a HCPCS code or modifier")
         if row.code in by_code:
-            raise ImportProblem(path, row.line, f"code {row.code} appears twice")
+            raise ImportFailure(path, row.line, f"code {row.code} appears twice")
         if not row.long:
-            raise ImportProblem(path, row.line, f"code {row.code} has no long description")
+            raise ImportFailure(path, row.line, f"code {row.code} has no long description")
         concept: dict = {"code": row.code, "display": row.long}
         if row.short:
             concept["designation"] = [
@@ -182,16 +182,16 @@ def _concepts(path: Path, rows: list[_Row]) -> list[dict]:
         by_code[row.code] = concept
         last = (row.code, row.recid)
     if not concepts:
-        raise ImportProblem(path, None, "no HCPCS records found")
+        raise ImportFailure(path, None, "no HCPCS records found")
     return concepts
 
 
 def build_code_system(path: Path, version: str, report: ImportReport) -> dict:
     """Read the CMS file (fixed-width .txt or .xlsx) and return the CodeSystem (nothing is written)."""
     if not re.match(r"^\d{4}(-(0[1-9]|1[0-2]))?$", version):
-        raise ImportProblem(path, None, f"--version must be YYYY or YYYY-MM (e.g. 2026-10), not '{version}'")
+        raise ImportFailure(path, None, f"--version must be YYYY or YYYY-MM (e.g. 2026-10), not '{version}'")
     if not path.is_file():
-        raise ImportProblem(path, None, "file not found")
+        raise ImportFailure(path, None, "file not found")
     rows = _xlsx_rows(path) if path.suffix.lower() == ".xlsx" else _text_rows(path, report)
     concepts = _concepts(path, rows)
     return {

@@ -8,8 +8,8 @@ from pathlib import Path
 from terminology.engine.pctc import PROPERTY
 from terminology.engine.systems import CPT, HCPCS
 from terminology.engine.versions import version_key
+from terminology.errors import ImportFailure
 from terminology.importers.common import (
-    ImportProblem,
     ImportReport,
     declare_property,
     output_dir,
@@ -29,7 +29,7 @@ INDICATORS = frozenset("0123456789")
 def read_indicators(path: Path, report: ImportReport) -> dict[str, str]:
     """Return {code: PC/TC indicator} from the rows of the PPRRVU CSV that have no modifier."""
     if not path.is_file():
-        raise ImportProblem(path, None, "file not found")
+        raise ImportFailure(path, None, "file not found")
     lines = read_text_lines(path, report)
     header_at = None
     captions: list[list[str]] = []
@@ -41,11 +41,11 @@ def read_indicators(path: Path, report: ImportReport) -> dict[str, str]:
             break
         captions.append(cells)
     if header_at is None:
-        raise ImportProblem(path, None, "no header row starting 'HCPCS,MOD' (is this the PPRRVU CSV?)")
+        raise ImportFailure(path, None, "no header row starting 'HCPCS,MOD' (is this the PPRRVU CSV?)")
     # The column title is split over the caption rows ("PCTC" above "IND"), or given whole.
     title = " ".join(r[PCTC_COLUMN] for r in captions if len(r) > PCTC_COLUMN and r[PCTC_COLUMN]).upper()
     if title.split()[-2:] != ["PCTC", "IND"]:
-        raise ImportProblem(path, header_at + 1, f"column 14 is '{title}', not PCTC IND")
+        raise ImportFailure(path, header_at + 1, f"column 14 is '{title}', not PCTC IND")
     indicators: dict[str, str] = {}
     skipped_modifier_rows = 0
     for index, row in enumerate(csv.reader(lines[header_at + 1 :]), start=header_at + 2):
@@ -56,21 +56,21 @@ def read_indicators(path: Path, report: ImportReport) -> dict[str, str]:
         if not code:
             continue  # footnote lines carry no code
         if len(cells) <= PCTC_COLUMN:
-            raise ImportProblem(
+            raise ImportFailure(
                 path, index, f"row for {code} has {len(cells)} columns; PCTC IND is column 14"
             )
         if cells[PCTC_COLUMN] not in INDICATORS:
-            raise ImportProblem(path, index, f"PCTC IND '{cells[PCTC_COLUMN]}' of {code} is not 0-9")
+            raise ImportFailure(path, index, f"PCTC IND '{cells[PCTC_COLUMN]}' of {code} is not 0-9")
         if cells[1]:
             skipped_modifier_rows += 1
             continue
         if code in indicators and indicators[code] != cells[PCTC_COLUMN]:
-            raise ImportProblem(
+            raise ImportFailure(
                 path, index, f"{code} has two rows without a modifier, with different indicators"
             )
         indicators[code] = cells[PCTC_COLUMN]
     if not indicators:
-        raise ImportProblem(path, None, "no rows with a PC/TC indicator")
+        raise ImportFailure(path, None, "no rows with a PC/TC indicator")
     if skipped_modifier_rows:
         report.note(f"{skipped_modifier_rows} rows with a modifier (e.g. 26, TC) were not used")
     return indicators
@@ -89,12 +89,12 @@ def _targets(directory: Path, versions: dict[str, str | None]) -> list[tuple[Pat
         if wanted:
             match = [c for c in candidates if c[1].get("version") == wanted]
             if not match:
-                raise ImportProblem(directory, None, f"no CodeSystem {url}|{wanted} in this directory")
+                raise ImportFailure(directory, None, f"no CodeSystem {url}|{wanted} in this directory")
             chosen.extend(match)
         elif candidates:
             chosen.append(max(candidates, key=lambda c: version_key(c[1].get("version"))))
     if not chosen:
-        raise ImportProblem(
+        raise ImportFailure(
             directory, None, "no imported CPT or HCPCS CodeSystem here: run `import cpt/hcpcs` first"
         )
     return chosen

@@ -1,4 +1,4 @@
-"""The embedded SQLite index of NCCI editions: atomic imports (writer) and per-process readers."""
+"""The embedded SQLite index of NCCI editions: checked, locked, atomic imports and per-process readers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import time
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache, partial
 from pathlib import Path
@@ -19,10 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from terminology.caching import BoundedCache
+from terminology.errors import ImportFailure
+from terminology.ncci.import_lock import ImportLock, temporary_path
 from terminology.ncci.importers import (
-    ImportFailure,
+    MUE_SETTINGS,
+    PTP_SETTINGS,
     MueTable,
     Quarter,
+    edition_name_problem,
     mue_file_effective,
     mue_file_setting,
     ptp_file_info,
@@ -36,6 +41,12 @@ log = logging.getLogger(__name__)
 
 INDEX_FILE = "ncci.sqlite"
 SCHEMA_VERSION = 1
+# A re-import with more than this many percent fewer rows than the edition it replaces (or the one of
+# the quarter before) needs --force: CMS tables change by a fraction of a percent from quarter to quarter.
+DEFAULT_MAX_ROW_LOSS = 2.0
+DEFAULT_LOCK_TIMEOUT = 600.0  # seconds an import waits for another one to finish
+CMS_PTP_PARTS = 4  # CMS ships each quarter's practitioner and hospital PTP tables in four parts
+_SETTINGS = {"ptp": PTP_SETTINGS, "mue": MUE_SETTINGS}
 _BATCH = 50_000
 # Pairs per row query: two codes each, under SQLite's oldest bound-variable limit (999).
 _PAIRS_PER_QUERY = 400
@@ -154,6 +165,18 @@ class Edition:
         """Return the quarter label, e.g. ``2026Q3``."""
         return _quarter_label(self.start)
 
+    @property
+    def safe(self) -> bool:
+        """Say whether name and setting may become a ConceptMap id (files of older versions may hold any)."""
+        return self.setting in _SETTINGS.get(self.kind, ()) and edition_name_problem(self.name) is None
+
+    def describe(self) -> str:
+        """Say which edition this is, for messages: kind, setting, name, quarter, rows, import time."""
+        return (
+            f"{self.kind} {self.setting} edition {self.name} ({self.quarter}, {self.rows:,} rows, "
+            f"imported {self.imported})"
+        )
+
 
 @lru_cache(maxsize=256)
 def _quarter_label(start: str) -> str:
@@ -173,6 +196,11 @@ class ImportSummary:
     editions: int
     seconds: float
     index: Path
+    notes: list[str] = field(default_factory=list)
+
+    def summary_lines(self, seconds: float) -> list[str]:
+        """Return what the CLI prints on success (the import measures its own time)."""
+        return [str(self)]
 
     def __str__(self) -> str:
         noun = "pairs" if self.kind == "ptp" else "codes"
@@ -203,12 +231,123 @@ class Progress:
             print(f"{self.label}: {self.rows:,} rows ({rate:,.0f} rows/s)", file=self.stream, flush=True)
 
 
-def _read_editions(conn: sqlite3.Connection) -> list[Edition]:
+def _read_editions(conn: sqlite3.Connection, unsafe: bool = False) -> list[Edition]:
+    """Read the editions; those whose name or setting is not safe to serve are left out unless asked for."""
     rows = conn.execute(
         "SELECT id, kind, setting, name, start, end, rows, pairs, files, imported FROM edition "
         "ORDER BY kind, setting, start, name"
     ).fetchall()
-    return [Edition(*row) for row in rows]
+    editions = [Edition(*row) for row in rows]
+    return editions if unsafe else [e for e in editions if e.safe]
+
+
+@dataclass(slots=True, frozen=True)
+class ImportChecks:
+    """What an import may do to the index, beyond adding an edition.
+
+    ``replace``: replace an edition of the same kind, setting and name (else the import fails naming
+    it). ``force``: import even with more than ``max_row_loss`` percent fewer rows than the edition it
+    replaces or follows, or with PTP parts missing. ``lock_timeout``: seconds to wait for another import.
+    """
+
+    replace: bool = False
+    force: bool = False
+    max_row_loss: float = DEFAULT_MAX_ROW_LOSS
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+
+
+@contextmanager
+def _import_lock(target: Path, checks: ImportChecks, stream, notes: list[str]) -> Iterator[None]:
+    """Hold the index's import lock; once it is held, remove what killed imports left behind."""
+    stream = stream if stream is not None else sys.stderr
+    with ImportLock(target, checks.lock_timeout, lambda text: print(text, file=stream, flush=True)) as lock:
+        notes += lock.remove_leftovers()
+        yield
+
+
+def _check_replacement(target: Path, kind: str, setting: str, name: str, checks: ImportChecks, notes) -> None:
+    """Refuse to replace an existing edition unless asked to (--replace); say what is replaced."""
+    existing = next(
+        (
+            e
+            for e in read_editions(target, unsafe=True)
+            if (e.kind, e.setting, e.name) == (kind, setting, name)
+        ),
+        None,
+    )
+    if existing is None:
+        return
+    if not checks.replace:
+        raise ImportFailure(
+            target, None, f"{existing.describe()} is already in the index; pass --replace to replace it"
+        )
+    notes.append(f"replaced {existing.describe()}")
+
+
+def _reference_edition(
+    conn: sqlite3.Connection, kind: str, setting: str, name: str, start: date
+) -> tuple[Edition, str] | None:
+    """Return the edition a new one is compared with: the one it replaces, else the latest of this or the
+    quarter before (the one it follows), with the word for how they relate."""
+    same = [e for e in _read_editions(conn, unsafe=True) if e.kind == kind and e.setting == setting]
+    for edition in same:
+        if edition.name == name:
+            return edition, "replaces"
+    quarter = quarter_of_date(start)
+    previous = (
+        Quarter(quarter.year - 1, 4) if quarter.quarter == 1 else Quarter(quarter.year, quarter.quarter - 1)
+    )
+    before = previous.start.isoformat()
+    earlier = [e for e in same if before <= e.start <= start.isoformat()]
+    if earlier:
+        return max(earlier, key=lambda e: (e.start, e.name)), "follows"
+    return None
+
+
+def _check_row_loss(
+    reference: tuple[Edition, str] | None, rows: int, checks: ImportChecks, file: Path, notes
+) -> None:
+    """Refuse an import that lost more than the allowed share of rows (a cut file, a missing part)."""
+    if reference is None or reference[0].rows <= 0:
+        return
+    edition, relation = reference
+    loss = 100 * (edition.rows - rows) / edition.rows
+    if loss <= checks.max_row_loss:
+        return
+    text = f"{rows:,} rows is {loss:.1f} % fewer than the {edition.describe()}, which this import {relation}"
+    if not checks.force:
+        raise ImportFailure(
+            file,
+            None,
+            f"{text}; more than {checks.max_row_loss:g} % fewer looks like a cut file or a missing part: "
+            "check the files, or pass --force to import them anyway",
+        )
+    notes.append(f"{text}; imported anyway (--force)")
+
+
+def _check_parts(paths: list[Path], checks: ImportChecks, notes: list[str]) -> None:
+    """Refuse a part given twice, and (unless forced) a gap in the part numbers of the file names."""
+    parts: dict[int, Path] = {}
+    for path in paths:
+        part = ptp_file_info(str(path)).part
+        if part is None:
+            return  # names without part numbers: nothing to compare
+        if part in parts:
+            raise ImportFailure(
+                path,
+                None,
+                f"part f{part} is given twice ({parts[part].name} and {path.name}): "
+                "its rows would be imported twice",
+            )
+        parts[part] = path
+    missing = [f"f{n}" for n in range(1, max(parts) + 1) if n not in parts]
+    if missing:
+        text = f"part {', '.join(missing)} is missing (given: {', '.join(f'f{n}' for n in sorted(parts))})"
+        if not checks.force:
+            raise ImportFailure(paths[0], None, f"{text}; pass every part, or --force to import them anyway")
+        notes.append(f"{text}; imported anyway (--force)")
+    elif max(parts) < CMS_PTP_PARTS:
+        notes.append(f"parts f1-f{max(parts)} only: CMS ships each PTP table in {CMS_PTP_PARTS} parts")
 
 
 class _Writer:
@@ -216,7 +355,7 @@ class _Writer:
 
     def __init__(self, target: Path) -> None:
         self.target = target
-        self.temp = target.with_name(f"{target.name}.import-{os.getpid()}")
+        self.temp = temporary_path(target)
 
     def __enter__(self) -> sqlite3.Connection:
         self.target.parent.mkdir(parents=True, exist_ok=True)
@@ -248,8 +387,17 @@ class _Writer:
         if exc_type is None:
             self.conn.execute("COMMIT")
             self.conn.close()
+            # The file was written without syncs (fast); make it durable before it replaces the index,
+            # and the rename after it, so a crash or power cut leaves one whole index or the other.
+            with open(self.temp, "rb") as written:
+                os.fsync(written.fileno())
             # Readers holding the old file keep it until they reopen; new readers see the new one.
             os.replace(self.temp, self.target)
+            directory = os.open(self.target.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
             return
         self.conn.close()
         self.temp.unlink(missing_ok=True)
@@ -302,6 +450,8 @@ def resolve_ptp_edition(
     """Decide the edition name, setting and quarter of PTP files from the options and file names."""
     infos = [ptp_file_info(str(f)) for f in files]
     named = {i.edition for i in infos if i.edition}
+    if edition is not None and (problem := edition_name_problem(edition)):
+        raise ImportFailure("--edition", None, problem)
     if edition is None:
         if len(named) != 1:
             shown = ", ".join(sorted(named)) or "none"
@@ -333,50 +483,61 @@ def import_ptp(
     setting: str | None = None,
     edition: str | None = None,
     progress_stream=None,
+    checks: ImportChecks = ImportChecks(),
 ) -> ImportSummary:
-    """Import CMS PTP edit files (one edition, several parts) into the index, atomically."""
+    """Import CMS PTP edit files (one edition, several parts) into the index, atomically.
+
+    One import at a time (the index's import lock); a file that is not whole, an edition that exists
+    (without ``checks.replace``) or one that lost rows (without ``checks.force``) leaves the index as it was.
+    """
     started = time.monotonic()
     paths = [Path(f) for f in files]
     for path in paths:
         if not path.is_file():
             raise ImportFailure(str(path), None, "no such file")
     name, setting, quarter = resolve_ptp_edition(paths, edition, setting)
+    notes: list[str] = []
+    _check_parts(paths, checks, notes)
     target = index_path(data_dir)
     progress = Progress(f"ncci-ptp {setting} {name}", progress_stream)
     rationale_ids: dict[str, int] = {}
-    with _Writer(target) as conn:
-        for row in conn.execute("SELECT id, text FROM rationale"):
-            rationale_ids[row[1]] = row[0]
-        _replace_edition(conn, "ptp", setting, name)
-        for index_name in (*_PTP_INDEXES, *_RETIRED_INDEXES):
-            conn.execute(f"DROP INDEX IF EXISTS {index_name}")
-        edition_id = _new_edition(conn, "ptp", setting, name, quarter, paths)
+    with _import_lock(target, checks, progress_stream, notes):
+        _check_replacement(target, "ptp", setting, name, checks, notes)
+        with _Writer(target) as conn:
+            reference = _reference_edition(conn, "ptp", setting, name, quarter.start)
+            for row in conn.execute("SELECT id, text FROM rationale"):
+                rationale_ids[row[1]] = row[0]
+            _replace_edition(conn, "ptp", setting, name)
+            for index_name in (*_PTP_INDEXES, *_RETIRED_INDEXES):
+                conn.execute(f"DROP INDEX IF EXISTS {index_name}")
+            edition_id = _new_edition(conn, "ptp", setting, name, quarter, paths)
 
-        def rows() -> Iterator[tuple]:
-            for path in paths:
-                for _file, _line, (col1, col2, prior, start, end, indicator, text) in read_ptp(path):
-                    rid = rationale_ids.get(text)
-                    if rid is None:
-                        rid = conn.execute("INSERT INTO rationale(text) VALUES (?)", (text,)).lastrowid
-                        rationale_ids[text] = rid
-                    yield edition_id, col1, col2, int(prior), start, end, indicator, rid
+            def rows() -> Iterator[tuple]:
+                for path in paths:
+                    for _file, _line, (col1, col2, prior, start, end, indicator, text) in read_ptp(path):
+                        rid = rationale_ids.get(text)
+                        if rid is None:
+                            rid = conn.execute("INSERT INTO rationale(text) VALUES (?)", (text,)).lastrowid
+                            rationale_ids[text] = rid
+                        yield edition_id, col1, col2, int(prior), start, end, indicator, rid
 
-        total = 0
-        numbers = _PairNumbers()
-        for batch in _batched(rows()):
-            conn.executemany("INSERT INTO ptp VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
-            numbers.add(batch)
-            total += len(batch)
-            progress.add(len(batch))
-        if total == 0:
-            raise ImportFailure(str(paths[0]), None, "no PTP edit rows were found")
-        for index_name, indexed in _PTP_INDEXES.items():
-            conn.execute(f"CREATE INDEX IF NOT EXISTS {index_name} ON {indexed}")
-        pairs = _store_pair_set(conn, edition_id, numbers)
-        conn.execute("UPDATE edition SET rows = ?, pairs = ? WHERE id = ?", (total, pairs, edition_id))
-        editions = conn.execute("SELECT COUNT(*) FROM edition").fetchone()[0]
+            total = 0
+            numbers = _PairNumbers()
+            for batch in _batched(rows()):
+                conn.executemany("INSERT INTO ptp VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+                numbers.add(batch)
+                total += len(batch)
+                progress.add(len(batch))
+            if total == 0:
+                raise ImportFailure(str(paths[0]), None, "no PTP edit rows were found")
+            _check_row_loss(reference, total, checks, paths[0], notes)
+            for index_name, indexed in _PTP_INDEXES.items():
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {index_name} ON {indexed}")
+            pairs = _store_pair_set(conn, edition_id, numbers)
+            conn.execute("UPDATE edition SET rows = ?, pairs = ? WHERE id = ?", (total, pairs, edition_id))
+            editions = conn.execute("SELECT COUNT(*) FROM edition").fetchone()[0]
     return ImportSummary(
-        "ptp", setting, name, str(quarter), total, pairs, editions, time.monotonic() - started, target
+        "ptp", setting, name, str(quarter), total, pairs, editions, time.monotonic() - started, target, notes
     )
 
 
@@ -386,8 +547,9 @@ def import_mue(
     setting: str | None = None,
     effective: date | None = None,
     progress_stream=None,
+    checks: ImportChecks = ImportChecks(),
 ) -> ImportSummary:
-    """Import a CMS MUE table (CSV, or the zip holding it) into the index, atomically."""
+    """Import a CMS MUE table (CSV, or the zip holding it) into the index, atomically (as import_ptp)."""
     started = time.monotonic()
     path = Path(file)
     if not path.is_file():
@@ -417,18 +579,24 @@ def import_mue(
         if code in seen:
             raise ImportFailure(file_name, number, f"code {code} already appears on line {seen[code]}")
         seen[code] = number
-    with _Writer(target) as conn:
-        _replace_edition(conn, "mue", chosen, name)
-        edition_id = _new_edition(conn, "mue", chosen, name, quarter, [path])
-        conn.executemany(
-            "INSERT INTO mue VALUES (?, ?, ?, ?, ?)", [(edition_id, *row) for _f, _n, row in parsed]
-        )
-        progress.add(len(parsed))
-        conn.execute(
-            "UPDATE edition SET start = ?, rows = ?, pairs = ? WHERE id = ?",
-            (effective.isoformat(), len(parsed), len(parsed), edition_id),
-        )
-        editions = conn.execute("SELECT COUNT(*) FROM edition").fetchone()[0]
+    notes: list[str] = []
+    with _import_lock(target, checks, progress_stream, notes):
+        _check_replacement(target, "mue", chosen, name, checks, notes)
+        with _Writer(target) as conn:
+            _check_row_loss(
+                _reference_edition(conn, "mue", chosen, name, effective), len(parsed), checks, path, notes
+            )
+            _replace_edition(conn, "mue", chosen, name)
+            edition_id = _new_edition(conn, "mue", chosen, name, quarter, [path])
+            conn.executemany(
+                "INSERT INTO mue VALUES (?, ?, ?, ?, ?)", [(edition_id, *row) for _f, _n, row in parsed]
+            )
+            progress.add(len(parsed))
+            conn.execute(
+                "UPDATE edition SET start = ?, rows = ?, pairs = ? WHERE id = ?",
+                (effective.isoformat(), len(parsed), len(parsed), edition_id),
+            )
+            editions = conn.execute("SELECT COUNT(*) FROM edition").fetchone()[0]
     return ImportSummary(
         "mue",
         chosen,
@@ -439,6 +607,7 @@ def import_mue(
         editions,
         time.monotonic() - started,
         target,
+        notes,
     )
 
 
@@ -673,13 +842,13 @@ def _pairs_in(pair_set: np.ndarray, distinct: list[str]) -> list[tuple[str, str]
     return [(coded[i], coded[j]) for i, j in map(index_pairs.__getitem__, found)]
 
 
-def read_editions(path: Path) -> list[Edition]:
+def read_editions(path: Path, unsafe: bool = False) -> list[Edition]:
     """List the editions of an index file with a short-lived connection (safe before forking)."""
     if not path.exists():
         return []
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return _read_editions(conn)
+        return _read_editions(conn, unsafe)
     except sqlite3.DatabaseError:
         return []
     finally:

@@ -12,7 +12,7 @@ from terminology.cli import main
 from terminology.config import REPOSITORY
 from terminology.content.loader import load_registry
 from terminology.engine.systems import CPT
-from terminology.importers.common import ImportProblem
+from terminology.errors import ImportFailure
 from terminology.importers.cpt import import_cpt
 from tests.importers.synthetic import BASE, write_cpt_release
 
@@ -129,7 +129,7 @@ def test_missing_optional_files_are_reported_and_skipped(tmp_path, out, serve):
 def test_missing_required_file_stops_the_import(tmp_path, out):
     folder = write_cpt_release(tmp_path / "ama")
     (folder / "standard" / "MEDU.txt").unlink()
-    with pytest.raises(ImportProblem, match=r"required file MEDU.txt not found"):
+    with pytest.raises(ImportFailure, match=r"required file MEDU.txt not found"):
         import_cpt(folder, "2026", out)
     assert list(out.iterdir()) == []
 
@@ -148,7 +148,7 @@ def test_malformed_line_names_file_and_line_and_writes_nothing(tmp_path, out, na
     path = folder / "standard" / name
     path.write_text(path.read_text() + bad_line + "\n")
     line_number = len(path.read_text().splitlines())
-    with pytest.raises(ImportProblem, match=re.escape(message)) as caught:
+    with pytest.raises(ImportFailure, match=re.escape(message)) as caught:
         import_cpt(folder, "2026", out)
     assert caught.value.path == str(path) and caught.value.line == line_number
     assert f"{name}:{line_number}" in str(caught.value)
@@ -159,7 +159,7 @@ def test_malformed_deleted_date_stops_the_import(tmp_path, out):
     folder = write_cpt_release(tmp_path / "ama")
     path = folder / "CPT Link" / "history" / "Deleted_DTK_tab.txt"
     path.write_text(path.read_text() + "1010\tZ9010\tyesterday\t1\tSynthetic\n")
-    with pytest.raises(ImportProblem, match=r"Deleted_DTK_tab.txt:4: date_deleted 'yesterday'"):
+    with pytest.raises(ImportFailure, match=r"Deleted_DTK_tab.txt:4: date_deleted 'yesterday'"):
         import_cpt(folder, "2026", out)
     assert list(out.iterdir()) == []
 
@@ -167,7 +167,7 @@ def test_malformed_deleted_date_stops_the_import(tmp_path, out):
 def test_unknown_telemedicine_code_stops_the_import(tmp_path, out):
     telemedicine = tmp_path / "tele.txt"
     telemedicine.write_text("Z9999\n")
-    with pytest.raises(ImportProblem, match=r"tele.txt:1: telemedicine code Z9999 is not in this release"):
+    with pytest.raises(ImportFailure, match=r"tele.txt:1: telemedicine code Z9999 is not in this release"):
         import_cpt(write_cpt_release(tmp_path / "ama"), "2026", out, telemedicine)
 
 
@@ -219,7 +219,7 @@ def test_complete_release_supersedes_the_shipped_fragment(tmp_path, out):
 
 
 def test_output_inside_the_repository_is_refused(tmp_path):
-    with pytest.raises(ImportProblem, match="inside the repository"):
+    with pytest.raises(ImportFailure, match="inside the repository"):
         import_cpt(write_cpt_release(tmp_path / "ama"), "2026", REPOSITORY / "codesystems")
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from terminology.cli import main
 from terminology.engine.systems import HCPCS
-from terminology.importers.common import ImportProblem
+from terminology.errors import ImportFailure
 from terminology.importers.hcpcs import import_hcpcs
 from tests.importers.synthetic import hcpcs_record, write_hcpcs_text, write_hcpcs_xlsx
 from tests.importers.test_cpt import param
@@ -118,7 +118,7 @@ def test_date_before_every_quarter_is_not_found(tmp_path, out, serve):
 def test_malformed_record_names_file_and_line(tmp_path, out, record, message):
     path = write_hcpcs_text(tmp_path / "hcpcs.txt")
     path.write_text(path.read_text() + record + "\n")
-    with pytest.raises(ImportProblem, match=re.escape(message)) as caught:
+    with pytest.raises(ImportFailure, match=re.escape(message)) as caught:
         import_hcpcs(path, "2026-10", out)
     assert caught.value.line == 5 and "hcpcs.txt:5:" in str(caught.value)
     assert list(out.iterdir()) == []
@@ -130,7 +130,7 @@ def test_xlsx_without_the_cms_header_is_refused(tmp_path, out):
     workbook = Workbook()
     workbook.active.append(["CODE", "TEXT"])
     workbook.save(tmp_path / "other.xlsx")
-    with pytest.raises(ImportProblem, match="no header row with HCPC"):
+    with pytest.raises(ImportFailure, match="no header row with HCPC"):
         import_hcpcs(tmp_path / "other.xlsx", "2026-10", out)
 
 

@@ -8,7 +8,7 @@ from terminology.cli import build_parser, import_group, main
 from terminology.content.loader import load_registry
 from terminology.engine.pctc import pctc_modifier_problems
 from terminology.engine.systems import CPT, HCPCS
-from terminology.importers.common import ImportProblem
+from terminology.errors import ImportFailure
 from terminology.importers.cpt import import_cpt
 from terminology.importers.hcpcs import import_hcpcs
 from terminology.importers.pctc import import_pctc
@@ -89,7 +89,7 @@ def test_reimport_keeps_other_concepts_and_replaces_the_indicator(tmp_path, cont
 def test_bad_indicator_names_file_and_line(tmp_path, content):
     path = write_pprrvu(tmp_path / "bad.csv", [("Z9001", "", "1"), ("Z9002", "", "X")])
     before = (content / "cpt-2026.json").read_bytes()
-    with pytest.raises(ImportProblem, match=r"bad.csv:7: PCTC IND 'X' of Z9002 is not 0-9"):
+    with pytest.raises(ImportFailure, match=r"bad.csv:7: PCTC IND 'X' of Z9002 is not 0-9"):
         import_pctc(path, content)
     assert (content / "cpt-2026.json").read_bytes() == before
 
@@ -97,15 +97,15 @@ def test_bad_indicator_names_file_and_line(tmp_path, content):
 def test_short_row_and_missing_header_are_refused(tmp_path, out):
     path = write_pprrvu(tmp_path / "short.csv")
     path.write_text(path.read_text() + "Z9004,,SYNTHETIC,A\n")
-    with pytest.raises(ImportProblem, match=r"short.csv:12: row for Z9004 has 4 columns"):
+    with pytest.raises(ImportFailure, match=r"short.csv:12: row for Z9004 has 4 columns"):
         import_pctc(path, out)
     (tmp_path / "none.csv").write_text(pprrvu_row("Z9001", "", "1") + "\n")
-    with pytest.raises(ImportProblem, match="no header row starting 'HCPCS,MOD'"):
+    with pytest.raises(ImportFailure, match="no header row starting 'HCPCS,MOD'"):
         import_pctc(tmp_path / "none.csv", out)
 
 
 def test_nothing_to_update_is_an_error(tmp_path, out):
-    with pytest.raises(ImportProblem, match="run `import cpt/hcpcs` first"):
+    with pytest.raises(ImportFailure, match="run `import cpt/hcpcs` first"):
         import_pctc(write_pprrvu(tmp_path / "p.csv"), out)
 
 

@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     database_pool_size: PositiveInt = Field(4, description="connections each worker may hold")
     database_timeout: PositiveInt = Field(5, description="seconds to wait for a connection or statement")
 
+    # NCCI imports (terminology import ncci-ptp / mue)
+    import_max_row_loss: float = Field(
+        2.0, ge=0, le=100, description="percent of rows an import may lose against the edition it replaces"
+    )
+    import_lock_timeout: float = Field(600.0, ge=0, description="seconds an import waits for another one")
+
     # requests and answers
     max_body_bytes: PositiveInt = Field(5 * 1024 * 1024, description="largest request body (413 above)")
     expansion_limit: NonNegativeInt = Field(1000, description="most codes one $expand returns unpaged")

@@ -20,8 +20,9 @@ from terminology.caching import BoundedCache, approximate_entry_size
 from terminology.engine.registry import Registry
 from terminology.engine.systems import CPT
 from terminology.engine.validate import CodingInput, ValidationOptions, check_coding, find_modifier
-from terminology.errors import NotFound
+from terminology.errors import InvalidRequest, NotFound
 from terminology.ncci.edition_maps import ptp_concept_map_canonical
+from terminology.ncci.importers import edition_name_problem
 from terminology.ncci.index import Edition, NcciIndex
 
 BASE = "https://terminology.example.org/fhir"
@@ -492,6 +493,8 @@ class BundlingChecker:
     def check(self, lines: list[Line], options: CheckOptions | None = None) -> CheckResult:
         """Check lines; return the findings in a deterministic order and what was consulted."""
         options = options or CheckOptions()
+        if options.edition is not None and (problem := edition_name_problem(options.edition)):
+            raise InvalidRequest(problem, expression="edition")
         if options.edition is not None and not any(
             e.name == options.edition for e in self.index.editions("ptp", options.setting)
         ):

@@ -71,8 +71,8 @@ def edition_name_problem(name: str) -> str | None:
     if _EDITION_NAME.match(name):
         return None
     return (
-        f"edition name {name!r} is not allowed: use 1 to 42 letters, digits, '.' or '-', starting with "
-        "a letter or digit (CMS names such as v322r0 are kept from the file names)"
+        f"edition name {name!r} is not valid: an edition name has 1 to 42 letters, digits, '.' or '-' "
+        "and starts with a letter or digit (such as v322r0)"
     )
 
 
@@ -142,10 +142,9 @@ def _members(path: Path, suffix: str, single: bool = False) -> Iterator[tuple[st
                 yield f"{path}!{name}", io.TextIOWrapper(raw, encoding="latin-1", newline="")
 
 
-def _damaged(name: str, line: int, exc: Exception) -> ImportFailure:
-    return ImportFailure(
-        name, None, f"the zip member is damaged after line {line:,} ({exc}): fetch the file again"
-    )
+def _damaged(name: str, exc: Exception) -> ImportFailure:
+    # No line is named: the stream is read in blocks, so where the check failed says nothing of a line.
+    return ImportFailure(name, None, f"the zip member is damaged ({exc}): fetch the file again")
 
 
 def _yyyymmdd(text: str) -> int | None:
@@ -223,7 +222,7 @@ def _ptp_rows(stream: io.TextIOBase, name: str) -> Iterator[tuple[int, tuple]]:
             add(row[6])
             yield number, row
     except _DAMAGED_ZIP as exc:
-        raise _damaged(name, number, exc) from None
+        raise _damaged(name, exc) from None
 
 
 def _cut_line(name: str, number: int, rationale: str) -> ImportFailure:
@@ -333,7 +332,7 @@ def _mue_rows(stream: io.TextIOBase, file: str, table: MueTable) -> Iterator[tup
             file, reader.line_num, f"not well-formed CSV ({exc}): a file that ends inside quotes is cut"
         ) from None
     except _DAMAGED_ZIP as exc:
-        raise _damaged(file, number, exc) from None
+        raise _damaged(file, exc) from None
     if not header_seen:
         raise ImportFailure(file, None, "not an MUE table: no 'HCPCS/CPT Code' header record was found")
 

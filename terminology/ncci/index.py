@@ -347,7 +347,8 @@ def _check_parts(paths: list[Path], checks: ImportChecks, notes: list[str]) -> N
             raise ImportFailure(paths[0], None, f"{text}; pass every part, or --force to import them anyway")
         notes.append(f"{text}; imported anyway (--force)")
     elif max(parts) < CMS_PTP_PARTS:
-        notes.append(f"parts f1-f{max(parts)} only: CMS ships each PTP table in {CMS_PTP_PARTS} parts")
+        given = "part f1" if max(parts) == 1 else f"parts f1-f{max(parts)}"
+        notes.append(f"{given} only: CMS ships each PTP table in {CMS_PTP_PARTS} parts")
 
 
 class _Writer:
@@ -842,14 +843,20 @@ def _pairs_in(pair_set: np.ndarray, distinct: list[str]) -> list[tuple[str, str]
     return [(coded[i], coded[j]) for i, j in map(index_pairs.__getitem__, found)]
 
 
-def read_editions(path: Path, unsafe: bool = False) -> list[Edition]:
-    """List the editions of an index file with a short-lived connection (safe before forking)."""
+def read_editions(path: Path, unsafe: bool = False, strict: bool = False) -> list[Edition]:
+    """List the editions of an index file with a short-lived connection (safe before forking).
+
+    ``unsafe``: include editions whose name or setting is not served; ``strict``: raise
+    sqlite3.DatabaseError for a file that is not a readable index (else: no editions).
+    """
     if not path.exists():
         return []
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         return _read_editions(conn, unsafe)
     except sqlite3.DatabaseError:
+        if strict:
+            raise
         return []
     finally:
         conn.close()

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
+from terminology.errors import ImportFailure
 from terminology.ncci.importers import (
-    ImportFailure,
     MueTable,
     mue_file_effective,
     mue_file_setting,
@@ -75,7 +75,7 @@ def test_bad_ptp_rows_name_file_and_line(tmp_path, row, message):
     path = write_ptp(tmp_path / "ccipra-v322r0-f1.TXT", [ptp_row("Z0001", "Z0003"), row])
     with pytest.raises(ImportFailure) as info:
         list(read_ptp(path))
-    assert info.value.line == 8 and info.value.file == str(path)
+    assert info.value.line == 8 and info.value.path == str(path)
     assert message in str(info.value)
 
 

@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 
 from terminology.cli import build_parser, import_group, main
-from terminology.ncci.importers import ImportFailure
-from terminology.ncci.index import NcciIndex, import_mue, import_ptp, index_path
+from terminology.errors import ImportFailure
+from terminology.ncci.index import ImportChecks, NcciIndex, import_mue, import_ptp, index_path
 from tests.ncci_fixtures import mue_row, ptp_row, write_mue, write_ptp, write_ptp_zip
 
 
@@ -53,9 +53,10 @@ def test_failed_import_leaves_the_old_index_serving(tmp_path):
     bad = write_ptp(tmp_path / "ccipra-v323r0-f1.TXT", [ptp_row("Z0005", "Z0006"), "Z0007\tZ0008\tbroken"])
     with pytest.raises(ImportFailure) as info:
         import_ptp(data, [bad])
-    assert (info.value.file, info.value.line) == (str(bad), 8)
+    assert (info.value.path, info.value.line) == (str(bad), 8)
     assert index_path(data).read_bytes() == before
-    assert sorted(p.name for p in data.iterdir()) == ["ncci.sqlite"]  # no temporary file is left behind
+    # No temporary file is left behind (the lock file stays: it is unlocked, and reused by the next import).
+    assert sorted(p.name for p in data.iterdir()) == ["ncci.sqlite", "ncci.sqlite.lock"]
     assert _pairs(data, "v322r0") == [("Z0001", "Z0002")]
 
 
@@ -66,7 +67,7 @@ def test_editions_live_side_by_side_and_reimport_replaces_only_one(tmp_path):
     import_ptp(data, [write_ptp(tmp_path / "ccioph-v322r0-f1.TXT", [ptp_row("Z0001", "Z0009")])])
     (tmp_path / "again").mkdir()
     again = write_ptp(tmp_path / "again" / "ccipra-v322r0-f1.TXT", [ptp_row("Z0001", "Z0004")])
-    summary = import_ptp(data, [again])
+    summary = import_ptp(data, [again], checks=ImportChecks(replace=True))
     assert summary.editions == 3
     assert _pairs(data, "v321r0") == [("Z0001", "Z0002")]
     index = NcciIndex(index_path(data))
@@ -134,7 +135,7 @@ def test_reimport_replaces_the_pair_set_of_the_replaced_edition(tmp_path):
     import_ptp(data, [write_ptp(tmp_path / "ccipra-v322r0-f1.TXT", [ptp_row("Z0001", "Z0002")])])
     (tmp_path / "again").mkdir()
     rows = [ptp_row("Z0003", "Z0004"), ptp_row("Z0004", "Z0003"), ptp_row("Z0003", "Z0004", "20100101")]
-    import_ptp(data, [write_ptp(tmp_path / "again" / "ccipra-v322r0-f1.TXT", rows)])
+    import_ptp(data, [write_ptp(tmp_path / "again" / "ccipra-v322r0-f1.TXT", rows)], checks=ImportChecks(replace=True))
     conn = sqlite3.connect(index_path(data))
     try:
         sets = conn.execute("SELECT edition, pairs FROM ptp_pair_set").fetchall()
@@ -236,7 +237,7 @@ def test_cli_imports_and_reports_failures(tmp_path, monkeypatch, capsys):
     )
     assert main(["import", "mue", str(mue), "--effective", "2026-07-01"]) == 1
     err = capsys.readouterr().err
-    assert f"error: {mue}:9: MUE value 'x'" in err and "previous index is unchanged" in err
+    assert f"error: {mue}:9: MUE value 'x'" in err and "the index is unchanged" in err
     with pytest.raises(SystemExit):
         main(["import", "mue", str(mue), "--effective", "July"])
 

@@ -305,7 +305,7 @@ def _reference_edition(
 
 
 def _check_row_loss(
-    reference: tuple[Edition, str] | None, rows: int, checks: ImportChecks, file: Path, notes
+    reference: tuple[Edition, str] | None, rows: int, checks: ImportChecks, file: Path | str, notes
 ) -> None:
     """Refuse an import that lost more than the allowed share of rows (a cut file, a missing part)."""
     if reference is None or reference[0].rows <= 0:
@@ -323,6 +323,15 @@ def _check_row_loss(
             "check the files, or pass --force to import them anyway",
         )
     notes.append(f"{text}; imported anyway (--force)")
+
+
+def _named(paths: list[Path]) -> str:
+    """Name every file of an import, for an error about all of them: ``folder/{a.TXT,b.TXT}``."""
+    if len(paths) == 1:
+        return str(paths[0])
+    if len({p.parent for p in paths}) > 1:
+        return " ".join(map(str, paths))
+    return f"{paths[0].parent}/{{{','.join(p.name for p in paths)}}}"
 
 
 def _check_parts(paths: list[Path], checks: ImportChecks, notes: list[str]) -> None:
@@ -344,7 +353,9 @@ def _check_parts(paths: list[Path], checks: ImportChecks, notes: list[str]) -> N
     if missing:
         text = f"part {', '.join(missing)} is missing (given: {', '.join(f'f{n}' for n in sorted(parts))})"
         if not checks.force:
-            raise ImportFailure(paths[0], None, f"{text}; pass every part, or --force to import them anyway")
+            raise ImportFailure(
+                _named(paths), None, f"{text}; pass every part, or --force to import them anyway"
+            )
         notes.append(f"{text}; imported anyway (--force)")
     elif max(parts) < CMS_PTP_PARTS:
         given = "part f1" if max(parts) == 1 else f"parts f1-f{max(parts)}"
@@ -531,7 +542,7 @@ def import_ptp(
                 progress.add(len(batch))
             if total == 0:
                 raise ImportFailure(str(paths[0]), None, "no PTP edit rows were found")
-            _check_row_loss(reference, total, checks, paths[0], notes)
+            _check_row_loss(reference, total, checks, _named(paths), notes)
             for index_name, indexed in _PTP_INDEXES.items():
                 conn.execute(f"CREATE INDEX IF NOT EXISTS {index_name} ON {indexed}")
             pairs = _store_pair_set(conn, edition_id, numbers)

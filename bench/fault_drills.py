@@ -528,22 +528,33 @@ def summarise(name: str, outcomes: list[Outcome], idempotent: bool, cards: Count
         "not_retryable": not_retryable,
         "feedback_acknowledged": len(acknowledged),
         "acknowledged_feedback_lost": sum(1 for card in acknowledged if cards[card] == 0),
+        # Feedback POSTs that failed after they were sent and were stored all the same: a client that
+        # repeated them would have stored them twice.
+        "feedback_unanswered_but_stored": sum(
+            1 for o in failures if o.kind == "feedback" and o.result != "refused" and cards[o.card] > 0
+        ),
     }
 
 
-def drill_worker_kill(code: Checkout, base: Path, work: Path, seconds: float) -> dict:
+def drill_worker_kill(code: Checkout, base: Path, work: Path, seconds: float, kills: int) -> dict:
+    """kill -9 a serving worker ``kills`` times under load (gunicorn starts a new one each time)."""
     data = fresh_copy(base, work / "serve-kill")
     server = Server(code, data)
     try:
         idempotent = feedback_is_idempotent(code, server.base, data)
         with Load(server.base, "worker-kill") as load:
-            time.sleep(seconds / 2)
-            os.kill(server.workers()[0], signal.SIGKILL)
-            time.sleep(seconds / 2)
+            time.sleep(seconds / (kills + 1))
+            for kill in range(kills):
+                workers = server.workers()
+                os.kill(workers[kill % len(workers)], signal.SIGKILL)
+                time.sleep(seconds / (kills + 1))
     finally:
         server.stop()
     result = summarise(
-        "worker killed (kill -9) under load", load.outcomes, idempotent, stored_cards(code, data)
+        f"worker killed (kill -9) under load, {kills} times",
+        load.outcomes,
+        idempotent,
+        stored_cards(code, data),
     )
     result["feedback_idempotent"] = idempotent
     return result
@@ -580,6 +591,7 @@ def main() -> None:
     parser.add_argument("--code", type=Path, default=REPO, help="checkout to drill (default: this one)")
     parser.add_argument("--seconds", type=float, default=10, help="load time of each serving drill")
     parser.add_argument("--concurrent-runs", type=int, default=3)
+    parser.add_argument("--worker-kills", type=int, default=5, help="workers killed in the worker drill")
     parser.add_argument("--only", choices=("imports", "serving"), help="run one group of drills")
     args = parser.parse_args()
     code = Checkout.at(args.code.resolve())
@@ -594,7 +606,7 @@ def main() -> None:
         results += drill_cut_files(code, files, base, work)
         results.append(drill_concurrent_imports(code, files, base, work, args.concurrent_runs))
     if args.only in (None, "serving"):
-        results.append(drill_worker_kill(code, base, work, args.seconds))
+        results.append(drill_worker_kill(code, base, work, args.seconds, args.worker_kills))
         results.append(drill_sigterm(code, base, work, args.seconds))
     rows_lost = sum(r.get("rows_lost", 0) for r in results)
     editions_lost = sum(r.get("editions_lost", 0) for r in results)

@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     max_body_bytes: PositiveInt = Field(5 * 1024 * 1024, description="largest request body (413 above)")
     expansion_limit: NonNegativeInt = Field(1000, description="most codes one $expand returns unpaged")
     batch_limit: PositiveInt = Field(10_000, description="most entries of one batch request")
+    batch_work_limit: PositiveInt = Field(
+        10_000, description="most units of work (entries, claim lines, validations) of one batch"
+    )
+    max_claim_lines: PositiveInt = Field(300, description="most claim lines one request may ask to check")
+    max_json_depth: PositiveInt = Field(100, description="deepest nesting of JSON objects and arrays read")
     result_cache_size: NonNegativeInt = Field(20_000, description="answers each worker memoizes (0: off)")
     result_cache_mb: NonNegativeInt = Field(32, description="MB per worker for memoized answers (0: off)")
     response_cache_mb: NonNegativeInt = Field(16, description="MB per worker for replayed GETs (0: off)")

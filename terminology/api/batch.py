@@ -13,10 +13,12 @@ from flask import Blueprint, current_app, request
 from terminology.api.http import FHIR_BLUEPRINTS, FHIR_JSON, base_url, fhir_response, json_body
 from terminology.engine.issues import Issue
 from terminology.errors import InvalidRequest, NotSupported, TooCostly
+from terminology.fhir.input_limits import request_work
 from terminology.fhir.outcome import operation_outcome
 from terminology.ops.access import access_policy, normal_path
 
 bp = Blueprint("batch", __name__)
+_JSON_MEDIA_TYPES = frozenset({FHIR_JSON, "application/json"})
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
             405: "Method Not Allowed", 406: "Not Acceptable", 413: "Payload Too Large",
@@ -31,7 +33,9 @@ def _entry_error(status: int, text: str, expression: str) -> dict:
     return {"response": {"status": f"{status} {_REASONS.get(status, '')}".strip(), "outcome": outcome}}
 
 
-def _dispatch(method: str, path: str, query: str, resource: dict | None) -> tuple[int, dict]:
+def _dispatch(
+    method: str, path: str, query: str, resource: dict | None
+) -> tuple[int, dict | orjson.Fragment]:
     """Run one entry's request through the access rule, the app's routing and its error handlers.
 
     The entry is judged by the same ``authorize`` as a direct call, with the batch's own
@@ -66,12 +70,13 @@ def _dispatch(method: str, path: str, query: str, resource: dict | None) -> tupl
         except Exception as exc:  # the app's error handlers decide the response
             response = app.make_response(app.handle_user_exception(exc))
         status = response.status_code
-        try:
-            return status, orjson.loads(response.get_data())
-        except orjson.JSONDecodeError:
+        if response.mimetype not in _JSON_MEDIA_TYPES:
             # Not JSON (a routing redirect, say): the entry cannot carry it.
             text = f"{method} {path} answered {status} without a FHIR resource"
             return 400, operation_outcome([Issue("error", "not-supported", text)])
+        # The entry's answer goes into the batch-response as the bytes it was rendered to: parsing
+        # it back only to serialise it again would double the work and the memory of large answers.
+        return status, orjson.Fragment(response.get_data())
 
 
 def _batch_blueprints() -> frozenset[str]:
@@ -147,5 +152,14 @@ def batch_view():
     limit = current_app.config["BATCH_LIMIT"]
     if len(entries) > limit:
         raise TooCostly(f"{len(entries)} entries in one batch exceed the limit of {limit}")
+    # The work of the whole batch is counted before any of it runs: no half-done batch.
+    work = sum(1 + request_work(entry.get("resource")) for entry in entries if isinstance(entry, dict))
+    budget = current_app.config["BATCH_WORK_LIMIT"]
+    if work > budget:
+        raise TooCostly(
+            f"The batch asks for {work} units of work (one per entry, claim line and validation); this "
+            f"server does at most {budget} per batch (TERMINOLOGY_BATCH_WORK_LIMIT): split it",
+            expression="Bundle.entry",
+        )
     replies = [_run_entry(i, entry) for i, entry in enumerate(entries)]
     return fhir_response({"resourceType": "Bundle", "type": "batch-response", "entry": replies})

@@ -16,6 +16,7 @@ from terminology.bundling.rules import BundlingChecker
 from terminology.errors import NotFound
 from terminology.fhir.bundling_items import read_item_parameters
 from terminology.fhir.bundling_mapping import bundling_input, bundling_parameters, check_input
+from terminology.fhir.input_limits import check_lines, request_lines
 from terminology.fhir.params import OperationParams
 from terminology.fhir.render import search_bundle
 from terminology.ncci.edition_maps import publish_editions
@@ -38,10 +39,19 @@ def bundling_check_view():
     # included, goes through the general parser.
     parsed = read_item_parameters(raw)
     if parsed is None:
-        params = OperationParams.from_body(parse_json(raw), ("Claim", "Bundle"))
+        document = parse_json(raw)
+        check_claim_lines(request_lines(document))  # before a Claim or Bundle is validated
+        params = OperationParams.from_body(document, ("Claim", "Bundle"))
         parsed = bundling_input(params, registry())
+    else:
+        check_claim_lines(len(parsed.lines))
     result = check_input(_checker(), parsed)
     return fhir_response(bundling_parameters(result, parsed.maps_used))
+
+
+def check_claim_lines(count: int) -> None:
+    """Refuse (422 too-costly) more claim lines than TERMINOLOGY_MAX_CLAIM_LINES, before the rules run."""
+    check_lines(count, current_app.config["MAX_CLAIM_LINES"])
 
 
 def _definitions() -> dict[str, dict]:

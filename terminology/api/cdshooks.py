@@ -12,6 +12,7 @@ from flask import Blueprint, Flask, Response, current_app
 from werkzeug.wsgi import get_current_url
 
 from terminology import storage
+from terminology.api.bundling_check import check_claim_lines
 from terminology.api.http import base_url, json_body, registry
 from terminology.bundling.model import CheckOptions
 from terminology.cdshooks.cards import cards
@@ -19,6 +20,7 @@ from terminology.cdshooks.feedback import read_feedback
 from terminology.cdshooks.services import SERVICES, read_request, service
 from terminology.errors import AccessDenied
 from terminology.fhir.bundling_mapping import BundlingInput, check_input
+from terminology.fhir.input_limits import request_lines
 from terminology.ops.access import Guard, JwtVerifier, add_guard
 
 bp = Blueprint("cdshooks", __name__)
@@ -61,7 +63,9 @@ def discovery_view():
 def service_view(service_id: str):
     """Answer a hook call with bundling cards for the draft orders (empty cards when all is well)."""
     svc = service(service_id)
-    hook = read_request(svc, json_body(), registry())
+    body = json_body()
+    check_claim_lines(request_lines(body))  # context.draftOrders
+    hook = read_request(svc, body, registry())
     result = check_input(
         current_app.extensions["terminology.bundling"],
         BundlingInput(hook.lines, CheckOptions(), hook.maps_used, []),

@@ -14,6 +14,7 @@ from terminology.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from terminology.fhir.input_limits import check_json_depth
 from terminology.fhir.params import OperationParams
 from terminology.service.operations import TerminologyService
 
@@ -81,11 +82,13 @@ def json_body() -> object:
 
 
 def parse_json(raw: bytes) -> object:
-    """Parse a request body read by json_body_bytes(); 400 for malformed JSON."""
+    """Parse a request body read by json_body_bytes(); 400 for malformed or too deeply nested JSON."""
     try:
-        return orjson.loads(raw)
+        document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    check_json_depth(document, raw, current_app.config["MAX_JSON_DEPTH"])
+    return document
 
 
 def json_body_bytes() -> bytes:

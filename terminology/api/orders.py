@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, current_app
 
+from terminology.api.bundling_check import check_claim_lines
 from terminology.api.http import fhir_response, json_body, registry
 from terminology.bundling.model import CheckOptions
 from terminology.engine.systems import CPT, HCPCS, LOINC
@@ -24,6 +25,7 @@ from terminology.fhir.bundling_mapping import (
     service_request_line,
     validate_input,
 )
+from terminology.fhir.input_limits import request_lines
 from terminology.fhir.params import OperationParams
 
 bp = Blueprint("orders", __name__)
@@ -99,7 +101,9 @@ def _orders(resource: dict, path: str) -> list[tuple[dict, str, str]]:
 @bp.route("/$order-to-charge", methods=["POST"])
 def order_to_charge_view():
     """Map each order to its charge code(s) and run the bundling rules on the resulting charges."""
-    params = OperationParams.from_body(json_body(), ("ServiceRequest", "Bundle"))
+    body = json_body()
+    check_claim_lines(request_lines(body))
+    params = OperationParams.from_body(body, ("ServiceRequest", "Bundle"))
     found = params.resource("resource")
     if found is None:
         raise InvalidRequest(

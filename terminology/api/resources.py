@@ -68,9 +68,11 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # isdigit alone lets '²' through to int()
         raise InvalidRequest(f"{name} must be a non-negative integer, not '{raw}'", expression=name)
-    return min(int(raw), maximum)
+    digits = raw.lstrip("0") or "0"
+    # More digits than any maximum: no need to convert (int() refuses thousands of digits).
+    return maximum if len(digits) > len(str(maximum)) else min(int(digits), maximum)
 
 
 def search(resource_type: str):

@@ -100,8 +100,9 @@ def read_item_parameters(body: bytes) -> BundlingInput | None:
         if decoded.resourceType != "Parameters":
             return None
         return _bundling_input(decoded)
-    except (msgspec.MsgspecError, ValueError, InvalidRequest, _NotThisShape):
-        # ValueError covers bytes that are not UTF-8; every error is worded by the general path.
+    except (msgspec.MsgspecError, ValueError, RecursionError, InvalidRequest, _NotThisShape):
+        # ValueError covers bytes that are not UTF-8, RecursionError deeply nested skipped fields;
+        # every error is worded by the general path.
         return None
 
 

@@ -13,6 +13,7 @@ from terminology.engine.issues import Issue
 from terminology.engine.registry import Registry
 from terminology.engine.systems import CPT, HCPCS, LOINC
 from terminology.errors import InvalidRequest, UnprocessableRequest
+from terminology.fhir.input_limits import check_resource_types
 from terminology.fhir.outcome import operation_outcome
 from terminology.fhir.params import OperationParams, ParamValue, Where, path_text
 
@@ -222,6 +223,8 @@ def validate_input(resource: dict, path: str, allowed: tuple[str, ...] = ("Claim
             f"The resource must be a {' or a '.join(allowed)}, not '{resource_type}'",
             expression=f"{path}.resourceType",
         )
+    # fhir.resources raises KeyError/TypeError (not a validation error) on an unknown resourceType.
+    check_resource_types(resource, resource_type)
     module, _, name = _MODELS[resource_type].partition(":")
     model = getattr(importlib.import_module(module), name)
     try:

@@ -10,8 +10,9 @@ import re2
 
 from terminology.errors import InvalidPattern, TerminologyError, TooCostly
 
-# Compiled patterns each worker keeps (least recently used out). RE2 bounds the memory of each
-# one (8 MiB by default, program and DFA cache together), so this bounds the whole cache.
+# Compiled patterns each worker keeps (least recently used out; the binding keeps its own 128 most
+# recent too). RE2 bounds the memory of each one (8 MiB by default, program and DFA cache
+# together), so the cache is bounded; in practice a pattern over short codes takes kilobytes.
 PATTERN_CACHE_SIZE = 256
 # Shown in messages instead of a whole pattern longer than this.
 _SHOWN = 60
@@ -72,7 +73,8 @@ def compile_pattern(pattern: str, limits: PatternLimits, element: str | None = N
     and TooCostly (422 ``too-costly``) for a pattern over the length limit or RE2's memory bound.
     """
     if not isinstance(pattern, str):
-        raise InvalidPattern(f"The regex filter value must be a string, not {pattern!r}", expression=element)
+        kind = type(pattern).__name__
+        raise InvalidPattern(f"The regex filter value must be a string, not a {kind}", expression=element)
     if len(pattern) > limits.max_length:
         raise TooCostly(
             f"The regex filter '{shown(pattern)}' is longer than the {limits.max_length} characters "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -363,37 +364,47 @@ def _check_parts(paths: list[Path], checks: ImportChecks, notes: list[str]) -> N
 
 
 class _Writer:
-    """Build a new index file next to the old one, then swap it in with os.replace."""
+    """Build a new index file next to the old one, then swap it in with os.replace.
+
+    Whatever goes wrong, the temporary file is removed and the index is left as it was; SQLite errors
+    (an index that is not one, a full disk) become an ImportFailure naming the file.
+    """
 
     def __init__(self, target: Path) -> None:
         self.target = target
         self.temp = temporary_path(target)
+        self.conn: sqlite3.Connection | None = None
 
     def __enter__(self) -> sqlite3.Connection:
         self.target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._open()
+        except BaseException as exc:
+            self.__exit__(type(exc), exc, exc.__traceback__)
+            raise  # only reached when __exit__ did not turn it into an ImportFailure
+
+    def _open(self) -> sqlite3.Connection:
         if self.target.exists():
             shutil.copyfile(self.target, self.temp)
         elif self.temp.exists():
             self.temp.unlink()
-        self.conn = sqlite3.connect(self.temp, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=OFF")
-        self.conn.execute("PRAGMA synchronous=OFF")
-        self.conn.execute("PRAGMA cache_size=-200000")
-        self.conn.execute("PRAGMA temp_store=MEMORY")
-        self.conn.executescript(_SCHEMA)
-        self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        self.conn.execute("BEGIN")
+        self.conn = conn = sqlite3.connect(self.temp, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.execute("PRAGMA cache_size=-200000")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.executescript(_SCHEMA)
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        conn.execute("BEGIN")
         # Files from earlier versions have PTP editions without a pair set: number them now.
-        missing = self.conn.execute(
+        missing = conn.execute(
             "SELECT id FROM edition WHERE kind = 'ptp' AND id NOT IN (SELECT edition FROM ptp_pair_set)"
         ).fetchall()
         for (edition_id,) in missing:
             numbers = _PairNumbers()
-            numbers.add(
-                self.conn.execute("SELECT edition, col1, col2 FROM ptp WHERE edition = ?", (edition_id,))
-            )
-            _store_pair_set(self.conn, edition_id, numbers)
-        return self.conn
+            numbers.add(conn.execute("SELECT edition, col1, col2 FROM ptp WHERE edition = ?", (edition_id,)))
+            _store_pair_set(conn, edition_id, numbers)
+        return conn
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
@@ -411,8 +422,17 @@ class _Writer:
             finally:
                 os.close(directory)
             return
-        self.conn.close()
+        if self.conn is not None:
+            self.conn.close()
         self.temp.unlink(missing_ok=True)
+        if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+            raise ImportFailure(
+                self.target, None, f"not a readable NCCI index ({exc}): move it aside to start a new one"
+            ) from exc
+        if isinstance(exc, sqlite3.Error) or (
+            isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+        ):
+            raise ImportFailure(self.temp, None, f"the new index could not be written ({exc})") from exc
 
 
 def _replace_edition(conn: sqlite3.Connection, kind: str, setting: str, name: str) -> None:

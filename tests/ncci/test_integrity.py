@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import shutil
 import zipfile
 from datetime import date
 
@@ -227,3 +229,30 @@ def test_an_mue_import_reads_its_effective_date_before_comparing(tmp_path):
     import_mue(data, plain, effective=date(2026, 7, 1))
     # The same table again for the next quarter: no rows lost, nothing replaced.
     assert import_mue(data, plain, effective=date(2026, 10, 1)).rows == 10
+
+
+# --- the index itself -----------------------------------------------------------------------------
+
+
+def test_an_index_that_is_not_one_fails_cleanly(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    index_path(data).write_bytes(b"not an index" * 1000)
+    with pytest.raises(ImportFailure, match=r"not a readable NCCI index .*: move it aside to start a new one"):
+        import_mue(data, write_mue(tmp_path / "mue.csv", _mue_rows(3)), effective=date(2026, 7, 1))
+    assert sorted(p.name for p in data.iterdir()) == ["ncci.sqlite", "ncci.sqlite.lock"]
+
+
+def test_a_full_disk_fails_cleanly(tmp_path, monkeypatch):
+    data, before = _seeded(tmp_path)
+
+    def full(src, dst, *args, **kwargs):
+        with open(dst, "wb") as out:
+            out.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", full)
+    with pytest.raises(ImportFailure, match=r"the new index could not be written \(\[Errno 28\] No space left"):
+        import_mue(data, write_mue(tmp_path / "mue.csv", _mue_rows(3)), effective=date(2026, 7, 1))
+    assert sorted(p.name for p in data.iterdir()) == ["ncci.sqlite", "ncci.sqlite.lock"]
+    assert index_path(data).read_bytes() == before

@@ -8,7 +8,11 @@ RUN python -m venv /opt/venv
 # Dependencies first (their own layer), at the exact versions of the lock file.
 COPY requirements.lock /src/requirements.lock
 RUN /opt/venv/bin/pip install --requirement /src/requirements.lock
-COPY pyproject.toml /src/
+# The package (hatchling builds it; the content folders become its package data).
+COPY pyproject.toml README.md /src/
+COPY codesystems /src/codesystems
+COPY valuesets /src/valuesets
+COPY conceptmaps /src/conceptmaps
 COPY terminology /src/terminology
 RUN /opt/venv/bin/pip install --no-deps /src \
     && /opt/venv/bin/python -m compileall -q /opt/venv

@@ -1,6 +1,9 @@
 """Post every example request to a running terminology service and print a one-line summary of each.
 
-Usage: python examples/client.py http://127.0.0.1:8000 [--token TOKEN]
+Usage: python examples/client.py http://127.0.0.1:8000 [--token TOKEN] [--send-feedback]
+
+The CDS Hooks feedback example is stored for real by the service (durably, like an EHR's), so it
+is only sent with --send-feedback; without it that line says it was skipped.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ EXAMPLES = [
     ("cds-order-sign-72125-72126.json", "/cds-services/bundling-order-sign", "application/json"),
     ("cds-feedback.json", "/cds-services/bundling-order-sign/feedback", "application/json"),
 ]
+# Examples whose answer is a write the service keeps: sent only when asked (--send-feedback).
+STORED = {"cds-feedback.json"}
 
 
 def summarise(body: dict) -> str:
@@ -29,7 +34,8 @@ def summarise(body: dict) -> str:
     if "cards" in body:
         return "; ".join(f"[{c['indicator']}] {c['summary']}" for c in body["cards"]) or "no cards"
     if "stored" in body:
-        return f"{body['stored']} feedback entries stored"
+        stored = body["stored"]
+        return f"{stored} feedback {'entry' if stored == 1 else 'entries'} stored"
     kind = body.get("resourceType")
     if kind == "Bundle":
         return "entries: " + ", ".join(e["response"]["status"] for e in body.get("entry", []))
@@ -57,12 +63,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("base", help="base URL of the service, e.g. http://127.0.0.1:8000")
     parser.add_argument("--token", help="bearer token, when access control is on")
+    parser.add_argument(
+        "--send-feedback",
+        action="store_true",
+        help="also post the CDS feedback example (the service stores it in its feedback database)",
+    )
     args = parser.parse_args(argv)
     session = requests.Session()
     if args.token:
         session.headers["Authorization"] = f"Bearer {args.token}"
     failures = 0
     for name, path, media_type in EXAMPLES:
+        if name in STORED and not args.send_feedback:
+            print(f"skipped POST {path} ({name}): it would be stored for real; --send-feedback sends it")
+            continue
         body = (HERE / name).read_bytes()
         response = session.post(
             args.base.rstrip("/") + path, data=body, headers={"Content-Type": media_type}, timeout=30

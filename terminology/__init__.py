@@ -7,7 +7,9 @@ from pathlib import Path
 
 from flask import Flask
 
-__version__ = "0.1.0"
+from terminology.version import __version__
+
+__all__ = ["__version__", "create_app"]
 
 
 class TerminologyFlask(Flask):

@@ -56,6 +56,7 @@ def _check(args: argparse.Namespace) -> int:
     from terminology.config import load_settings
     from terminology.content.loader import load_registry
     from terminology.errors import ContentError
+    from terminology.text import counted
 
     settings = load_settings()
     directories = args.dirs or settings.content_dirs
@@ -67,21 +68,44 @@ def _check(args: argparse.Namespace) -> int:
     counts = registry.counts()
     concepts = sum(len(cs.concepts) for cs in registry.resources("CodeSystem"))
     print(
-        f"ok: {counts['CodeSystem']} code systems ({concepts} concepts), "
-        f"{counts['ValueSet']} value sets, {counts['ConceptMap']} concept maps "
-        f"in {len(directories)} directories"
+        f"ok: {counted(counts['CodeSystem'], 'code system')} ({counted(concepts, 'concept')}), "
+        f"{counted(counts['ValueSet'], 'value set')}, {counted(counts['ConceptMap'], 'concept map')} "
+        f"in {counted(len(directories), 'directory', 'directories')}"
     )
     return 0
 
 
+def _port(text: str) -> int:
+    """Read a TCP port number (argparse type): 1-65535, or a usage error naming the value."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a TCP port (1-65535)")
+    return port
+
+
+def _positive(text: str) -> int:
+    """Read a count of at least 1 (argparse type)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser, including subcommands registered by feature modules."""
+    from terminology.version import __version__
+
     parser = argparse.ArgumentParser(prog="terminology", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"terminology {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the service under gunicorn")
     serve.add_argument("--host", help="address to bind (default 0.0.0.0)")
-    serve.add_argument("--port", type=int, help="port to bind (default 8000)")
-    serve.add_argument("--workers", type=int, help="worker processes (default TERMINOLOGY_WORKERS or 2)")
+    serve.add_argument("--port", type=_port, help="port to bind (default 8000)")
+    serve.add_argument(
+        "--workers", type=_positive, help="worker processes (default TERMINOLOGY_WORKERS or 2)"
+    )
     serve.set_defaults(handler=_serve)
     check = commands.add_parser("check", help="validate content files and exit")
     check.add_argument("dirs", nargs="*", help="content directories (default TERMINOLOGY_CONTENT_DIRS)")

@@ -26,7 +26,8 @@ def test_check_reads_directories_from_the_environment(tmp_path, monkeypatch, cap
     write_resource(tmp_path, "cs.json", SYNTHETIC_CS)
     monkeypatch.setenv("TERMINOLOGY_CONTENT_DIRS", str(tmp_path))
     assert main(["check"]) == 0
-    assert "1 code systems (3 concepts)" in capsys.readouterr().out
+    # One of each reads in the singular (issue 16: "1 editions", "1 feedback entries").
+    assert "1 code system (3 concepts), 0 value sets, 0 concept maps in 1 directory" in capsys.readouterr().out
 
 
 def test_serve_accepts_host_port_and_workers():
@@ -38,3 +39,38 @@ def test_unknown_command_exits_2():
     with pytest.raises(SystemExit) as caught:
         main(["frobnicate"])
     assert caught.value.code == 2
+
+
+def test_version_is_printed(capsys):
+    from terminology.version import __version__
+
+    with pytest.raises(SystemExit) as caught:
+        main(["--version"])
+    assert caught.value.code == 0
+    assert capsys.readouterr().out.strip() == f"terminology {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["serve", "--port", "99999"], "argument --port: '99999' is not a TCP port (1-65535)"),
+        (["serve", "--port", "http"], "argument --port: 'http' is not a TCP port (1-65535)"),
+        (["serve", "--workers", "0"], "argument --workers: '0' is not a whole number of at least 1"),
+    ],
+)
+def test_bad_serve_arguments_are_usage_errors_not_tracebacks(argv, message, capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_counted_nouns():
+    from terminology.text import counted
+
+    assert counted(1, "edition") == "1 edition"
+    assert counted(2, "edition") == "2 editions"
+    assert counted(1_125_012, "row") == "1,125,012 rows"
+    assert counted(1, "feedback entry", "feedback entries") == "1 feedback entry"
+    assert counted(0, "feedback entry", "feedback entries") == "0 feedback entries"

@@ -90,16 +90,24 @@ def test_cds_feedback(answers):
 
 @pytest.mark.e2e
 def test_client_script_against_real_gunicorn(tmp_path):
+    env = clean_environment(tmp_path, TERMINOLOGY_DATA_DIR=str(tmp_path / "data"))
+    export = [sys.executable, "-m", "terminology", "feedback", "export"]
     with serving(tmp_path, TERMINOLOGY_ACCESS_LOG="false") as base:
-        run = subprocess.run(
+        # By default the client stores nothing: the feedback example is skipped, and says so.
+        dry = subprocess.run(
             [sys.executable, str(EXAMPLES / "client.py"), base], capture_output=True, text=True, timeout=120
         )
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+        assert "skipped POST /cds-services/bundling-order-sign/feedback" in dry.stdout
+        assert subprocess.run(export, capture_output=True, text=True, env=env).stdout == ""
+        run = subprocess.run(
+            [sys.executable, str(EXAMPLES / "client.py"), base, "--send-feedback"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.splitlines()
     assert len(lines) == len(CLIENT.EXAMPLES) and all(line.startswith("200 POST") for line in lines)
     assert "[critical] 72125 and 72126 ordered together: order 72127 instead" in run.stdout
-    env = clean_environment(tmp_path, TERMINOLOGY_DATA_DIR=str(tmp_path / "data"))
-    exported = subprocess.run(
-        [sys.executable, "-m", "terminology", "feedback", "export"], capture_output=True, text=True, env=env
-    )
+    assert "1 feedback entry stored" in run.stdout
+    exported = subprocess.run(export, capture_output=True, text=True, env=env)
     assert json.loads(exported.stdout)["outcome"] == "overridden"

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import orjson
 from flask import Blueprint, current_app, request
 
-from terminology.api.http import FHIR_BLUEPRINTS, FHIR_JSON, base_url, fhir_response, json_body
+from terminology.api.http import FHIR_JSON, base_url, fhir_blueprints, fhir_response, json_body
 from terminology.engine.issues import Issue
 from terminology.errors import InvalidRequest, NotSupported, TooCostly
 from terminology.fhir.input_limits import request_work
@@ -80,7 +80,7 @@ def _dispatch(
 
 
 def _batch_blueprints() -> frozenset[str]:
-    return frozenset({*FHIR_BLUEPRINTS, "cdshooks"})
+    return frozenset({*fhir_blueprints(), "cdshooks"})
 
 
 def _run_entry(index: int, entry: object) -> dict:

@@ -13,6 +13,7 @@ from flask import Blueprint, Flask, current_app, request
 
 from terminology.api.http import base_url, fhir_response, json_body_bytes, parse_json, registry
 from terminology.bundling.rules import BundlingChecker
+from terminology.engine.systems import OWN_BASE
 from terminology.errors import NotFound
 from terminology.fhir.bundling_items import read_item_parameters
 from terminology.fhir.bundling_mapping import bundling_input, bundling_parameters, check_input
@@ -24,7 +25,7 @@ from terminology.ncci.index import NcciIndex, index_path, read_editions
 
 bp = Blueprint("bundling", __name__)
 OPERATION_DEFINITIONS = Path(__file__).resolve().parent.parent / "operationdefinitions"
-BUNDLING_CHECK = "https://terminology.example.org/fhir/OperationDefinition/bundling-check"
+BUNDLING_CHECK = f"{OWN_BASE}/OperationDefinition/bundling-check"
 
 
 def _checker() -> BundlingChecker:
@@ -99,7 +100,7 @@ def index_ready(app: Flask) -> tuple[bool, str]:
 
 def init_app(app: Flask) -> None:
     """Attach the NCCI index (opened lazily per worker), publish its editions and register the routes."""
-    from terminology.api.metadata import CAPABILITY_CONTRIBUTORS
+    from terminology.api.metadata import add_capability
 
     reg = app.extensions["terminology.registry"]
     path = index_path(app.config["DATA_DIR"])
@@ -109,7 +110,6 @@ def init_app(app: Flask) -> None:
     index.listeners.append(lambda editions: publish_editions(reg, index, editions))
     app.extensions["terminology.ncci"] = index
     app.extensions["terminology.bundling"] = BundlingChecker(reg, index)
-    if contribute_capability not in CAPABILITY_CONTRIBUTORS:
-        CAPABILITY_CONTRIBUTORS.append(contribute_capability)
+    add_capability(app, contribute_capability)
     app.extensions.setdefault("terminology.readiness", []).append(lambda: index_ready(app))
     app.register_blueprint(bp)

@@ -165,17 +165,23 @@ def operation_params() -> OperationParams:
     return OperationParams.from_parameters(json_body())
 
 
-# Blueprints that speak FHIR; health and metrics routes negotiate on their own.
-FHIR_BLUEPRINTS: set[str] = set()
+# app.extensions key of the names of the app's blueprints that speak FHIR (health and metrics
+# routes negotiate on their own).
+FHIR_BLUEPRINTS_KEY = "terminology.fhir_blueprints"
 
 
-def _negotiate_before_request() -> None:
-    req = request._get_current_object()
-    if req.blueprint in FHIR_BLUEPRINTS:
-        req.environ[MIMETYPE_KEY] = negotiate()
+def fhir_blueprints() -> frozenset[str]:
+    """Return the names of this app's blueprints that speak FHIR."""
+    return current_app.extensions[FHIR_BLUEPRINTS_KEY]
 
 
-def init_app(app: Flask, fhir_blueprints: list[str]) -> None:
+def init_app(app: Flask, fhir_blueprint_names: list[str]) -> None:
     """Negotiate the response format before every FHIR request (406 for non-JSON)."""
-    FHIR_BLUEPRINTS.update(fhir_blueprints)
-    app.before_request(_negotiate_before_request)
+    names = app.extensions[FHIR_BLUEPRINTS_KEY] = frozenset(fhir_blueprint_names)
+
+    def negotiate_before_request() -> None:
+        req = request._get_current_object()
+        if req.blueprint in names:
+            req.environ[MIMETYPE_KEY] = negotiate()
+
+    app.before_request(negotiate_before_request)

@@ -2,14 +2,17 @@
 
 GET /metadata (CapabilityStatement), GET /metadata?mode=terminology (TerminologyCapabilities)
 GET /$versions
+GET / (a short JSON pointer to /metadata for a person who opens the base URL)
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+import orjson
+from flask import Blueprint, Response, current_app, request
 
-from terminology import __version__
 from terminology.api.http import base_url, fhir_response, registry
+from terminology.engine.systems import OWN_BASE
+from terminology.version import __version__
 
 bp = Blueprint("metadata", __name__)
 
@@ -22,7 +25,7 @@ _OPERATION_DEFINITIONS = {
     "translate": "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate",
     "versions": "http://hl7.org/fhir/OperationDefinition/CapabilityStatement-versions",
     # No HL7 definition exists for $batch-validate-code; we publish ours.
-    "batch-validate-code": "https://terminology.example.org/fhir/OperationDefinition/batch-validate-code",
+    "batch-validate-code": f"{OWN_BASE}/OperationDefinition/batch-validate-code",
 }
 EXPANSION_PARAMETERS = [
     "activeOnly", "count", "displayLanguage", "excludeNested", "filter", "includeDesignations",
@@ -35,10 +38,15 @@ _SEARCH_PARAMS = (
     ("title", "string"),
     ("status", "token"),
 )
-# Extra capability builders (other features register here: bundling check, security, ...).
-CAPABILITY_CONTRIBUTORS: list = []
-# app.extensions key of a list of contributors that belong to one app (ops.access adds to it).
+# app.extensions key of the app's extra capability builders (bundling check, orders, security...).
 CAPABILITY_KEY = "terminology.capability_contributors"
+
+
+def add_capability(app, contribute) -> None:
+    """Have ``contribute(statement)`` add a feature to this app's CapabilityStatement."""
+    contributors = app.extensions.setdefault(CAPABILITY_KEY, [])
+    if contribute not in contributors:
+        contributors.append(contribute)
 
 
 def _describe(url: str) -> dict:
@@ -135,8 +143,7 @@ def capability_statement() -> dict:
             }
         ],
     }
-    # Module-wide contributors, then this app's own (app.extensions; ops.access describes security there).
-    for contribute in [*CAPABILITY_CONTRIBUTORS, *current_app.extensions.get(CAPABILITY_KEY, ())]:
+    for contribute in current_app.extensions.get(CAPABILITY_KEY, ()):
         contribute(statement)
     return statement
 
@@ -172,6 +179,21 @@ def terminology_capabilities() -> dict:
         "validateCode": {"translations": False},
         "translation": {"needsMap": False},
     }
+
+
+@bp.route("/", methods=["GET"])
+def root_view():
+    """Point a person (or a client) who opens the base URL at the capability statement."""
+    base = base_url()
+    pointer = {
+        "service": "terminology",
+        "version": __version__,
+        "description": "FHIR R4 terminology service: POST a batch Bundle here, or start from the metadata",
+        "fhirVersion": "4.0.1",
+        "metadata": f"{base}/metadata",
+        "terminologyCapabilities": f"{base}/metadata?mode=terminology",
+    }
+    return Response(orjson.dumps(pointer, option=orjson.OPT_INDENT_2), mimetype="application/json")
 
 
 @bp.route("/metadata", methods=["GET"])

@@ -5,14 +5,13 @@ POST /$order-to-charge
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, current_app
 
 from terminology.api.bundling_check import check_claim_lines
 from terminology.api.http import fhir_response, json_body, registry
 from terminology.bundling.model import CheckOptions
-from terminology.engine.systems import CPT, HCPCS, LOINC
+from terminology.engine.clock import today
+from terminology.engine.systems import CPT, HCPCS, LOINC, OWN_BASE
 from terminology.errors import InvalidRequest
 from terminology.fhir.bundling_mapping import (
     ORDER_TO_CHARGE,
@@ -29,7 +28,7 @@ from terminology.fhir.input_limits import request_lines
 from terminology.fhir.params import OperationParams
 
 bp = Blueprint("orders", __name__)
-ORDER_TO_CHARGE_OP = "https://terminology.example.org/fhir/OperationDefinition/order-to-charge"
+ORDER_TO_CHARGE_OP = f"{OWN_BASE}/OperationDefinition/order-to-charge"
 
 
 def _order_parameter(order: OrderLine, reference: str, path: str) -> dict:
@@ -114,7 +113,7 @@ def order_to_charge_view():
     assert isinstance(resource, dict)
     validate_input(resource, found.path, ("ServiceRequest", "Bundle"))
     # Orders without occurrence or authoredOn are charged as of the 'date' parameter, else today.
-    default = _default_date(params) or datetime.now(UTC).date().isoformat()
+    default = _default_date(params) or today().isoformat()
     out: list[dict] = []
     lines, unmapped, maps = [], [], []
     for number, (order, reference, here) in enumerate(_orders(resource, resource["resourceType"]), 1):
@@ -141,10 +140,9 @@ def contribute_capability(statement: dict) -> None:
 
 def init_app(app) -> None:
     """Register the route and its CapabilityStatement entry."""
-    from terminology.api.metadata import CAPABILITY_CONTRIBUTORS
+    from terminology.api.metadata import add_capability
 
-    if contribute_capability not in CAPABILITY_CONTRIBUTORS:
-        CAPABILITY_CONTRIBUTORS.append(contribute_capability)
+    add_capability(app, contribute_capability)
     app.register_blueprint(bp)
 
 

@@ -18,14 +18,14 @@ from terminology.bundling.model import (
 )
 from terminology.caching import BoundedCache, approximate_entry_size
 from terminology.engine.registry import Registry
-from terminology.engine.systems import CPT
+from terminology.engine.systems import CPT, OWN_BASE
 from terminology.engine.validate import CodingInput, ValidationOptions, check_coding, find_modifier
 from terminology.errors import InvalidRequest, NotFound
 from terminology.ncci.edition_maps import ptp_concept_map_canonical
 from terminology.ncci.importers import edition_name_problem
 from terminology.ncci.index import Edition, NcciIndex
 
-BASE = "https://terminology.example.org/fhir"
+BASE = OWN_BASE
 COMBINED_CODES = f"{BASE}/ConceptMap/cpt-combined-codes"
 NOT_REPORTED_TOGETHER = f"{BASE}/ConceptMap/cpt-not-reported-together"
 COMBINED_COMPONENT = f"{COMBINED_CODES}#other-component"

@@ -7,9 +7,9 @@ import uuid
 from terminology.bundling.model import CheckResult, Finding
 from terminology.cdshooks.services import DraftOrder, HookRequest
 from terminology.engine.registry import Registry
-from terminology.engine.systems import CPT
+from terminology.engine.systems import CPT, OWN_BASE
 
-OVERRIDE_REASONS = "https://terminology.example.org/fhir/CodeSystem/cds-override-reason"
+OVERRIDE_REASONS = f"{OWN_BASE}/CodeSystem/cds-override-reason"
 SOURCE_LABEL = "Terminology service: CPT and NCCI bundling rules"
 _RULE_NAMES = {
     "combined-code": "CPT combined code (component codes reported as one code)",

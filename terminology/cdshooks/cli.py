@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from terminology.storage import StoreUnavailable, open_store
+from terminology.text import counted
 
 
 def refuse_reason(out: Path) -> str | None:
@@ -80,7 +81,8 @@ def _export(args: argparse.Namespace) -> int:
         return 1
     finally:
         store.close()
-    print(f"exported {count} feedback entries from {store.describe()}", file=sys.stderr)
+    exported = counted(count, "feedback entry", "feedback entries")
+    print(f"exported {exported} from {store.describe()}", file=sys.stderr)
     return 0
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from terminology.bundling.model import Finding, Line
+from terminology.engine import clock
 from terminology.engine.registry import Registry
 from terminology.engine.systems import CPT, HCPCS, LOINC
 from terminology.errors import InvalidRequest, NotFound, TerminologyError
@@ -152,7 +152,7 @@ def read_request(svc: Service, body: object, registry: Registry, today: str | No
         where = [f"context.draftOrders.{e.removeprefix('Bundle.')}" for e in exc.expression or []]
         raise HookRequestError(f"context.draftOrders: {exc.message}", expression=where or None) from None
     request = HookRequest(svc, instance)
-    day = today or datetime.now(UTC).date().isoformat()
+    day = today or clock.today().isoformat()
     present: set[str] = set()
     number = 0
     for i, entry in enumerate(bundle.get("entry", [])):

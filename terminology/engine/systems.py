@@ -1,4 +1,8 @@
-"""Canonical URLs of the code systems the service knows by name."""
+"""Canonical URLs: the code systems the service knows by name, and the base of our own resources."""
+
+# The canonical base of every resource this project publishes (CodeSystems, ValueSets, ConceptMaps,
+# OperationDefinitions): the one place it is written in the code (content files carry it too).
+OWN_BASE = "https://terminology.example.org/fhir"
 
 CPT = "http://www.ama-assn.org/go/cpt"
 HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"

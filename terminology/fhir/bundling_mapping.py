@@ -11,13 +11,13 @@ from terminology.bundling.rules import BundlingChecker
 from terminology.engine.concept_map_index import MapTarget
 from terminology.engine.issues import Issue
 from terminology.engine.registry import Registry
-from terminology.engine.systems import CPT, HCPCS, LOINC
+from terminology.engine.systems import CPT, HCPCS, LOINC, OWN_BASE
 from terminology.errors import InvalidRequest, UnprocessableRequest
 from terminology.fhir.input_limits import check_resource_types
 from terminology.fhir.outcome import operation_outcome
 from terminology.fhir.params import OperationParams, ParamValue, Where, path_text
 
-ORDER_TO_CHARGE = "https://terminology.example.org/fhir/ConceptMap/loinc-to-cpt-order-charge"
+ORDER_TO_CHARGE = f"{OWN_BASE}/ConceptMap/loinc-to-cpt-order-charge"
 SETTINGS = ("practitioner", "outpatient")
 _DATE = re.compile(r"^(\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]))(T.*)?$")
 _BILLING_SYSTEMS = (CPT, HCPCS)

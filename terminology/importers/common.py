@@ -22,6 +22,8 @@ from terminology.content.loader import read_json, validate_resource
 from terminology.errors import ContentError, ImportFailure
 
 CODE_SYSTEM_PROPERTY = "http://hl7.org/fhir/concept-properties#"
+# Imported content files: readable by everyone (the serving UID may differ), written by the owner.
+CONTENT_FILE_MODE = 0o644
 
 
 @dataclass
@@ -225,6 +227,8 @@ def write_resources(resources: list[tuple[dict, Path]]) -> list[Path]:
     for resource, target in resources:
         handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
+            # mkstemp makes the file 0600; content is read by the serving user, often another UID.
+            os.fchmod(handle, CONTENT_FILE_MODE)
             with os.fdopen(handle, "wb") as out:
                 out.write(orjson.dumps(resource, option=orjson.OPT_INDENT_2))
                 out.write(b"\n")

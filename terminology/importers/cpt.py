@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
+from terminology.engine.clock import today
 from terminology.engine.systems import CPT
 from terminology.errors import ImportFailure
 from terminology.importers.common import (
@@ -388,7 +388,7 @@ def build_code_system(
         "title": f"Current Procedural Terminology (CPT) {version}",
         "status": "active",
         "experimental": False,
-        "date": date.today().isoformat(),
+        "date": today().isoformat(),
         "publisher": "American Medical Association",
         "description": (
             f"CPT {version} imported by `terminology import cpt` from the licensee's AMA data files "

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
+from terminology.engine.clock import today
 from terminology.engine.systems import HCPCS
 from terminology.errors import ImportFailure
 from terminology.importers.common import (
@@ -203,7 +203,7 @@ def build_code_system(path: Path, version: str, report: ImportReport) -> dict:
         "title": f"HCPCS Level II, {version} release",
         "status": "active",
         "experimental": False,
-        "date": date.today().isoformat(),
+        "date": today().isoformat(),
         "publisher": "Centers for Medicare & Medicaid Services",
         "description": (
             f"HCPCS Level II {version}, imported by `terminology import hcpcs` from the CMS alpha-numeric "

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from terminology.engine.concept_map_index import MapTarget
-from terminology.engine.systems import CPT
+from terminology.engine.systems import CPT, OWN_BASE
 from terminology.engine.versions import canonical
 from terminology.ncci.index import Edition, NcciIndex
 
-BASE = "https://terminology.example.org/fhir"
+BASE = OWN_BASE
 PROPERTY = f"{BASE}/ConceptMap/ncci-ptp#"
 _SETTING_TITLES = {"practitioner": "practitioner", "outpatient": "hospital outpatient"}
 _SUBSETTED = {

@@ -37,6 +37,7 @@ from terminology.ncci.importers import (
     read_mue,
     read_ptp,
 )
+from terminology.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -204,10 +205,11 @@ class ImportSummary:
         return [str(self)]
 
     def __str__(self) -> str:
-        noun = "pairs" if self.kind == "ptp" else "codes"
+        pairs = counted(self.pairs, "pair" if self.kind == "ptp" else "code")
         return (
-            f"imported {self.kind} {self.setting} {self.edition} ({self.quarter}): {self.rows:,} rows, "
-            f"{self.pairs:,} {noun}; {self.editions} editions in {self.index}; {self.seconds:.1f} s"
+            f"imported {self.kind} {self.setting} {self.edition} ({self.quarter}): "
+            f"{counted(self.rows, 'row')}, {pairs}; {counted(self.editions, 'edition')} in {self.index}; "
+            f"{self.seconds:.1f} s"
         )
 
 

@@ -10,8 +10,8 @@ import time
 import orjson
 from flask import Flask, Response, current_app, request
 
-from terminology import __version__
 from terminology.caching import cache_totals
+from terminology.version import __version__
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # Per-request values live in the WSGI environ: cheaper to reach than flask.g through its proxy.

@@ -41,3 +41,13 @@ def test_terminology_capabilities_lists_every_code_system_and_version(client):
 def test_versions_operation(client):
     body = fhir_valid(client.get("/$versions").get_json())
     assert body["parameter"][0] == {"name": "version", "valueCode": "4.0"}
+
+
+def test_the_base_url_points_at_the_metadata(client):
+    response = client.get("/", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["metadata"] == "http://localhost/metadata"
+    assert body["terminologyCapabilities"] == "http://localhost/metadata?mode=terminology"
+    # POST / is still the batch endpoint; other methods still say what is allowed.
+    assert client.put("/").status_code == 405

@@ -9,7 +9,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.parameters import Parameters
 
 from terminology.cli import main
-from terminology.config import REPOSITORY
+from terminology.config import REPOSITORY, bundled_content_dirs
 from terminology.content.loader import load_registry
 from terminology.engine.systems import CPT
 from terminology.errors import ImportFailure
@@ -228,6 +228,10 @@ def test_cli_imports_and_reports_problems(tmp_path, out, capsys):
     assert main(["import", "cpt", str(folder), "--version", "2026", "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert f"wrote {out / 'cpt-2026.json'}" in captured.out
+    # The hint names this installation's own folders (no literal <repo>), and others may read the file.
+    assert "<repo>" not in captured.out
+    assert f"export TERMINOLOGY_CONTENT_DIRS={out}:{':'.join(bundled_content_dirs())}" in captured.out
+    assert (out / "cpt-2026.json").stat().st_mode & 0o777 == 0o644
     assert "note: optional file LONGUT.txt not found; skipped" in captured.err
     assert main(["import", "cpt", str(folder), "--version", "26", "--out", str(out)]) == 1
     assert "error:" in capsys.readouterr().err

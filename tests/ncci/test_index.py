@@ -34,7 +34,7 @@ def test_import_several_parts_as_one_edition(tmp_path):
     summary = import_ptp(tmp_path / "data", [f1, f2])
     assert (summary.edition, summary.setting, summary.quarter) == ("v322r0", "practitioner", "2026Q3")
     assert (summary.rows, summary.pairs, summary.editions) == (3, 2, 1)
-    assert "3 rows, 2 pairs; 1 editions" in str(summary)
+    assert "3 rows, 2 pairs; 1 edition in" in str(summary)  # singular: issue 16 "1 editions"
     index = NcciIndex(index_path(tmp_path / "data"))
     (edition,) = index.editions("ptp")
     assert (edition.start, edition.end, edition.files) == (
@@ -231,7 +231,7 @@ def test_cli_imports_and_reports_failures(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TERMINOLOGY_DATA_DIR", str(tmp_path / "data"))
     ptp = write_ptp(tmp_path / "ccipra-v322r0-f1.TXT", [ptp_row("Z0001", "Z0002")])
     assert main(["import", "ncci-ptp", str(ptp), "--setting", "practitioner"]) == 0
-    assert "imported ptp practitioner v322r0 (2026Q3): 1 rows, 1 pairs" in capsys.readouterr().out
+    assert "imported ptp practitioner v322r0 (2026Q3): 1 row, 1 pair;" in capsys.readouterr().out
     mue = write_mue(
         tmp_path / "mue.csv", [mue_row("Z0001", 1, 2), "Z0002,x,2 Date of Service Edit: Policy,y"]
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import helm_python
@@ -95,12 +96,15 @@ def test_every_object_is_valid_kubernetes(case):
 def test_pods_are_hardened(case):
     _, objects = case
     pod = _pod_spec(objects)
-    assert pod["automountServiceAccountToken"] is False
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["runAsUser"] == 10001
-    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    for spec in (pod, objects["tests/test-connection.yaml"][0]["spec"]):
-        for container in spec["containers"]:
+    job = _kinds(objects).get("Job")
+    pods = [pod, *([job["spec"]["template"]["spec"]] if job else [])]
+    for spec in pods:
+        assert spec["automountServiceAccountToken"] is False
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["runAsUser"] == 10001
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for spec in (*pods, objects["tests/test-connection.yaml"][0]["spec"]):
+        for container in spec["containers"] + spec.get("initContainers", []):
             security = container["securityContext"]
             assert security["runAsNonRoot"] is True
             assert security["runAsUser"] == 10001
@@ -133,7 +137,7 @@ def test_tmp_and_data_dir_are_writable_volumes(case):
     assert volumes[mounts["/tmp"]["name"]]["emptyDir"] is not None
     data = volumes[mounts["/data"]["name"]]
     assert _env(objects)["TERMINOLOGY_DATA_DIR"] == "/data"
-    if values.get("ncciIndex", {}).get("enabled"):
+    if values.get("ncciIndex", {}).get("enabled") and values["ncciIndex"].get("existingClaim"):
         assert data["persistentVolumeClaim"] == {
             "claimName": values["ncciIndex"]["existingClaim"],
             "readOnly": True,
@@ -265,6 +269,60 @@ def test_service_account_and_helm_test(case):
             "auth.jwt.issuer and auth.jwt.audience",
         ),
         ({"ncciIndex": {"enabled": True}}, "ncciIndex.existingClaim"),
+        (
+            {
+                "ncciIndex": {
+                    "enabled": True,
+                    "existingClaim": "i",
+                    "copyFrom": {"url": "https://x.example/i"},
+                }
+            },
+            "either existingClaim or copyFrom",
+        ),
+        (
+            {"ncciIndex": {"enabled": True, "copyFrom": {"url": "ftp://x.example/i"}}},
+            "/ncciIndex/copyFrom/url",
+        ),
+        ({"ncciImport": {"enabled": True, "mue": [{"file": "m.zip"}]}}, "ncciIndex.existingClaim"),
+        (
+            {"ncciIndex": {"enabled": True, "existingClaim": "i"}, "ncciImport": {"enabled": True}},
+            "at least one ncciImport.ptp or ncciImport.mue",
+        ),
+        (
+            {
+                "ncciIndex": {"enabled": True, "existingClaim": "i"},
+                "ncciImport": {"enabled": True, "mue": [{"file": "m.zip"}]},
+            },
+            "ncciImport.filesClaim",
+        ),
+        (
+            {
+                "ncciIndex": {"enabled": True, "existingClaim": "i"},
+                "ncciImport": {"enabled": True, "mue": [{"file": "m.zip; rm -rf /"}]},
+            },
+            "/ncciImport/mue/0/file",
+        ),
+        ({"ehr": {"feedback": {"existingClaim": "fb"}}}, "database.existingSecret"),
+        (
+            {
+                "ehr": {
+                    "cdsJwt": {
+                        "enabled": True,
+                        "jwks": "https://ehr.example/jwks",
+                        "issuers": ["https://ehr.example"],
+                    }
+                }
+            },
+            "JWT replay list must be shared",
+        ),
+        (
+            {
+                "replicaCount": 1,
+                "database": {"existingSecret": "db"},
+                "ehr": {"feedback": {"existingClaim": "fb"}},
+            },
+            "leave ehr.feedback.existingClaim empty",
+        ),
         ({"server": {"gracefulTimeout": 60}}, "terminationGracePeriodSeconds"),
     ],
 )
@@ -273,21 +331,179 @@ def test_invalid_values_are_refused(values, message):
         _render(values)
 
 
-def test_cds_feedback_cors_and_ehr_jwt_settings(case):
+def test_feedback_store_is_writable_and_never_on_the_data_volume(case):
     values, objects = case
     ehr = values.get("ehr", {})
-    env = _env(objects)
+    env, mounts, volumes = _env(objects), _mounts(objects), _volumes(objects)
+    if values.get("database", {}).get("existingSecret"):
+        assert "TERMINOLOGY_FEEDBACK_DB" not in env
+        return
+    mount_path = ehr.get("feedback", {}).get("mountPath", "/feedback")
+    assert env["TERMINOLOGY_FEEDBACK_DB"] == f"{mount_path}/feedback.sqlite"
+    mount = mounts[mount_path]
+    assert not mount.get("readOnly") and mount["name"] != mounts["/data"]["name"]
     claim = ehr.get("feedback", {}).get("existingClaim")
     if claim:
         # Feedback survives the pod on its own writable claim, even beside a read-only NCCI index.
-        mount = _mounts(objects)[ehr["feedback"]["mountPath"]]
-        assert not mount.get("readOnly")
-        assert _volumes(objects)[mount["name"]]["persistentVolumeClaim"] == {"claimName": claim}
-        assert env["TERMINOLOGY_FEEDBACK_DB"] == f"{ehr['feedback']['mountPath']}/feedback.sqlite"
+        assert volumes[mount["name"]]["persistentVolumeClaim"] == {"claimName": claim}
     else:
-        assert "TERMINOLOGY_FEEDBACK_DB" not in env
+        assert volumes[mount["name"]]["emptyDir"] == {}
+
+
+def test_database_url_comes_from_a_secret(case):
+    values, objects = case
+    database = values.get("database", {})
+    container = _container(objects)
+    env = {e["name"]: e for e in container.get("env", [])}
+    assert not any("DATABASE_URL" in key for key in _env(objects))  # never in the ConfigMap
+    if not database.get("existingSecret"):
+        assert "TERMINOLOGY_DATABASE_URL" not in env
+        return
+    assert env["TERMINOLOGY_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": database["existingSecret"],
+        "key": database.get("urlKey", "url"),
+    }
+    assert _env(objects)["TERMINOLOGY_DATABASE_POOL_SIZE"] == str(database.get("poolSize", 4))
+
+
+def _cli_lines(script: str) -> list[list[str]]:
+    return [shlex.split(line) for line in script.splitlines() if line.startswith("terminology ")]
+
+
+def test_ncci_import_job(case):
+    from terminology.cli import build_parser
+
+    values, objects = case
+    job = _kinds(objects).get("Job")
+    settings = values.get("ncciImport", {})
+    if not settings.get("enabled"):
+        assert job is None
+        return
+    annotations = job["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "post-install,post-upgrade"
+    assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation"
+    pod = job["spec"]["template"]
+    selector = _kinds(objects)["Service"]["spec"]["selector"]
+    assert not selector.items() <= pod["metadata"]["labels"].items()  # the Service never routes here
+    spec = pod["spec"]
+    assert spec["restartPolicy"] == "Never"
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    (container,) = spec["containers"]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert volumes[mounts["/data"]["name"]]["persistentVolumeClaim"] == {
+        "claimName": values["ncciIndex"]["existingClaim"]
+    }
+    assert not mounts["/data"].get("readOnly")  # the writer; the Deployment's pods mount it read-only
+    lines = _cli_lines(container["args"][0])
+    parser = build_parser()
+    for argv in lines:
+        parser.parse_args(argv[1:])  # every command the Job runs is one the CLI accepts
+    commands = [argv[1:3] for argv in lines]
+    urls = [f for ptp in settings.get("ptp", []) for f in ptp["files"] if f.startswith("https://")]
+    urls += [m["file"] for m in settings.get("mue", []) if m["file"].startswith("https://")]
+    assert commands[0] == (["fetch", "--into"] if urls else ["import", commands[0][1]])
+    assert commands.count(["import", "ncci-ptp"]) == len(settings.get("ptp", []))
+    assert commands.count(["import", "mue"]) == len(settings.get("mue", []))
+    assert commands[-1] == ["ncci", "list"]
+    for argv in lines:
+        if argv[1] == "import":
+            assert "--replace" in argv  # a re-run replaces the edition it imported before
+            files = [a for a in argv if a.startswith(("/work/", "/cms/"))]
+            assert files and all(f.startswith("/work/") or "/cms" in mounts for f in files)
+
+
+def test_ncci_index_copied_into_each_pod_without_rwx(case):
+    from terminology.cli import build_parser
+
+    values, objects = case
+    copy = values.get("ncciIndex", {}).get("copyFrom", {})
+    init = _pod_spec(objects).get("initContainers", [])
+    if not (copy.get("url") or copy.get("existingSecret")):
+        assert init == []
+        return
+    (container,) = init
+    volumes = _volumes(objects)
+    assert volumes["data"] == {"name": "data", "emptyDir": {}}
+    assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/data"}
+    argv = container["command"]
+    assert argv[:2] == ["terminology", "fetch"] and argv[-1] == "$(NCCI_INDEX_URL)"
+    build_parser().parse_args(argv[1:])
+    if copy.get("sha256"):
+        assert argv[argv.index("--sha256") + 1] == copy["sha256"]
+    (url,) = container["env"]
+    if copy.get("existingSecret"):
+        assert url["valueFrom"]["secretKeyRef"]["name"] == copy["existingSecret"]
+    annotations = _kinds(objects)["Deployment"]["spec"]["template"]["metadata"]["annotations"]
+    assert len(annotations["checksum/ncci-index"]) == 64
+
+
+def test_cds_cors_and_ehr_jwt_settings(case):
+    values, objects = case
+    ehr = values.get("ehr", {})
+    env = _env(objects)
     if ehr.get("corsOrigins"):
         assert env["TERMINOLOGY_CORS_ORIGINS"] == ",".join(ehr["corsOrigins"])
     if ehr.get("cdsJwt", {}).get("enabled"):
         assert env["TERMINOLOGY_CDS_JWKS"] == ehr["cdsJwt"]["jwks"]
         assert env["TERMINOLOGY_CDS_ISSUERS"] == ",".join(ehr["cdsJwt"]["issuers"])
+
+
+def test_the_import_job_script_imports_for_real_and_can_run_again(tmp_path):
+    """Run the rendered Job's script here: URLs served on 127.0.0.1, a files-claim folder, the index folder."""
+    import json
+    import subprocess
+    import sys
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.ncci_fixtures import mue_row, ptp_row, write_mue, write_ptp_zip
+    from tests.support import clean_environment
+
+    served, claim, data, work = (tmp_path / name for name in ("served", "claim", "data", "work"))
+    for folder in (served, claim, data, work):
+        folder.mkdir()
+    write_ptp_zip(served / "ccipra-v322r0-f1.zip", "ccipra-v322r0-f1.TXT", [ptp_row("Z0001", "Z0004")])
+    write_ptp_zip(served / "ccipra-v322r0-f2.zip", "ccipra-v322r0-f2.TXT", [ptp_row("Z0002", "Z0005")])
+    write_mue(claim / "MCR_MUE_PractitionerServices_Eff_07-01-2026.csv", [mue_row("Z0013", 2, 3)])
+    handler = partial(SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    values = {
+        "ncciIndex": {"enabled": True, "existingClaim": "ncci-index-rwx"},
+        "ncciImport": {
+            "enabled": True,
+            "filesClaim": "cms-files",
+            "ptp": [{"files": [f"{base}/ccipra-v322r0-f1.zip", f"{base}/ccipra-v322r0-f2.zip"]}],
+            "mue": [{"file": "MCR_MUE_PractitionerServices_Eff_07-01-2026.csv"}],
+        },
+    }
+    job = _kinds(_render(values))["Job"]
+    script = job["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    # The Job's mounts, here as folders: /work (downloads), /cms (the files claim), /data (the index).
+    script = script.replace("/work", str(work)).replace("/cms", str(claim))
+    env = clean_environment(tmp_path, TERMINOLOGY_DATA_DIR=str(data))
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    try:
+        for run in (1, 2):  # a second run (the next helm upgrade) must succeed and change nothing
+            result = subprocess.run(
+                ["sh", "-c", script], capture_output=True, text=True, env=env, timeout=300
+            )
+            assert result.returncode == 0, (run, result.stdout, result.stderr)
+    finally:
+        server.shutdown()
+        server.server_close()
+    listing = subprocess.run(
+        [sys.executable, "-m", "terminology", "ncci", "list", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    editions = json.loads(listing.stdout)["editions"]
+    assert sorted((e["kind"], e["setting"]) for e in editions) == [
+        ("mue", "practitioner"),
+        ("ptp", "practitioner"),
+    ]
+    assert {e["rows"] for e in editions} == {1, 2}

@@ -108,8 +108,42 @@ Fail early on settings that cannot work together.
 {{- if and (ne .Values.content.source "image") (not .Values.content.name) }}
 {{- fail "content.name must name the existing ConfigMap, Secret or PersistentVolumeClaim when content.source is not image" }}
 {{- end }}
-{{- if and .Values.ncciIndex.enabled (not .Values.ncciIndex.existingClaim) }}
-{{- fail "ncciIndex.existingClaim must name the PersistentVolumeClaim holding the NCCI index" }}
+{{- $index := .Values.ncciIndex }}
+{{- $copy := or $index.copyFrom.url $index.copyFrom.existingSecret }}
+{{- if $index.enabled }}
+{{- if and (not $index.existingClaim) (not $copy) }}
+{{- fail "ncciIndex.enabled needs ncciIndex.existingClaim (the PersistentVolumeClaim holding the NCCI index) or ncciIndex.copyFrom.url / .existingSecret (a prebuilt index to copy)" }}
+{{- end }}
+{{- if and $index.existingClaim $copy }}
+{{- fail "ncciIndex: give either existingClaim or copyFrom, not both" }}
+{{- end }}
+{{- if and $index.copyFrom.url $index.copyFrom.existingSecret }}
+{{- fail "ncciIndex.copyFrom: give either url or existingSecret, not both" }}
+{{- end }}
+{{- end }}
+{{- $import := .Values.ncciImport }}
+{{- if $import.enabled }}
+{{- if not (and $index.enabled $index.existingClaim) }}
+{{- fail "ncciImport needs ncciIndex.enabled with ncciIndex.existingClaim: the Job writes the index into that claim (ReadWriteMany)" }}
+{{- end }}
+{{- if not (or $import.ptp $import.mue) }}
+{{- fail "ncciImport.enabled needs at least one ncciImport.ptp or ncciImport.mue entry" }}
+{{- end }}
+{{- if and (include "terminology.ncciImportNeedsClaim" .) (not $import.filesClaim) }}
+{{- fail "ncciImport: files that are not URLs are read from ncciImport.filesClaim, which is not set" }}
+{{- end }}
+{{- end }}
+{{- $sharedStore := .Values.database.existingSecret }}
+{{- if and $sharedStore .Values.ehr.feedback.existingClaim }}
+{{- fail "database.existingSecret keeps CDS feedback in PostgreSQL: leave ehr.feedback.existingClaim empty" }}
+{{- end }}
+{{- if and (not $sharedStore) (ge (int (include "terminology.minReplicas" .)) 2) }}
+{{- if .Values.ehr.feedback.existingClaim }}
+{{- fail "ehr.feedback.existingClaim holds an SQLite file that one replica writes: with more than one replica set database.existingSecret (PostgreSQL), or run one replica" }}
+{{- end }}
+{{- if .Values.ehr.cdsJwt.enabled }}
+{{- fail "ehr.cdsJwt with more than one replica needs database.existingSecret: the JWT replay list must be shared, or a token replayed to another replica passes" }}
+{{- end }}
 {{- end }}
 {{- if eq .Values.auth.mode "static" }}
 {{- if not .Values.auth.existingSecret }}
@@ -126,5 +160,77 @@ Fail early on settings that cannot work together.
 {{- end }}
 {{- if ge (int .Values.server.gracefulTimeout) (int .Values.terminationGracePeriodSeconds) }}
 {{- fail "server.gracefulTimeout must be shorter than terminationGracePeriodSeconds" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Where a file of ncciImport is read: URLs are fetched into /work, other names come from the files claim.
+*/}}
+{{- define "terminology.ncciImportPath" -}}
+{{- if or (hasPrefix "https://" .) (hasPrefix "http://" .) }}
+{{- printf "/work/%s" (base (urlParse .).path) }}
+{{- else }}
+{{- printf "/cms/%s" (clean .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The URLs among ncciImport's files (downloaded by the Job first).
+*/}}
+{{- define "terminology.ncciImportUrls" -}}
+{{- $urls := list }}
+{{- range .Values.ncciImport.ptp }}
+{{- range .files }}
+{{- if or (hasPrefix "https://" .) (hasPrefix "http://" .) }}{{ $urls = append $urls . }}{{ end }}
+{{- end }}
+{{- end }}
+{{- range .Values.ncciImport.mue }}
+{{- if or (hasPrefix "https://" .file) (hasPrefix "http://" .file) }}{{ $urls = append $urls .file }}{{ end }}
+{{- end }}
+{{- join " " $urls }}
+{{- end }}
+
+{{/*
+"true" when some ncciImport file is not a URL (so the files claim is mounted).
+*/}}
+{{- define "terminology.ncciImportNeedsClaim" -}}
+{{- $local := false }}
+{{- range .Values.ncciImport.ptp }}
+{{- range .files }}
+{{- if not (or (hasPrefix "https://" .) (hasPrefix "http://" .)) }}{{ $local = true }}{{ end }}
+{{- end }}
+{{- end }}
+{{- range .Values.ncciImport.mue }}
+{{- if not (or (hasPrefix "https://" .file) (hasPrefix "http://" .file)) }}{{ $local = true }}{{ end }}
+{{- end }}
+{{- if $local }}true{{ end }}
+{{- end }}
+
+{{/*
+The NCCI import script: fetch the URLs, import each PTP edition and MUE table, list the index.
+*/}}
+{{- define "terminology.ncciImportScript" -}}
+{{- $import := .Values.ncciImport }}
+{{- $common := printf "--replace --lock-timeout %d" (int $import.lockTimeoutSeconds) }}
+{{- range $import.extraArgs }}{{ $common = printf "%s %s" $common (squote .) }}{{ end -}}
+set -eu
+{{- with include "terminology.ncciImportUrls" . }}
+terminology fetch --into /work{{ range splitList " " . }} {{ squote . }}{{ end }}
+{{- end }}
+{{- range $import.ptp }}
+terminology import ncci-ptp {{ $common }}{{ with .setting }} --setting {{ . }}{{ end }}{{ with .edition }} --edition {{ . }}{{ end }}{{ range .files }} {{ include "terminology.ncciImportPath" . | squote }}{{ end }}
+{{- end }}
+{{- range $import.mue }}
+terminology import mue {{ $common }}{{ with .setting }} --setting {{ . }}{{ end }}{{ with .effective }} --effective {{ . }}{{ end }} {{ include "terminology.ncciImportPath" .file | squote }}
+{{- end }}
+terminology ncci list
+{{- end }}
+
+{{/*
+The feedback store's SQLite file, or nothing when PostgreSQL (database.existingSecret) holds it.
+*/}}
+{{- define "terminology.feedbackFile" -}}
+{{- if not .Values.database.existingSecret }}
+{{- printf "%s/feedback.sqlite" (trimSuffix "/" .Values.ehr.feedback.mountPath) }}
 {{- end }}
 {{- end }}

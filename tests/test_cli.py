@@ -11,7 +11,7 @@ from tests.conftest import SYNTHETIC_CS, write_resource
 def test_check_bundled_content_prints_one_line_summary(capsys):
     assert main(["check"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert out == ["ok: 4 code systems (28 concepts), 6 value sets, 3 concept maps in 3 directories"]
+    assert out == ["ok: 6 code systems (160 concepts), 6 value sets, 3 concept maps in 3 directories"]
 
 
 def test_check_reports_file_and_element_and_exits_1(tmp_path, capsys):

@@ -15,11 +15,13 @@ RULE_RANK = {
     "unknown-code": 1,
     "unknown-modifier": 2,
     "unmapped-order": 3,
-    "duplicate-line": 4,
-    "combined-code": 5,
-    "not-reported-together": 6,
-    "ncci-ptp": 7,
-    "mue": 8,
+    "units": 4,
+    "duplicate-line": 5,
+    "combined-code": 6,
+    "not-reported-together": 7,
+    "ncci-ptp": 8,
+    "pc-tc": 9,
+    "mue": 10,
 }
 
 
@@ -41,7 +43,13 @@ line_number = attrgetter("number")  # Line -> its number, as a sort key without 
 
 
 class Line(Struct):
-    """One claim line or order, normalised: base code, modifiers, units, date and provider."""
+    """One claim line or order, normalised: base code, modifiers, units, date and provider.
+
+    ``provider`` is the line's own rendering provider (a Claim item's care team member, an item's
+    ``provider`` part, a ChargeItem's or ServiceRequest's performer). ``claim`` names the claim,
+    charge set or encounter the line belongs to, and ``claim_provider`` that claim's rendering
+    provider, which renders the lines that name none of their own.
+    """
 
     number: int
     code: str
@@ -53,6 +61,8 @@ class Line(Struct):
     code_path: Locator
     quantity_path: Locator | None = None
     display: str | None = None
+    claim: str = ""
+    claim_provider: str | None = None
 
     @property
     def modifier_codes(self) -> tuple[str, ...]:
@@ -68,18 +78,30 @@ class CheckOptions(Struct):
 
 
 class Suggestion(Struct):
-    """What a coder should do: remove line(s), replace lines with a code, or review documentation."""
+    """What a coder should do: remove line(s), replace lines with codes, or review documentation.
+
+    A replacement names exactly the lines it replaces; the other lines of the finding stay.
+    """
 
     action: str  # remove | replace | reduce-units | review
     text: str
     lines: list[int] = field(default_factory=list)
-    code: str | None = None
+    codes: list[str] = field(default_factory=list)
     system: str | None = None
     units: float | None = None
+    modifiers: list[str] = field(default_factory=list)  # to report on the replacement code (26, TC)
 
 
 class Finding(Struct):
-    """One problem a coder would flag, with the rule, its source and the lines involved."""
+    """One problem a coder would flag, with the rule, its source and the lines involved.
+
+    ``severity`` says what the payer will do: ``error`` = the line is denied unless something
+    changes (``appealable`` says whether documentation or an appeal can overturn it), ``warning`` =
+    it passes but needs documentation (or could not be checked), ``information`` = context.
+    ``grouping`` says which lines were judged together: ``rendering-provider`` (practitioner
+    claims: one rendering provider and date, ``provider``) or ``facility-claim`` (outpatient: one
+    facility claim and date).
+    """
 
     rule: str
     severity: str
@@ -99,6 +121,10 @@ class Finding(Struct):
     suggestion: Suggestion | None = None
     codes: list[str] = field(default_factory=list)
     tiebreak: int = 0  # orders findings of one rule on the same lines (PTP before MUE warnings)
+    appealable: bool | None = None
+    grouping: str | None = None
+    provider: str | None = None
+    override_reasons: list[str] = field(default_factory=list)  # codes of CodeSystem cds-override-reason
 
     def sort_key(self) -> tuple:
         """Order findings by date, the lines they name, then rule, severity and codes."""

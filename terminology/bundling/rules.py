@@ -1,12 +1,32 @@
-"""The bundling rules: NCCI PTP and MUE edits, CPT combined codes and not-reported-together, duplicates."""
+"""The bundling rules: NCCI PTP and MUE edits, CPT instructions, units, PC/TC, duplicates, code validity.
+
+How a coder applies them (domain notes §9), in the order ``check`` runs them:
+
+1. Lines are judged in groups. Practitioner claims: one rendering provider (the line's own,
+   else the claim's) and date. Outpatient claims: the whole facility claim and date, whoever
+   performed the lines. Every finding names its grouping.
+2. Per line: the code and modifiers exist; the units are a whole positive number (one unit on a
+   bilateral line, modifier 50).
+3. Per group: a repeated line is a duplicate; the CPT instructions (CodeSystem
+   cpt-bundling-instructions) turn the group's myelography and cervical-CT lines into the fewest
+   codes that describe the service, as one fix for the lines it covers; the NCCI PTP edits deny
+   column 2 unless a modifier bypasses an indicator-1 edit within its restrictions (CodeSystem
+   ncci-modifier-rules); one provider's 26 and TC lines of one code are the global code; the MUE
+   table limits the units per line (MAI 1) or per group and date (MAI 2, 3).
+
+Severity says what the payer will do: ``error`` = denied unless something changes
+(``appealable``: documentation or an appeal can overturn it), ``warning`` = passes but needs
+documentation (a valid bypass, a separate encounter) or could not be checked, ``information`` =
+context. Everything here is linear in the number of lines, except the search for the code pairs
+that have PTP edits, which the index does over the distinct codes.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
+from terminology.bundling.content import Family, ModifierRule, RuleContent, RuleSource
 from terminology.bundling.model import (
     CheckOptions,
     CheckResult,
@@ -17,85 +37,65 @@ from terminology.bundling.model import (
     line_number,
 )
 from terminology.caching import BoundedCache, approximate_entry_size
+from terminology.dates import day_number, ncci_date_text
 from terminology.engine.registry import Registry
-from terminology.engine.systems import CPT, OWN_BASE
+from terminology.engine.systems import CPT
 from terminology.engine.validate import CodingInput, ValidationOptions, check_coding, find_modifier
 from terminology.errors import InvalidRequest, NotFound
 from terminology.ncci.edition_maps import ptp_concept_map_canonical
 from terminology.ncci.importers import edition_name_problem
-from terminology.ncci.index import Edition, NcciIndex
+from terminology.ncci.index import Edition, MueRow, NcciIndex, PtpRow
 
-BASE = OWN_BASE
-COMBINED_CODES = f"{BASE}/ConceptMap/cpt-combined-codes"
-NOT_REPORTED_TOGETHER = f"{BASE}/ConceptMap/cpt-not-reported-together"
-COMBINED_COMPONENT = f"{COMBINED_CODES}#other-component"
-# Bound of each per-worker memo of code and modifier issues (estimated bytes).
-CODE_MEMO_BYTES = 4 * 1024 * 1024
-
-# CMS list of NCCI-associated modifiers that may bypass an indicator-1 PTP edit (domain notes §1.6).
-ANATOMIC_MODIFIERS = (
-    "E1",
-    "E2",
-    "E3",
-    "E4",
-    "FA",
-    "F1",
-    "F2",
-    "F3",
-    "F4",
-    "F5",
-    "F6",
-    "F7",
-    "F8",
-    "F9",
-    "TA",
-    "T1",
-    "T2",
-    "T3",
-    "T4",
-    "T5",
-    "T6",
-    "T7",
-    "T8",
-    "T9",
-    "LT",
-    "RT",
-    "LC",
-    "LD",
-    "RC",
-    "LM",
-    "RI",
-)
-GLOBAL_SURGERY_MODIFIERS = ("24", "25", "57", "58", "78", "79")
-OTHER_MODIFIERS = ("27", "59", "91", "XE", "XS", "XP", "XU")
-BYPASS_MODIFIERS = frozenset(ANATOMIC_MODIFIERS + GLOBAL_SURGERY_MODIFIERS + OTHER_MODIFIERS)
-# Modifiers that say "distinct procedural service" (CMS prefers the X{EPSU} subset to 59).
-DISTINCT_SERVICE_MODIFIERS = ("XE", "XS", "XP", "XU", "59")
-BYPASS_SOURCE = "CMS NCCI Policy Manual, chapter I: NCCI-associated modifiers"
 MUE_LABELS = {1: "Line Edit", 2: "Date of Service Edit: Policy", 3: "Date of Service Edit: Clinical"}
 MAI_TEXT = {mai: f"MAI {mai} ({label})" for mai, label in MUE_LABELS.items()}  # as findings name an MAI
+PCTC = ("26", "TC")
+RENDERING_PROVIDER = "rendering-provider"
+FACILITY_CLAIM = "facility-claim"
+_UNITS_SOURCE = (
+    "MUE adjudication, Palmetto GBA: https://www.palmettogba.com/palmetto/jma.nsf/DID/A44KL34718 "
+    "(units of service are whole positive numbers for these CPT codes)"
+)
+_DUPLICATE_SOURCE = "CMS claims processing: duplicate line items (same code, modifiers, provider and date)"
+# The override reasons of an MUE finding (cds-override-reason offered-for), by MAI; MAI 2 has none.
+_MUE_REASONS = {1: "mue-line-edit", 3: "mue-clinical"}
+# Bound of each per-worker memo of code, modifier and body-region answers (estimated bytes).
+CODE_MEMO_BYTES = 4 * 1024 * 1024
+_SETTING_NAMES = {
+    "practitioner": "practitioner (professional)",
+    "outpatient": "hospital outpatient (facility)",
+}
 
 
 def _lines_text(lines: list[Line]) -> str:
     numbers = [str(line.number) for line in lines]
-    return f"line {numbers[0]}" if len(numbers) == 1 else "lines " + " and ".join(numbers)
+    if len(numbers) == 1:
+        return f"line {numbers[0]}"
+    return "lines " + ", ".join(numbers[:-1]) + " and " + numbers[-1]
 
 
 def _units(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _day(iso: str) -> int:
-    return int(iso.replace("-", ""))
+def _shown(line: Line) -> str:
+    """Return a line's code as a coder writes it: ``72125-26`` (line 2)."""
+    modifiers = "".join(f"-{m.code}" for m in line.modifiers)
+    return f"{line.code}{modifiers} (line {line.number})"
 
 
-def _first_modifier(first: Line, second: Line, codes: Collection[str]) -> Modifier | None:
-    """Return the first modifier among ``codes`` on ``first``, then on ``second``."""
-    for line in (first, second):
-        for modifier in line.modifiers:
-            if modifier.code in codes:
-                return modifier
-    return None
+def _listed(items: list[str]) -> str:
+    if len(items) < 2:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _cite(sources) -> str:
+    seen: list[str] = []
+    for source in sources:
+        text = source.cite() if isinstance(source, RuleSource) else str(source)
+        if text not in seen:
+            seen.append(text)
+    return "; ".join(seen)
 
 
 @dataclass(slots=True)
@@ -107,11 +107,63 @@ class _DayEdits:
     source: str  # how findings cite the edition
 
 
-def _date_text(value: int) -> str:
-    if value >= 99991231:
-        return "*"
-    text = str(value)
-    return f"{text[:4]}-{text[4:6]}-{text[6:]}"
+@dataclass(slots=True)
+class _Group:
+    """Lines judged together: one rendering provider (practitioner) or facility claim, one date."""
+
+    date: str
+    lines: list[Line]
+    grouping: str
+    provider: str | None = None  # practitioner: the rendering provider, when known
+
+    @property
+    def who(self) -> str:
+        """Say whose lines these are, as a finding's message names them."""
+        if self.grouping == FACILITY_CLAIM:
+            return f"on the facility claim for {self.date}"
+        if self.provider:
+            return f"by rendering provider {self.provider} on {self.date}"
+        return f"by the claim's rendering provider on {self.date}"
+
+    def finding(self, rule: str, severity: str, message: str, lines: list[Line], **parts) -> Finding:
+        """Return a finding about some of the group's lines, naming the grouping."""
+        return Finding(
+            rule,
+            severity,
+            message,
+            lines,
+            parts.pop("expressions", None) or [line.code_path for line in lines],
+            self.date,
+            grouping=self.grouping,
+            provider=self.provider,
+            **parts,
+        )
+
+
+@dataclass(slots=True)
+class _Bypass:
+    """How the modifiers on two lines fare against an edit: the one that bypasses, and the refused."""
+
+    modifier: Modifier | None = None
+    owner: Line | None = None
+    refused: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Fix:
+    """One best fix for the lines of a CPT instruction family: keep some, replace or remove the rest."""
+
+    family: Family
+    kept: list[Line]
+    covered: list[Line]
+    new_codes: list[str]
+    refused: list[str]
+    ncci: list[Finding] = field(default_factory=list)  # PTP findings on its lines, folded into it
+
+    @property
+    def lines(self) -> list[Line]:
+        """Return every line the fix is about, in line order."""
+        return sorted([*self.kept, *self.covered], key=line_number)
 
 
 class BundlingChecker:
@@ -120,41 +172,19 @@ class BundlingChecker:
     def __init__(self, registry: Registry, index: NcciIndex) -> None:
         self.registry = registry
         self.index = index
-        # Terminology issues of the codes and modifiers claims name, by (system, code): callers'
+        self.content = RuleContent.from_registry(registry)
+        # Terminology answers about the codes and modifiers claims name, by (system, code): callers'
         # input, so bounded (issue texts echo the code; a few MB hold thousands of codes).
         self._codes = BoundedCache("bundling-codes", CODE_MEMO_BYTES, sizeof=approximate_entry_size)
         self._modifiers = BoundedCache("bundling-modifiers", CODE_MEMO_BYTES, sizeof=approximate_entry_size)
-        self.combined: dict[frozenset, list[tuple[str, str | None, str | None]]] = {}
-        self.not_together: dict[frozenset, str | None] = {}
-        self.maps_used: list[str] = []
-        combined = registry.find("ConceptMap", COMBINED_CODES)
-        if combined is not None:
-            self.maps_used.append(combined.canonical)
-            for (_system, code), targets in combined.forward.items():
-                for target in targets:
-                    for condition in target.depends_on:
-                        if condition.get("property") == COMBINED_COMPONENT and condition.get("value"):
-                            key = frozenset((code, condition["value"]))
-                            entry = (target.target_code, target.target_display, target.comment)
-                            if entry not in self.combined.setdefault(key, []):
-                                self.combined[key].append(entry)
-        together = registry.find("ConceptMap", NOT_REPORTED_TOGETHER)
-        if together is not None:
-            self.maps_used.append(together.canonical)
-            for (_system, code), targets in together.forward.items():
-                for target in targets:
-                    if target.target_code:
-                        self.not_together[frozenset((code, target.target_code))] = target.comment
-        # Code -> the codes a CPT rule pairs it with, so that pairs under no rule are skipped cheaply.
-        self.rule_partners: dict[str, set[str]] = defaultdict(set)
-        for pair in (*self.combined, *self.not_together):
-            if len(pair) == 2:
-                first, second = pair
-                self.rule_partners[first].add(second)
-                self.rule_partners[second].add(first)
-        self.rule_partners = dict(self.rule_partners)
-        self.combined_canonical = combined.canonical if combined is not None else None
-        self.together_canonical = together.canonical if together is not None else None
+        self._regions = BoundedCache("bundling-regions", CODE_MEMO_BYTES, sizeof=approximate_entry_size)
+        self.maps_used: list[str] = list(self.content.maps_used)
+        self.family_of = self.content.family_of
+        self.family_codes = frozenset(self.family_of)
+        self.modifier_rules: dict[str, ModifierRule] = self.content.modifiers
+        self.rule_canonicals = [
+            c for c in (self.content.instructions_canonical, self.content.modifier_canonical) if c
+        ]
 
     # --- terminology checks -------------------------------------------------------------------
 
@@ -164,16 +194,16 @@ class BundlingChecker:
     def _find_code_issues(self, system: str | None, code: str) -> list[tuple[str, str, str]]:
         check = check_coding(self.registry, CodingInput(system, code), ValidationOptions())
         fragment = check.code_system is not None and check.code_system.content == "fragment"
-        cached = []
+        found = []
         for issue in check.issues:
             if issue.severity not in ("error", "warning"):
                 continue
             severity = issue.severity
             # A fragment cannot say a code does not exist: the code may be in another fragment.
-            if severity == "error" and fragment and issue.tx_code == "invalid-code":
-                severity = "warning"
-            cached.append((severity, issue.text, issue.tx_code or ""))
-        return cached
+            if fragment and issue.tx_code == "invalid-code":
+                severity = "information"
+            found.append((severity, issue.text, issue.tx_code or ""))
+        return found
 
     def _modifier_issue(self, system: str | None, code: str) -> tuple[str, str] | None:
         find = partial(self._find_modifier_issue, system, code)
@@ -182,26 +212,32 @@ class BundlingChecker:
     def _find_modifier_issue(self, system: str | None, code: str) -> tuple[str, str] | None:
         url = system or CPT
         code_system = self.registry.find("CodeSystem", url)
-        problem: tuple[str, str] | None = None
         if code_system is None:
-            problem = (
+            return (
                 "error",
                 f"The modifier system '{url}' is not known, so modifier '{code}' cannot be checked",
             )
-        elif find_modifier(self.registry, code_system, code) is None:
-            known = code_system.find(code) is not None
-            if known:
-                problem = ("error", f"The code '{code}' is not a modifier ({code_system.canonical})")
-            elif code_system.content == "fragment":
-                problem = (
-                    "warning",
-                    f"Unknown modifier '{code}' in the CodeSystem '{code_system.canonical}' - note that the "
-                    "code system is labeled as a fragment, so the modifier may be valid in some other "
-                    "fragment",
-                )
-            else:
-                problem = ("error", f"Unknown modifier '{code}' in the CodeSystem '{code_system.canonical}'")
-        return problem
+        if find_modifier(self.registry, code_system, code) is not None:
+            return None
+        if code_system.find(code) is not None:
+            return ("error", f"The code '{code}' is not a modifier ({code_system.canonical})")
+        if code_system.content == "fragment":
+            return (
+                "information",
+                f"Unknown modifier '{code}' in the CodeSystem '{code_system.canonical}' - note that the "
+                "code system is labeled as a fragment, so the modifier may be valid in some other fragment",
+            )
+        return ("error", f"Unknown modifier '{code}' in the CodeSystem '{code_system.canonical}'")
+
+    def _region(self, code: str) -> str | None:
+        """Return the CPT body-region property of a code (None when the CPT content has none)."""
+        return self._regions.get_or_compute(code, partial(self._find_region, code))
+
+    def _find_region(self, code: str) -> str | None:
+        cpt = self.registry.find("CodeSystem", CPT)
+        concept = cpt.find(code) if cpt is not None else None
+        values = concept.property_values("body-region") if concept is not None else []
+        return str(values[0]) if values else None
 
     def _terminology(self, lines: list[Line], findings: list[Finding]) -> None:
         for line in lines:
@@ -216,6 +252,7 @@ class BundlingChecker:
                         line.date,
                         codes=[line.code],
                         sources=["terminology: CodeSystem validation"],
+                        appealable=False if severity == "error" else None,
                         suggestion=Suggestion(
                             "review", f"Check the code on line {line.number}", [line.number]
                         )
@@ -236,14 +273,206 @@ class BundlingChecker:
                             line.date,
                             codes=[line.code, modifier.code],
                             sources=["terminology: CodeSystem validation"],
+                            appealable=False if problem[0] == "error" else None,
                         )
                     )
 
-    # --- pair rules ---------------------------------------------------------------------------
+    # --- grouping -----------------------------------------------------------------------------
 
-    def _duplicates(self, group: list[Line], findings: list[Finding]) -> None:
+    def _groups(self, lines: list[Line], setting: str) -> list[_Group]:
+        """Split the lines into the groups the edits apply to (lines in number order in each)."""
+        buckets: dict[tuple[str, str], list[Line]] = {}
+        if setting == "outpatient":
+            # The hospital is the provider: its whole claim is one group per date (I/OCE).
+            for line in lines:
+                key = (line.date, line.claim)
+                found = buckets.get(key)
+                if found is None:
+                    buckets[key] = [line]
+                else:
+                    found.append(line)
+            return [_Group(day, group, FACILITY_CLAIM) for (day, _claim), group in sorted(buckets.items())]
+        sole = None
+        if any(line.provider is None and line.claim_provider is None for line in lines):
+            sole = self._sole_providers(lines)
+        for line in lines:
+            provider = line.provider or line.claim_provider
+            if provider is None and sole is not None:
+                # A line without a rendering provider is the claim's: the one its other lines name.
+                provider = sole.get(line.claim)
+            # Lines of a claim that names no provider at all are that claim's, whoever it is.
+            key = (line.date, provider) if provider is not None else (line.date, "\0" + line.claim)
+            found = buckets.get(key)
+            if found is None:
+                buckets[key] = [line]
+            else:
+                found.append(line)
+        return [
+            _Group(day, group, RENDERING_PROVIDER, None if provider.startswith("\0") else provider)
+            for (day, provider), group in sorted(buckets.items())
+        ]
+
+    @staticmethod
+    def _sole_providers(lines: list[Line]) -> dict[str, str]:
+        """Return claim -> its rendering provider, for claims whose lines name exactly one."""
+        named: dict[str, set[str]] = {}
+        for line in lines:
+            provider = line.provider or line.claim_provider
+            if provider is not None:
+                named.setdefault(line.claim, set()).add(provider)
+        return {claim: next(iter(found)) for claim, found in named.items() if len(found) == 1}
+
+    # --- modifiers ----------------------------------------------------------------------------
+
+    def _refusal(
+        self, rule: ModifierRule, line: Line, other: Line, group: _Group, setting: str
+    ) -> str | None:
+        """Say why a modifier on ``line`` does not bypass an edit with ``other``; None if it does."""
+        code = rule.code
+        conflicts = rule.same_line_conflicts.intersection(line.modifier_codes)
+        if conflicts:
+            return (
+                f"{_listed(sorted({code, *conflicts}))} are both on line {line.number}: reporting 59 "
+                "and an X{EPSU} modifier on one line is incorrect (CR8863), so neither bypasses"
+            )
+        if rule.setting is not None and rule.setting != setting:
+            return (
+                f"{code} applies to {_SETTING_NAMES[rule.setting]} claims only, not {_SETTING_NAMES[setting]}"
+            )
+        kinds = self.content.kinds_of(line.code)
+        if rule.applies_to and kinds and not kinds & rule.applies_to:
+            return (
+                f"{code} applies to {self._kind_names(rule.applies_to)} only, and {line.code} is "
+                f"{self._kind_names(kinds)}"
+            )
+        if rule.not_for and kinds & rule.not_for:
+            return f"{code} is not used on {self._kind_names(kinds & rule.not_for)}"
+        if rule.anatomic:
+            if code in other.modifier_codes:
+                return f"{code} is on both line {line.number} and line {other.number}: the same site"
+            region = self._region(line.code)
+            sites = self.content.region_sites.get(region) if region is not None else None
+            if sites is not None and rule.anatomic_site not in sites:
+                site = (rule.anatomic_site or "").replace("-", " ")
+                return f"{code} names a {site} site, which does not fit {line.code} ({region} spine)"
+        if rule.circumstance == "different-practitioner":
+            if setting == "practitioner":
+                who = group.provider or "the claim's rendering provider"
+                return f"{code} says a different practitioner, but both lines are rendered by {who}"
+            if line.provider is not None and line.provider == other.provider:
+                return (
+                    f"{code} says a different practitioner, but both lines are performed by {line.provider}"
+                )
+        return None
+
+    def _kind_names(self, kinds) -> str:
+        names = {
+            "evaluation-management": "an E/M service",
+            "anesthesia": "an anesthesia service",
+            "surgery": "a procedure (CPT surgery section)",
+            "radiology": "a radiology service",
+            "pathology-laboratory": "a laboratory test",
+            "medicine": "a medicine service",
+        }
+        return " or ".join(names.get(k, k) for k in sorted(kinds))
+
+    def _line_bypass(self, line: Line, other: Line, group: _Group, setting: str, verdict: _Bypass) -> bool:
+        """Look for a modifier on ``line`` that bypasses an edit with ``other``; note those that do not."""
+        for modifier in line.modifiers:
+            rule = self.modifier_rules.get(modifier.code)
+            if rule is None or not rule.ncci_associated:
+                continue
+            refusal = self._refusal(rule, line, other, group, setting)
+            if refusal is None:
+                verdict.modifier, verdict.owner = modifier, line
+                return True
+            verdict.refused.append(f"modifier {refusal}")
+        return False
+
+    def _bypass(self, col1: Line, col2: Line, group: _Group, setting: str) -> _Bypass:
+        """Judge the modifiers of a pair (column 2 first: the modifier usually sits there)."""
+        verdict = _Bypass()
+        if col2.modifiers and self._line_bypass(col2, col1, group, setting, verdict):
+            return verdict
+        if col1.modifiers:
+            self._line_bypass(col1, col2, group, setting, verdict)
+        return verdict
+
+    def _reasons(
+        self, kind: str | None, lines: list[Line], setting: str, reasons: tuple[str, ...] | None = None
+    ) -> list[str]:
+        """Return the override reasons a card may offer: the rule's, less those the lines contradict."""
+        offered = self.content.reasons_for.get(kind, ()) if reasons is None else reasons
+        if offered and "different-practitioner" in offered:
+            performers = {line.provider for line in lines}
+            # Offered only when the orders do not already name one performer for all of them.
+            if None not in performers and (setting == "practitioner" or len(performers) == 1):
+                offered = tuple(r for r in offered if r != "different-practitioner")
+        return list(offered)
+
+    # --- per line -----------------------------------------------------------------------------
+
+    def _units(self, group: _Group, findings: list[Finding]) -> bool:
+        """Check the units of each line; return whether a line carries 26 or TC (for the PC/TC rule)."""
+        components = False
+        for line in group.lines:
+            quantity = line.quantity
+            if quantity <= 0 or not quantity.is_integer():
+                findings.append(
+                    group.finding(
+                        "units",
+                        "error",
+                        f"Line {line.number}: {_units(quantity)} units of {line.code} is not a number of "
+                        "services: units are whole positive numbers, so the line cannot be paid as reported",
+                        [line],
+                        expressions=[line.quantity_path or line.code_path],
+                        codes=[line.code],
+                        units=quantity,
+                        appealable=False,
+                        sources=[_UNITS_SOURCE],
+                        suggestion=Suggestion(
+                            "review",
+                            f"Report the units of line {line.number} as a whole number",
+                            [line.number],
+                        ),
+                    )
+                )
+                continue
+            if not line.modifiers:
+                continue
+            for modifier in line.modifiers:
+                if modifier.code in PCTC:
+                    components = True
+                rule = self.modifier_rules.get(modifier.code)
+                if rule is None or rule.units_per_line is None or quantity == rule.units_per_line:
+                    continue
+                allowed = rule.units_per_line
+                findings.append(
+                    group.finding(
+                        "units",
+                        "error",
+                        f"Line {line.number}: {line.code}-{modifier.code} with {_units(quantity)} units; "
+                        f"a line with modifier {modifier.code} carries {allowed} unit ({rule.definition})",
+                        [line],
+                        expressions=[line.quantity_path or line.code_path, modifier.path],
+                        codes=[line.code, modifier.code],
+                        units=quantity,
+                        appealable=False,
+                        rationale=_cite(rule.sources),
+                        sources=[self.content.modifier_canonical or "ncci-modifier-rules"],
+                        suggestion=Suggestion(
+                            "reduce-units",
+                            f"Report {allowed} unit on line {line.number}",
+                            [line.number],
+                            units=float(allowed),
+                        ),
+                    )
+                )
+        return components
+
+    def _duplicates(self, group: _Group, setting: str, findings: list[Finding]) -> None:
         seen: dict[tuple, Line] = {}
-        for line in group:
+        for line in group.lines:
             # The same modifiers in any order make the same line (most lines have none).
             key = (line.code, tuple(sorted(line.modifier_codes)) if line.modifiers else ())
             first = seen.get(key)
@@ -251,164 +480,418 @@ class BundlingChecker:
                 seen[key] = line
                 continue
             findings.append(
-                Finding(
+                group.finding(
                     "duplicate-line",
-                    "warning",
+                    "error",
                     f"Line {line.number} repeats line {first.number} ({line.code}"
                     + (":" + ":".join(line.modifier_codes) if line.modifiers else "")
-                    + f", same provider, {line.date}); if the service was not repeated remove it, otherwise "
-                    "report a repeat-procedure modifier (76, 77, 91) or the units on one line",
+                    + f") {group.who}: a duplicate line is denied; if the service was not repeated remove "
+                    "it, otherwise report a repeat-procedure modifier (76, 77) or the units on one line",
                     [first, line],
-                    [first.code_path, line.code_path],
-                    line.date,
                     codes=[line.code],
-                    sources=["CMS claims processing: duplicate line items"],
+                    appealable=True,
+                    sources=[_DUPLICATE_SOURCE],
                     suggestion=Suggestion("remove", f"Remove line {line.number}", [line.number]),
+                    override_reasons=self._reasons("duplicate-line", [first, line], setting),
                 )
             )
 
-    def _combined(self, a: Line, b: Line, codes: frozenset, findings: list[Finding]) -> None:
-        for code, display, comment in self.combined.get(codes, ()):
-            first, second = (a, b) if a.number <= b.number else (b, a)
-            shown = f"{code} ({display})" if display else code
-            findings.append(
-                Finding(
-                    "combined-code",
-                    "error",
-                    f"{first.code} (line {first.number}) and {second.code} (line {second.number}) "
-                    "by the same "
-                    f"provider on {a.date} are the components of {shown}: report {code} instead",
-                    [first, second],
-                    [first.code_path, second.code_path],
-                    a.date,
-                    codes=[first.code, second.code, code],
-                    rationale=comment,
-                    sources=[self.combined_canonical] if self.combined_canonical else [],
-                    suggestion=Suggestion(
-                        "replace",
-                        f"Replace lines {first.number} and {second.number} with {code}",
-                        [first.number, second.number],
-                        code,
-                        CPT,
-                    ),
-                )
-            )
+    # --- CPT instructions ---------------------------------------------------------------------
 
-    @staticmethod
-    def _governing(rows: list[tuple], day: int) -> tuple | None:
-        applicable = [r for r in rows if r[3] <= day <= r[4] and r[5] != 9]
-        if len(applicable) < 2:  # most pairs have one row in force: nothing to rank
-            return applicable[0] if applicable else None
-        # Indicator 0 is the stricter edit; among equals, the most recent row is the one in force.
-        return min(applicable, key=lambda r: (r[5] != 0, -r[3], r[0], r[1]))
+    def _instruction_fixes(
+        self, group: _Group, governing: dict[frozenset, PtpRow], setting: str, findings: list[Finding]
+    ) -> list[_Fix]:
+        """Find, per family, the fewest codes that describe the group's lines (repeats are duplicates)."""
+        by_family: dict[str, dict[str, Line]] = {}
+        family_of = self.family_of
+        for line in group.lines:
+            family = family_of.get(line.code)
+            if family is not None:
+                by_family.setdefault(family.code, {}).setdefault(line.code, line)
+        fixes = []
+        for family_code, firsts in by_family.items():
+            if len(firsts) < 2:
+                continue
+            family = self.content.families[family_code]
+            fix = self._family_fix(family, list(firsts.values()), group, governing, setting, findings)
+            if fix is not None:
+                fixes.append(fix)
+        return fixes
 
-    def _pair(
+    def _family_fix(
         self,
-        a: Line,
-        b: Line,
-        rows: list[tuple],
-        edits: _DayEdits | None,
+        family: Family,
+        lines: list[Line],
+        group: _Group,
+        governing: dict[frozenset, PtpRow],
+        setting: str,
+        findings: list[Finding],
+    ) -> _Fix | None:
+        session: list[Line] = []
+        separate: list[tuple[Line, _Bypass]] = []
+        refused: list[str] = []
+        for line in lines:
+            others = [other for other in lines if other is not line]
+            verdict = _Bypass()
+            apart = bool(line.modifiers) and all(
+                self._line_bypass(line, other, group, setting, verdict)
+                and getattr(governing.get(frozenset((line.code, other.code))), "indicator", 1) != 0
+                for other in others
+            )
+            if apart:
+                separate.append((line, verdict))
+            else:
+                session.append(line)
+                refused.extend(dict.fromkeys(verdict.refused))
+        codes = [line.code for line in session]
+        best = family.best(codes) if len(session) > 1 else tuple(codes)
+        fix = None
+        if set(best) != set(codes):
+            kept = [line for line in session if line.code in best]
+            covered = [line for line in session if line.code not in best]
+            new = [code for code in best if code not in codes]
+            fix = _Fix(family, kept, covered, new, refused)
+        for line, verdict in separate:
+            self._separate_session(family, line, verdict, best, session, group, setting, findings)
+        return fix
+
+    def _separate_session(
+        self,
+        family: Family,
+        line: Line,
+        verdict: _Bypass,
+        best: tuple[str, ...],
+        session: list[Line],
+        group: _Group,
+        setting: str,
         findings: list[Finding],
     ) -> None:
-        """Apply the pair rules to two lines; ``rows`` are the PTP rows between their codes."""
-        if a.code == b.code:
+        """Report a line a valid modifier keeps out of the session, when it would otherwise combine."""
+        together = {*best, line.code}
+        combined = family.best(together)
+        if not session or set(combined) == together:
             return
-        together = frozenset((a.code, b.code))
-        self._combined(a, b, together, findings)
-        cpt_rule = together in self.not_together
-        row = self._governing(rows, edits.day) if edits is not None and rows else None
-        if row is None and not cpt_rule:
-            return
-        edition = edits.edition if edits is not None else None
-        if row is not None:
-            col1, col2 = (a, b) if row[0] == a.code else (b, a)
+        modifier = verdict.modifier
+        assert modifier is not None
+        rule = self.modifier_rules[modifier.code]
+        others = [other for other in session if other.code in best] or session
+        new = [code for code in combined if code not in together]
+        would = f"would be reported as {' + '.join(combined)}" if new else "are not reported together"
+        reasons = [rule.override_reason] if rule.override_reason else []
+        findings.append(
+            group.finding(
+                "combined-code" if new else "not-reported-together",
+                "warning",
+                f"{_shown(line)} and {_listed([_shown(o) for o in others])} {group.who} {would} in one "
+                f"session (CPT instruction, {family.title}); modifier {modifier.code} on line {line.number} "
+                f"says {rule.asserts}, so they are reported apart: the record must document it",
+                sorted([line, *others], key=line_number),
+                expressions=[modifier.path, line.code_path],
+                codes=[line.code, *(o.code for o in others)],
+                bypass_modifier=modifier.code,
+                rationale=f"{family.instruction} Sources: {_cite(family.sources)}; modifier {modifier.code}: "
+                + _cite(rule.sources),
+                sources=[*self.rule_canonicals],
+                suggestion=Suggestion(
+                    "review",
+                    f"Keep the documentation that supports modifier {modifier.code} on line {line.number}",
+                    [line.number],
+                ),
+                override_reasons=reasons,
+            )
+        )
+
+    def _fix_finding(self, fix: _Fix, group: _Group, setting: str) -> Finding:
+        family = fix.family
+        lines = fix.lines
+        codes = [line.code for line in lines]
+        rows = [*fix.kept, *fix.covered]
+        pctc = {m for line in rows for m in line.modifier_codes if m in PCTC}
+        # Lines that all carry the same component (26 or TC) keep it on the code that replaces them.
+        keep = (
+            sorted(pctc) if len(pctc) == 1 and all(set(line.modifier_codes) & pctc for line in rows) else []
+        )
+        covered_text = _listed([_shown(line) for line in fix.covered])
+        kept_text = _listed([_shown(line) for line in fix.kept])
+        if fix.new_codes:
+            rule = "combined-code"
+            described = " + ".join(fix.new_codes)
+            message = (
+                f"{_listed([_shown(line) for line in lines])} {group.who} describe one service, "
+                f"{described}: report {described} instead" + (f" and keep {kept_text}" if fix.kept else "")
+            )
+            suggestion = Suggestion(
+                "replace",
+                f"Replace {_lines_text(fix.covered)} with {described}" + ("-" + keep[0] if keep else ""),
+                [line.number for line in fix.covered],
+                list(fix.new_codes),
+                CPT,
+                modifiers=keep,
+            )
+            rationale_codes = [*fix.new_codes, *codes]
         else:
-            col1, col2 = (a, b) if a.number <= b.number else (b, a)
-        pair = f"{col1.code} (line {col1.number}) and {col2.code} (line {col2.number})"
-        sources: list[str] = []
-        rationale = None
-        if row is not None:
-            sources.append(edits.source)
-            rationale = row[6]
-        if cpt_rule and self.together_canonical:
-            sources.append(self.together_canonical)
-        finding = Finding(
-            "ncci-ptp" if row is not None else "not-reported-together",
+            rule = "not-reported-together"
+            message = (
+                f"{kept_text} {group.who} describes the whole service: {covered_text} "
+                f"{'is' if len(fix.covered) == 1 else 'are'} not reported with it"
+            )
+            suggestion = Suggestion(
+                "remove", f"Remove {_lines_text(fix.covered)}", [line.number for line in fix.covered]
+            )
+            rationale_codes = codes
+        message += f" (CPT instruction, {family.title})"
+        if fix.refused:
+            message += "; " + "; ".join(fix.refused) + ", so it does not make a separate service"
+        sources = [*self.rule_canonicals[:1]]
+        for pair_map in self._pair_maps(codes, fix.new_codes):
+            if pair_map not in sources:
+                sources.append(pair_map)
+        rationale = f"{family.instruction} Sources: " + _cite(
+            s for code in dict.fromkeys(rationale_codes) for s in family.sources_of.get(code, ())
+        )
+        for ncci in fix.ncci:
+            message += (
+                f"; NCCI PTP edit {ncci.codes[0]}/{ncci.codes[1]} (modifier indicator "
+                f"{ncci.modifier_indicator}) also applies"
+            )
+            sources.extend(s for s in ncci.sources if s not in sources)
+        return group.finding(
+            rule,
             "error",
-            "",
-            [col1, col2],
-            [col2.code_path, col1.code_path],
-            a.date,
-            col1 if row else None,
-            col2 if row else None,
+            message,
+            lines,
+            codes=[*codes, *fix.new_codes],
+            appealable=False,
             rationale=rationale,
             sources=sources,
+            suggestion=suggestion,
+            override_reasons=self._reasons("", lines, setting, family.override_reasons),
+        )
+
+    def _pair_maps(self, codes: list[str], new_codes: list[str]) -> list[str]:
+        pair_maps = self.content.pair_maps
+        found = []
+        for i, first in enumerate(codes):
+            for second in codes[i + 1 :]:
+                canonical = pair_maps.get(frozenset((first, second)))
+                if canonical and canonical not in found:
+                    found.append(canonical)
+        return found
+
+    # --- NCCI PTP -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _governing(rows: list[PtpRow], day: int) -> dict[frozenset, PtpRow]:
+        """Return, per code pair, the row in force on the day (either column order)."""
+        by_pair: dict[frozenset, list[PtpRow]] = {}
+        for row in rows:
+            if row.in_force(day):
+                by_pair.setdefault(frozenset((row.column1, row.column2)), []).append(row)
+        governing = {}
+        for pair, applicable in by_pair.items():
+            # Indicator 0 is the stricter edit; among equals, the most recent row is the one in force.
+            governing[pair] = (
+                applicable[0]
+                if len(applicable) == 1
+                else min(applicable, key=lambda r: (r.indicator != 0, -r.effective, r.column1, r.column2))
+            )
+        return governing
+
+    def _ptp(
+        self,
+        group: _Group,
+        governing: dict[frozenset, PtpRow],
+        edits: _DayEdits,
+        setting: str,
+        fixes: list[_Fix],
+        findings: list[Finding],
+    ) -> None:
+        by_code: dict[str, list[Line]] = {}
+        for line in group.lines:
+            found = by_code.get(line.code)
+            if found is None:
+                by_code[line.code] = [line]
+            else:
+                found.append(line)
+        fix_of = {line.number: fix for fix in fixes for line in (*fix.kept, *fix.covered)}
+        for row in governing.values():
+            for col2 in by_code[row.column2]:
+                col1, verdict = self._column1_for(by_code[row.column1], col2, row, group, setting)
+                finding = self._ptp_finding(col1, col2, row, verdict, edits, group, setting)
+                fix = fix_of.get(col1.number)
+                if fix is None or fix is not fix_of.get(col2.number) or finding.severity != "error":
+                    findings.append(finding)
+                elif not fix.new_codes and col1 in fix.kept and col2 in fix.covered:
+                    # The NCCI edit governs the pair: it says the same, with the payer's indicator.
+                    fix.covered.remove(col2)
+                    finding.message += (
+                        f"; the CPT instruction also says {col1.code} describes the whole service"
+                    )
+                    finding.sources.extend(self.rule_canonicals[:1])
+                    finding.sources.extend(self._pair_maps([col1.code, col2.code], []))
+                    findings.append(finding)
+                else:
+                    fix.ncci.append(finding)
+
+    def _column1_for(
+        self, candidates: list[Line], col2: Line, row: PtpRow, group: _Group, setting: str
+    ) -> tuple[Line, _Bypass]:
+        """Pick the column 1 line the column 2 line is denied with (else the first it is bypassed with)."""
+        if row.indicator == 0 or len(candidates) == 1:
+            col1 = candidates[0]
+            return col1, (self._bypass(col1, col2, group, setting) if row.indicator == 1 else _Bypass())
+        chosen: tuple[Line, _Bypass] | None = None
+        seen: set[tuple] = set()
+        for col1 in candidates:
+            signature = (col1.modifier_codes, col1.provider)
+            if signature in seen:  # lines alike fare alike: linear in the lines, not in their pairs
+                continue
+            seen.add(signature)
+            verdict = self._bypass(col1, col2, group, setting)
+            if verdict.modifier is None:
+                return col1, verdict
+            chosen = chosen or (col1, verdict)
+        assert chosen is not None
+        return chosen
+
+    def _ptp_finding(
+        self,
+        col1: Line,
+        col2: Line,
+        row: PtpRow,
+        verdict: _Bypass,
+        edits: _DayEdits,
+        group: _Group,
+        setting: str,
+    ) -> Finding:
+        edition = edits.edition
+        pair = f"{_shown(col1)} and {_shown(col2)}"
+        dates = f"effective {ncci_date_text(row.effective)}, deletion {ncci_date_text(row.deletion)}"
+        finding = group.finding(
+            "ncci-ptp",
+            "error",
+            "",
+            [col1, col2] if col1.number < col2.number else [col2, col1],
+            expressions=[col2.code_path, col1.code_path],
+            column1=col1,
+            column2=col2,
+            modifier_indicator=str(row.indicator),
+            rationale=row.rationale,
+            sources=[edits.source],
             codes=[col1.code, col2.code],
         )
-        both = "; the CPT instruction also says they are not reported together" if row and cpt_rule else ""
-        if row is not None:
-            indicator = row[5]
-            finding.modifier_indicator = str(indicator)
-            dates = f"effective {_date_text(row[3])}, deletion {_date_text(row[4])}"
-            bypass = _first_modifier(col2, col1, BYPASS_MODIFIERS) if indicator != 0 else None
-            if indicator == 0:
-                finding.message = (
-                    f"NCCI PTP edit {edition.name}: {col2.code} is not payable with {col1.code} for {pair} "
-                    f"on {a.date} ({dates}); modifier indicator 0: no modifier bypasses this edit{both}"
-                )
-                finding.suggestion = Suggestion("remove", f"Remove line {col2.number}", [col2.number])
-            elif bypass is not None:
-                owner = col2 if bypass in col2.modifiers else col1
-                finding.severity = "information"
-                finding.bypass_modifier = bypass.code
-                finding.expressions = [bypass.path, col2.code_path]
-                finding.message = (
-                    f"NCCI PTP edit {edition.name} for {pair} on {a.date} ({dates}, modifier indicator 1) "
-                    f"is bypassed by modifier {bypass.code} on line {owner.number}; the record must document "
-                    f"a distinct service{both}"
-                )
-                finding.suggestion = Suggestion(
-                    "review", f"Keep the documentation that supports modifier {bypass.code}", [owner.number]
-                )
-            else:
-                finding.message = (
-                    f"NCCI PTP edit {edition.name}: {col2.code} is bundled into {col1.code} for {pair} on "
-                    f"{a.date} ({dates}); modifier indicator 1 and no NCCI-associated modifier on either "
-                    f"line{both}"
-                )
-                finding.suggestion = Suggestion(
-                    "remove",
-                    f"Remove line {col2.number}, or append an NCCI-associated modifier (e.g. XS, XU, 59) "
-                    "if the services were distinct",
-                    [col2.number],
-                )
-            if cpt_rule:
-                finding.rule = "ncci-ptp"
-                finding.codes = [col1.code, col2.code]
+        refused = "; ".join(dict.fromkeys(verdict.refused))
+        if row.indicator == 0:
+            finding.appealable = False
+            finding.message = (
+                f"NCCI PTP edit {edition.name}: {col2.code} is not payable with {col1.code} for {pair} "
+                f"{group.who} ({dates}); modifier indicator 0: no modifier bypasses this edit"
+            )
+            finding.suggestion = Suggestion("remove", f"Remove line {col2.number}", [col2.number])
+        elif verdict.modifier is not None:
+            owner = verdict.owner
+            assert owner is not None
+            rule = self.modifier_rules[verdict.modifier.code]
+            finding.severity = "warning"
+            finding.bypass_modifier = verdict.modifier.code
+            finding.expressions = [verdict.modifier.path, col2.code_path]
+            finding.message = (
+                f"NCCI PTP edit {edition.name} for {pair} {group.who} ({dates}, modifier indicator 1) "
+                f"is bypassed by modifier {verdict.modifier.code} on line {owner.number}; the claim passes "
+                f"the edit, and the record must document {rule.asserts}"
+            )
+            finding.rationale = f"{row.rationale}; modifier {verdict.modifier.code}: {_cite(rule.sources)}"
+            finding.sources.extend(self.rule_canonicals[1:])
+            finding.suggestion = Suggestion(
+                "review",
+                f"Keep the documentation that supports modifier {verdict.modifier.code}",
+                [owner.number],
+            )
+            finding.override_reasons = [rule.override_reason] if rule.override_reason else []
         else:
-            distinct = _first_modifier(col2, col1, DISTINCT_SERVICE_MODIFIERS)
-            note = self.not_together[together]
-            finding.rationale = note
-            if distinct is not None:
-                finding.severity = "warning"
-                finding.bypass_modifier = distinct.code
-                finding.message = (
-                    f"CPT instruction: {pair} are not reported together on {a.date}; modifier "
-                    f"{distinct.code} is present, so the documentation must show truly separate services"
+            finding.appealable = True
+            finding.message = (
+                f"NCCI PTP edit {edition.name}: {col2.code} is bundled into {col1.code} for {pair} "
+                f"{group.who} ({dates}); modifier indicator 1 and "
+                + (
+                    f"no modifier bypasses it ({refused})"
+                    if refused
+                    else "no NCCI-associated modifier on either line"
                 )
-                finding.suggestion = Suggestion(
-                    "review", "Confirm the documentation shows separate services", [col1.number, col2.number]
-                )
-            else:
-                finding.message = f"CPT instruction: {pair} are not reported together on {a.date}"
-                finding.suggestion = Suggestion("remove", f"Remove line {col2.number}", [col2.number])
-        findings.append(finding)
+            )
+            if refused:
+                finding.sources.extend(self.rule_canonicals[1:])
+            finding.suggestion = Suggestion(
+                "remove",
+                f"Remove line {col2.number}, or append an NCCI-associated modifier that fits "
+                "(e.g. XE, XS, XU) if the services were distinct",
+                [col2.number],
+            )
+            finding.override_reasons = self._reasons("ncci-ptp-indicator-1", [col1, col2], setting)
+        return finding
 
-    def _mue(self, group: list[Line], codes: list[str], edition: Edition, findings: list[Finding]) -> None:
+    # --- PC/TC --------------------------------------------------------------------------------
+
+    def _pctc(self, group: _Group, findings: list[Finding]) -> None:
+        split: dict[str, dict[str, list[Line]]] = {}
+        for line in group.lines:
+            present = [m for m in PCTC if m in line.modifier_codes] if line.modifiers else []
+            if len(present) > 1:
+                continue
+            split.setdefault(line.code, {}).setdefault(present[0] if present else "", []).append(line)
+        source = self.content.modifiers.get("26")
+        for code, parts in split.items():
+            professional, technical, whole = parts.get("26"), parts.get("TC"), parts.get("")
+            if not (professional or technical) or not (whole or (professional and technical)):
+                continue
+            components = [lines[0] for lines in (professional, technical) if lines]
+            if whole:
+                message = (
+                    f"{_shown(whole[0])} is the global {code}, which includes both components: "
+                    f"{_listed([_shown(c) for c in components])} {group.who} "
+                    f"{'repeats' if len(components) == 1 else 'repeat'} part of it"
+                )
+                suggestion = Suggestion(
+                    "remove", f"Remove {_lines_text(components)}", [c.number for c in components]
+                )
+                lines = sorted([whole[0], *components], key=line_number)
+            else:
+                message = (
+                    f"{_listed([_shown(c) for c in components])} {group.who}: one provider performing "
+                    f"both the professional and the technical component reports the global {code} "
+                    "(no 26 or TC)"
+                )
+                suggestion = Suggestion(
+                    "replace",
+                    f"Replace {_lines_text(components)} with {code}",
+                    [c.number for c in components],
+                    [code],
+                    components[0].system or CPT,
+                )
+                lines = components
+            findings.append(
+                group.finding(
+                    "pc-tc",
+                    "error",
+                    message,
+                    lines,
+                    codes=[code],
+                    appealable=False,
+                    rationale=_cite(source.sources) if source is not None else None,
+                    sources=self.rule_canonicals[1:],
+                    suggestion=suggestion,
+                )
+            )
+
+    # --- MUE ----------------------------------------------------------------------------------
+
+    def _mue(
+        self, group: _Group, codes: list[str], edition: Edition, setting: str, findings: list[Finding]
+    ) -> None:
         """Apply the MUE table to one group; ``codes`` are the group's distinct codes, sorted."""
         table = self.index.mue_table(edition)
         by_code: dict[str, list[Line]] = {}
-        for line in group:
+        for line in group.lines:
             code = line.code
             if code in table:
                 same = by_code.get(code)
@@ -423,96 +906,81 @@ class BundlingChecker:
             lines = by_code.get(code)
             if lines is None:
                 continue
-            value, mai, rationale = table[code]
-            if mai == 1:
+            row = table[code]
+            if row.mai == 1:  # a line edit: each line on its own
                 for line in lines:
-                    if line.quantity > value:
+                    if line.quantity > row.value:
                         findings.append(
-                            Finding(
-                                "mue",
-                                "error",
-                                f"Line {line.number}: {_units(line.quantity)} units of {code} "
-                                "exceed the MUE of "
-                                f"{value} per line ({MAI_TEXT[mai]})",
-                                [line],
-                                [line.quantity_path or line.code_path],
-                                line.date,
-                                mue_value=value,
-                                mai=mai,
-                                units=line.quantity,
-                                rationale=rationale,
-                                sources=[source],
-                                codes=[code],
-                                suggestion=Suggestion(
-                                    "reduce-units",
-                                    f"Report at most {value} units on line {line.number}",
-                                    [line.number],
-                                    units=value,
-                                ),
-                            )
+                            self._mue_finding(group, code, [line], line.quantity, row, source, setting)
                         )
                 continue
-            # Most codes sit on one line: no comprehension to build for their sum.
+            # A date-of-service edit: the units of the group's lines add up. Most codes sit on one line.
             total = lines[0].quantity if len(lines) == 1 else sum([line.quantity for line in lines])
-            if total <= value:
-                continue
-            severity = "error" if mai == 2 else "warning"
-            tail = (
-                "a policy limit that documentation cannot overturn"
-                if mai == 2
-                else "medically unlikely; documentation of medical necessity can overturn it"
+            if total > row.value:
+                findings.append(self._mue_finding(group, code, lines, total, row, source, setting))
+
+    def _mue_finding(
+        self,
+        group: _Group,
+        code: str,
+        lines: list[Line],
+        units: float,
+        row: MueRow,
+        source: str,
+        setting: str,
+    ) -> Finding:
+        value, mai = row.value, row.mai
+        # MAI 1 and 3 denials can be overturned with documentation; MAI 2 is binding policy.
+        appealable = mai != 2
+        tail = (
+            "documentation of medical necessity can overturn it on appeal"
+            if appealable
+            else "a policy limit that documentation cannot overturn"
+        )
+        if mai == 1:
+            (line,) = lines
+            what = f"Line {line.number}: {_units(units)} units of {code} exceed the MUE of {value} per line"
+            denied, scope = "the whole line is denied", f"on line {line.number}"
+        else:
+            what = (
+                f"{_units(units)} units of {code} {group.who} ({_lines_text(lines)}) exceed the MUE of "
+                f"{value} per date of service"
             )
-            findings.append(
-                Finding(
-                    "mue",
-                    severity,
-                    f"{_units(total)} units of {code} on {lines[0].date} ({_lines_text(lines)}) "
-                    "exceed the MUE of "
-                    f"{value} per date of service ({MAI_TEXT[mai]}): {tail}",
-                    list(lines),
-                    [line.quantity_path or line.code_path for line in lines],
-                    lines[0].date,
-                    mue_value=value,
-                    mai=mai,
-                    units=total,
-                    rationale=rationale,
-                    sources=[source],
-                    codes=[code],
-                    suggestion=Suggestion(
-                        "reduce-units" if mai == 2 else "review",
-                        f"Report at most {value} units of {code} for this date"
-                        + ("" if mai == 2 else ", or keep documentation of medical necessity"),
-                        [line.number for line in lines],
-                        units=value,
-                    ),
-                )
-            )
+            denied, scope = "the lines are denied", f"of {code} for this date"
+        kind = _MUE_REASONS.get(mai)
+        return group.finding(
+            "mue",
+            "error",
+            f"{what} ({MAI_TEXT[mai]}): {denied}; {tail}",
+            list(lines),
+            expressions=[line.quantity_path or line.code_path for line in lines],
+            mue_value=value,
+            mai=mai,
+            units=units,
+            appealable=appealable,
+            rationale=row.rationale,
+            sources=[source],
+            codes=[code],
+            suggestion=Suggestion(
+                "reduce-units",
+                f"Report at most {value} units {scope}"
+                + (", or appeal with documentation of medical necessity" if appealable else ""),
+                [line.number for line in lines],
+                units=float(value),
+            ),
+            override_reasons=self._reasons(kind, lines, setting),
+        )
 
     # --- entry point --------------------------------------------------------------------------
 
-    def check(self, lines: list[Line], options: CheckOptions | None = None) -> CheckResult:
-        """Check lines; return the findings in a deterministic order and what was consulted."""
-        options = options or CheckOptions()
-        if options.edition is not None and (problem := edition_name_problem(options.edition)):
-            raise InvalidRequest(problem, expression="edition")
-        if options.edition is not None and not any(
-            e.name == options.edition for e in self.index.editions("ptp", options.setting)
-        ):
-            raise NotFound(
-                f"No {options.setting} NCCI PTP edition '{options.edition}' is imported", expression="edition"
-            )
-        findings: list[Finding] = []
-        lines = sorted(lines, key=line_number)
-        self._terminology(lines, findings)
-        used: dict[int, Edition] = {}
-        groups: dict[tuple, list[Line]] = defaultdict(list)
-        for line in lines:
-            groups[(line.date, line.provider or "")].append(line)
+    def _editions(
+        self, lines: list[Line], options: CheckOptions, findings: list[Finding], used: dict[int, Edition]
+    ) -> tuple[dict[str, _DayEdits], dict[str, Edition | None]]:
+        """Pick the PTP edition and MUE table for each date; warn for dates none covers."""
         dates = sorted({line.date for line in lines})
         ptp_for: dict[str, Edition | None] = {}
         mue_for: dict[str, Edition | None] = {}
         for day in dates:
-            on_day = [line for line in lines if line.date == day]
             for kind, table, label in (("ptp", ptp_for, "NCCI edition"), ("mue", mue_for, "NCCI MUE table")):
                 name = options.edition if kind == "ptp" else None
                 edition, covers = self.index.edition_for(kind, options.setting, day, name)
@@ -535,6 +1003,7 @@ class BundlingChecker:
                         else f"no {label} covers {day}: checked against the table effective {edition.start} "
                         f"({edition.start} to {edition.end}) instead"
                     )
+                on_day = [line for line in lines if line.date == day]
                 findings.append(
                     Finding(
                         "no-edition",
@@ -550,36 +1019,54 @@ class BundlingChecker:
         day_edits = {
             day: _DayEdits(
                 edition,
-                _day(day),
+                day_number(day),
                 f"{ptp_concept_map_canonical(edition)} (NCCI PTP {edition.setting} {edition.name})",
             )
             for day, edition in ptp_for.items()
             if edition is not None
         }
-        rule_partners = self.rule_partners
-        # Groups hold their lines in number order already: they were filled from the sorted lines.
-        for (day, _provider), group in sorted(groups.items()):
-            self._duplicates(group, findings)
-            codes = sorted({line.code for line in group})
-            edits = day_edits.get(day)
-            # Code -> other code -> the PTP rows between the two (either column order, index order).
-            rows_between: dict[str, dict[str, list[tuple]]] = {}
+        return day_edits, mue_for
+
+    def check(self, lines: list[Line], options: CheckOptions | None = None) -> CheckResult:
+        """Check lines; return the findings in a deterministic order and what was consulted."""
+        options = options or CheckOptions()
+        setting = options.setting
+        if options.edition is not None and (problem := edition_name_problem(options.edition)):
+            raise InvalidRequest(problem, expression="edition")
+        if options.edition is not None and not any(
+            e.name == options.edition for e in self.index.editions("ptp", setting)
+        ):
+            raise NotFound(
+                f"No {setting} NCCI PTP edition '{options.edition}' is imported", expression="edition"
+            )
+        findings: list[Finding] = []
+        lines = sorted(lines, key=line_number)
+        self._terminology(lines, findings)
+        used: dict[int, Edition] = {}
+        day_edits, mue_for = self._editions(lines, options, findings, used)
+        family_codes = self.family_codes
+        for group in self._groups(lines, setting):
+            members = group.lines
+            components = self._units(group, findings)
+            self._duplicates(group, setting, findings)
+            codes = sorted({line.code for line in members})
+            edits = day_edits.get(group.date)
+            governing: dict[frozenset, PtpRow] = {}
             if edits is not None and len(codes) > 1:
-                for row in self.index.ptp_rows(edits.edition, codes):
-                    rows_between.setdefault(row[0], {}).setdefault(row[1], []).append(row)
-                    rows_between.setdefault(row[1], {}).setdefault(row[0], []).append(row)
-            # Pairs in the order of combinations(group, 2); most match no rule and are skipped early.
-            for i, a in enumerate(group):
-                rows_of_a = rows_between.get(a.code, {})
-                partners_of_a = rule_partners.get(a.code, ())
-                if not rows_of_a and not partners_of_a:
-                    continue
-                for b in group[i + 1 :]:
-                    pair_rows = rows_of_a.get(b.code)
-                    if pair_rows is not None or b.code in partners_of_a:
-                        self._pair(a, b, pair_rows or [], edits, findings)
-            if mue_for[day] is not None:
-                self._mue(group, codes, mue_for[day], findings)
+                governing = self._governing(self.index.ptp_rows(edits.edition, codes), edits.day)
+            fixes = []
+            if len(codes) > 1 and not family_codes.isdisjoint(codes):
+                fixes = self._instruction_fixes(group, governing, setting, findings)
+            if governing:
+                self._ptp(group, governing, edits, setting, fixes, findings)  # type: ignore[arg-type]
+            for fix in fixes:
+                if fix.covered or fix.new_codes:
+                    findings.append(self._fix_finding(fix, group, setting))
+            if components and setting == "practitioner":
+                self._pctc(group, findings)
+            mue = mue_for.get(group.date)
+            if mue is not None:
+                self._mue(group, codes, mue, setting, findings)
         findings.sort(key=Finding.sort_key)
         maps = list(self.maps_used)
         editions = sorted(used.values(), key=lambda e: (e.kind, e.setting, e.start, e.name))

@@ -1,4 +1,4 @@
-"""Bundling findings as CDS Hooks cards: summary, indicator, detail, suggestions, override reasons."""
+"""Bundling findings as CDS Hooks cards: summary, indicator from severity, one fix, override reasons."""
 
 from __future__ import annotations
 
@@ -12,35 +12,27 @@ from terminology.engine.systems import CPT, OWN_BASE
 OVERRIDE_REASONS = f"{OWN_BASE}/CodeSystem/cds-override-reason"
 SOURCE_LABEL = "Terminology service: CPT and NCCI bundling rules"
 _RULE_NAMES = {
-    "combined-code": "CPT combined code (component codes reported as one code)",
+    "combined-code": "CPT instruction: one code describes the whole service",
     "ncci-ptp": "NCCI procedure-to-procedure (PTP) edit",
     "not-reported-together": "CPT instruction: codes not reported together",
     "duplicate-line": "Duplicate order",
     "mue": "NCCI medically unlikely edit (MUE)",
+    "units": "Units of service",
+    "pc-tc": "Professional and technical components",
     "unmapped-order": "Order with no charge code",
     "unknown-code": "Code validation",
     "unknown-modifier": "Modifier validation",
     "no-edition": "NCCI edition coverage",
 }
-_RULES = frozenset({"combined-code", "ncci-ptp", "not-reported-together", "duplicate-line", "mue"})
 _SUMMARY_LIMIT = 139
 _URGENCY = {"critical": 0, "warning": 1, "info": 2}
-
-
-def bypassable(finding: Finding) -> bool:
-    """Say whether a modifier or documentation can justify keeping the orders the rule questions."""
-    if finding.rule == "ncci-ptp":
-        return finding.modifier_indicator == "1"
-    if finding.rule == "mue":
-        return finding.mai != 2
-    return finding.rule in ("not-reported-together", "duplicate-line")
+# What the payer will do decides how loud the card is (bundling.model.Finding.severity).
+_INDICATORS = {"error": "critical", "warning": "warning", "information": "info"}
 
 
 def indicator(finding: Finding) -> str:
-    """Return critical for a non-bypassable rule, warning for a bypassable one, info otherwise."""
-    if finding.severity == "information" or finding.rule not in _RULES:
-        return "info"
-    return "warning" if bypassable(finding) else "critical"
+    """Return the card indicator of a finding: critical for an error, warning for a warning, else info."""
+    return _INDICATORS.get(finding.severity, "info")
 
 
 def _short(text: str) -> str:
@@ -49,11 +41,25 @@ def _short(text: str) -> str:
 
 def _summary(finding: Finding) -> str:
     codes = finding.codes
-    if finding.rule == "combined-code":
-        return f"{codes[0]} and {codes[1]} ordered together: order {codes[2]} instead"
+    suggestion = finding.suggestion
+    line_codes = [line.code for line in finding.lines]
+    if finding.rule in ("combined-code", "not-reported-together") and finding.severity == "warning":
+        return (
+            f"{' and '.join(line_codes)} ordered apart (modifier {finding.bypass_modifier}): "
+            "documentation must support it"
+        )
+    if finding.rule == "combined-code" and suggestion is not None:
+        return f"{' and '.join(line_codes)} ordered together: order {' + '.join(suggestion.codes)} instead"
+    if finding.rule == "not-reported-together" and suggestion is not None:
+        removed = [line.code for line in finding.lines if line.number in suggestion.lines]
+        kept = [code for code in line_codes if code not in removed]
+        return (
+            f"{' and '.join(kept)} already includes {' and '.join(removed)}: "
+            f"remove the {' and '.join(removed)} order{'s' if len(removed) > 1 else ''}"
+        )
     if finding.rule == "ncci-ptp":
         col1, col2 = finding.column1, finding.column2
-        if finding.severity == "information":
+        if finding.severity == "warning":
             return (
                 f"{col2.code} with {col1.code}: NCCI edit bypassed by modifier {finding.bypass_modifier}; "
                 "documentation must support it"
@@ -64,8 +70,10 @@ def _summary(finding: Finding) -> str:
             f"{col2.code} is bundled into {col1.code} (NCCI): remove {col2.code} "
             "unless the services are distinct"
         )
-    if finding.rule == "not-reported-together":
-        return f"{codes[0]} and {codes[1]} are not reported together (CPT): remove the {codes[1]} order"
+    if finding.rule == "pc-tc":
+        return f"{codes[0]} professional and technical components ordered by one provider: order {codes[0]}"
+    if finding.rule == "units":
+        return f"{codes[0]}: the units ordered cannot be billed as they are"
     if finding.rule == "duplicate-line":
         return f"{codes[0]} is ordered twice for {finding.date}: remove the duplicate order"
     if finding.rule == "mue":
@@ -90,6 +98,9 @@ def _detail(finding: Finding, orders: dict[int, DraftOrder]) -> str:
     rows = [f"**Rule:** {_RULE_NAMES.get(finding.rule, finding.rule)}", "", finding.message]
     if finding.modifier_indicator is not None:
         rows += ["", f"**NCCI modifier indicator:** {finding.modifier_indicator}"]
+    if finding.appealable is not None:
+        can = "can" if finding.appealable else "cannot"
+        rows += ["", f"**Appeal:** documentation or an appeal {can} overturn this denial"]
     named = [orders[line.number] for line in finding.lines if line.number in orders]
     if named:
         rows += ["", "**Orders:**"]
@@ -142,46 +153,52 @@ def _delete(order: DraftOrder) -> dict:
 
 
 def _suggestions(finding: Finding, orders: dict[int, DraftOrder], registry: Registry) -> list[dict]:
+    """Return the one suggestion of the finding's fix, as actions on the orders it covers."""
     suggestion = finding.suggestion
-    if suggestion is None or finding.severity == "information":
+    if suggestion is None or suggestion.action not in ("replace", "remove"):
         return []
     targets = [orders.get(n) for n in suggestion.lines]
     if not targets or any(t is None or t.reference is None for t in targets):
         return []  # without resource ids the EHR could not apply the actions
-    if suggestion.action == "replace" and suggestion.code:
-        first = targets[0]
-        actions = [_delete(t) for t in targets]  # type: ignore[arg-type]
-        actions.append(
-            {
-                "type": "create",
-                "description": f"Order {suggestion.code} (CPT) instead",
-                "resource": _combined_order(suggestion.code, registry, first.resource),  # type: ignore[union-attr]
-            }
-        )
-        label = f"Order {suggestion.code} instead of " + " and ".join(_order_label(t) for t in targets)  # type: ignore[arg-type]
-        return [{"label": label, "uuid": str(uuid.uuid4()), "isRecommended": True, "actions": actions}]
-    if suggestion.action == "remove":
-        (target,) = targets[:1]
-        return [
-            {
-                "label": f"Remove the {_order_label(target)} order",  # type: ignore[arg-type]
-                "uuid": str(uuid.uuid4()),
-                "isRecommended": not bypassable(finding),
-                "actions": [_delete(target)],  # type: ignore[arg-type]
-            }
-        ]
-    return []
+    chosen: list[DraftOrder] = targets  # type: ignore[assignment]
+    actions = [_delete(t) for t in chosen]
+    removed = " and ".join(_order_label(t) for t in chosen)
+    if suggestion.action == "replace" and suggestion.codes:
+        template = chosen[0].resource
+        for code in suggestion.codes:
+            actions.append(
+                {
+                    "type": "create",
+                    "description": f"Order {code} (CPT) instead",
+                    "resource": _combined_order(code, registry, template),
+                }
+            )
+        label = f"Order {' + '.join(suggestion.codes)} instead of {removed}"
+    else:
+        label = f"Remove the {removed} order" + ("s" if len(chosen) > 1 else "")
+    return [
+        {
+            "label": label,
+            "uuid": str(uuid.uuid4()),
+            "isRecommended": finding.severity == "error",
+            "actions": actions,
+        }
+    ]
 
 
-def override_reasons(registry: Registry) -> list[dict]:
-    """Return the override reasons (Codings with display) from the published CodeSystem."""
+def override_reasons(registry: Registry, codes: list[str] | None = None) -> list[dict]:
+    """Return override reasons (Codings with display) from the published CodeSystem, in its order.
+
+    :param codes: the reasons to return (all when None).
+    """
     code_system = registry.find("CodeSystem", OVERRIDE_REASONS)
     if code_system is None:
         return []
+    wanted = None if codes is None else set(codes)
     return [
         {"system": OVERRIDE_REASONS, "code": c.code, "display": c.display}
         for c in code_system.concepts.values()
-        if c.display
+        if c.display and (wanted is None or c.code in wanted)
     ]
 
 
@@ -189,11 +206,12 @@ def _source(finding: Finding, registry: Registry, base: str) -> dict:
     source: dict = {"label": SOURCE_LABEL}
     for canonical in finding.sources:
         url, _, version = canonical.partition(" ")[0].partition("|")
-        found = registry.find("ConceptMap", url, version or None)
-        if found is not None:
-            # A link the clinician's browser can open: the map on this server.
-            source["url"] = f"{base}/ConceptMap/{found.id}"
-            break
+        for resource_type in ("ConceptMap", "CodeSystem"):
+            found = registry.find(resource_type, url, version or None)
+            if found is not None:
+                # A link the clinician's browser can open: the rule's resource on this server.
+                source["url"] = f"{base}/{resource_type}/{found.id}"
+                return source
     return source
 
 
@@ -219,7 +237,6 @@ def cards(request: HookRequest, result: CheckResult, registry: Registry, base: s
     """Turn the findings into cards, keeping (for order-select) those that involve a selected order."""
     orders = request.by_number()
     findings = sorted([*result.findings, *request.unmapped], key=Finding.sort_key)
-    reasons = None
     out = []
     for finding in _merge_editions(findings):
         numbers = {line.number for line in finding.lines}
@@ -236,8 +253,9 @@ def cards(request: HookRequest, result: CheckResult, registry: Registry, base: s
         if suggestions:
             card["suggestions"] = suggestions
             card["selectionBehavior"] = "at-most-one"
-        if finding.rule in _RULES and bypassable(finding) and finding.severity != "information":
-            reasons = override_reasons(registry) if reasons is None else reasons
+        if finding.override_reasons:
+            # The rules chose the reasons that can change what the payer does for this finding.
+            reasons = override_reasons(registry, finding.override_reasons)
             if reasons:
                 card["overrideReasons"] = reasons
         out.append(card)

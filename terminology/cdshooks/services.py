@@ -16,7 +16,8 @@ _SHARED = (
     "Checks the ServiceRequests in context.draftOrders (CPT-coded, or LOINC-coded and translated to their "
     "CPT charge code through the ConceptMap loinc-to-cpt-order-charge) against the CPT combined-code and "
     "not-reported-together instructions and the imported NCCI procedure-to-procedure and MUE edits for the "
-    "order date (occurrence, else authoredOn, else today)."
+    "order date (occurrence, else authoredOn, else today). Orders are judged per performer; orders without a "
+    "performer are judged with the other orders of their encounter."
 )
 
 

@@ -2,7 +2,7 @@
 
 Charge capture sends the same shape again and again: ``item`` parameters whose parts are a
 ``sequence``, a ``code`` Coding, ``modifier`` Codings, a ``quantity``, a ``servicedDate`` and a
-``provider``, plus an optional top-level ``date``, ``setting`` and ``edition``. msgspec decodes
+``provider``, plus an optional top-level ``date``, ``setting``, ``edition`` and ``provider``. msgspec decodes
 that shape into the typed structs below in C, checking every JSON type on the way, which costs a
 fraction of general JSON parsing plus the general Parameters parser (fhir.params).
 
@@ -14,8 +14,6 @@ general path's own (fhir.bundling_mapping), and tests/fhir/test_bundling_items.p
 """
 
 from __future__ import annotations
-
-import math
 
 import msgspec
 from msgspec import UNSET, Struct, UnsetType
@@ -59,7 +57,7 @@ class _ServicedDate(Struct, tag="servicedDate", **_ENTRY):
     valueDate: str
 
 
-class _Provider(Struct, tag="provider", **_ENTRY):
+class _Provider(Struct, tag="provider", **_ENTRY):  # an item's provider, or the claim's (top level)
     valueString: str
 
 
@@ -83,7 +81,7 @@ class _Edition(Struct, tag="edition", **_ENTRY):
 class _Parameters(Struct, gc=False):
     # Other top-level elements (id, meta) are skipped, as the general parser skips them.
     resourceType: str
-    parameter: list[_Item | _Date | _Setting | _Edition] = []
+    parameter: list[_Item | _Date | _Setting | _Edition | _Provider] = []
 
 
 _decoder = msgspec.json.Decoder(_Parameters)
@@ -118,7 +116,8 @@ def _one(first: object, second: object) -> object:
 
 
 def _bundling_input(decoded: _Parameters) -> BundlingInput:
-    setting = edition = default_date = None
+    setting = edition = default_date = claim_provider = None
+    provider_seen = False
     items: list[tuple[int, _Item]] = []
     for i, entry in enumerate(decoded.parameter):
         kind = entry.__class__
@@ -131,6 +130,9 @@ def _bundling_input(decoded: _Parameters) -> BundlingInput:
         elif kind is _Setting:
             if setting is None:
                 setting = _one(entry.valueCode, entry.valueString)
+        elif kind is _Provider:
+            if not provider_seen:
+                provider_seen, claim_provider = True, entry.valueString or None
         elif edition is None:
             edition = entry.valueString
     if not items:
@@ -138,13 +140,15 @@ def _bundling_input(decoded: _Parameters) -> BundlingInput:
     setting = setting or "practitioner"  # an empty value counts as absent, as FHIR has no ""
     if setting not in SETTINGS:
         raise _NotThisShape
-    lines = [_line(i, item, position, default_date) for position, (i, item) in enumerate(items, 1)]
+    lines = [
+        _line(i, item, position, default_date, claim_provider) for position, (i, item) in enumerate(items, 1)
+    ]
     if len({line.number for line in lines}) != len(lines):
         raise _NotThisShape
     return BundlingInput(lines, CheckOptions(setting=setting, edition=edition or None), [], [])
 
 
-def _line(i: int, item: _Item, position: int, default_date: str | None) -> Line:
+def _line(i: int, item: _Item, position: int, default_date: str | None, claim_provider: str | None) -> Line:
     """Read one item as the general path's _item_line does (first part of each name; modifiers all)."""
     here = ("Parameters", "parameter", i, "")
     parts = item.part
@@ -194,8 +198,6 @@ def _line(i: int, item: _Item, position: int, default_date: str | None) -> Line:
         key = "valueInteger" if part.valueDecimal is UNSET else "valueDecimal"
         quantity_where = (here, "part", quantity_at, key)
         units = read_units(_one(part.valueDecimal, part.valueInteger), quantity_where)
-        if not math.isfinite(units):
-            raise _NotThisShape
     dated_at = serviced_at if serviced_at >= 0 else date_at
     if dated_at >= 0:
         day = read_date(parts[dated_at].valueDate, (here, "part", dated_at, "valueDate"))
@@ -209,5 +211,16 @@ def _line(i: int, item: _Item, position: int, default_date: str | None) -> Line:
         number = _one(part.valuePositiveInt, part.valueInteger)
         if not 1 <= number <= 2**31 - 1:
             raise _NotThisShape
-    provider_key = parts[provider_at].valueString if provider_at >= 0 else None
-    return Line(number, code, system, line_modifiers, units, day, provider_key, code_where, quantity_where)
+    provider_key = (parts[provider_at].valueString or None) if provider_at >= 0 else None
+    return Line(
+        number,
+        code,
+        system,
+        line_modifiers,
+        units,
+        day,
+        provider_key,
+        code_where,
+        quantity_where,
+        claim_provider=claim_provider,
+    )

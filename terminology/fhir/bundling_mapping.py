@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
+import math
 from dataclasses import dataclass
-from datetime import date
 
 from terminology.bundling.model import CheckOptions, CheckResult, Finding, Line, Modifier
 from terminology.bundling.rules import BundlingChecker
+from terminology.dates import iso_day
 from terminology.engine.concept_map_index import MapTarget
 from terminology.engine.issues import Issue
 from terminology.engine.registry import Registry
@@ -19,7 +19,6 @@ from terminology.fhir.params import OperationParams, ParamValue, Where, path_tex
 
 ORDER_TO_CHARGE = f"{OWN_BASE}/ConceptMap/loinc-to-cpt-order-charge"
 SETTINGS = ("practitioner", "outpatient")
-_DATE = re.compile(r"^(\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]))(T.*)?$")
 _BILLING_SYSTEMS = (CPT, HCPCS)
 _ISSUE_CODES = {
     "unknown-code": "code-invalid",
@@ -45,24 +44,24 @@ class BundlingInput:
 
 def read_date(value: object, where: str | Where) -> str:
     """Return the YYYY-MM-DD day of a date or dateTime value; 400 naming ``where`` otherwise."""
-    match = _DATE.match(value) if isinstance(value, str) else None
-    day = match.group(1) if match else None
-    try:
-        # The pattern checks the shape; the calendar check refuses days like 2026-02-30.
-        date.fromisoformat(day or "")
-    except ValueError:
+    day = iso_day(value)
+    if day is None:
         path = path_text(where)
-        raise InvalidRequest(f"{path} must be a date (YYYY-MM-DD), not '{value}'", expression=path) from None
+        raise InvalidRequest(f"{path} must be a date (YYYY-MM-DD), not '{value}'", expression=path)
     return day
 
 
 def read_units(value: object, where: str | Where) -> float:
-    """Return a number of units (a number, or a Quantity's value); 400 if negative or not a number."""
+    """Return a number of units (a number, or a Quantity's value); 400 if it is not a number.
+
+    Zero, negative and fractional units are valid FHIR: they are read, and the units rule reports
+    them as the claim error they are.
+    """
     if value.__class__ is dict:
         value = value.get("value", 1)
-    if value.__class__ not in (int, float) or value < 0:  # bool is not a number of units
+    if value.__class__ not in (int, float) or not math.isfinite(value):  # bool is not a number of units
         path = path_text(where)
-        raise InvalidRequest(f"{path} must be a non-negative number of units", expression=path)
+        raise InvalidRequest(f"{path} must be a number of units", expression=path)
     return float(value)
 
 
@@ -126,11 +125,21 @@ def _default_date(params: OperationParams) -> str | None:
     return read_date(found.value, found.where) if found is not None else None
 
 
+def _provider_key(value: object) -> str | None:
+    return _reference_key(value) if isinstance(value, dict) else (str(value) if value else None)
+
+
+def _claim_provider(params: OperationParams) -> str | None:
+    """Return the top-level ``provider``: the claim's rendering provider, for items naming none."""
+    found = params.first("provider")
+    return _provider_key(found.value) if found is not None else None
+
+
 def _entry_path(item: ParamValue) -> str:
     return item.path.removesuffix(".part")
 
 
-def _item_line(item: ParamValue, position: int, default_date: str | None) -> Line:
+def _item_line(item: ParamValue, position: int, default_date: str | None, claim_provider: str | None) -> Line:
     if item.value_type != "part":
         raise InvalidRequest("Parameter 'item' must have parts (sequence, code, ...)", expression=item.path)
     parts: OperationParams = item.value  # type: ignore[assignment]
@@ -182,12 +191,20 @@ def _item_line(item: ParamValue, position: int, default_date: str | None) -> Lin
     number = found[0][2] if found is not None else position
     if number.__class__ is not int or not 1 <= number <= 2**31 - 1:  # else integer() says what is wrong
         number = parts.integer("sequence", position, minimum=1)
-    provider_key = None
     found = part("provider")
-    if found is not None:
-        value = found[0][2]
-        provider_key = _reference_key(value) if isinstance(value, dict) else str(value)
-    return Line(number, code, system, modifiers, quantity, day, provider_key, code_where, quantity_where)
+    provider_key = _provider_key(found[0][2]) if found is not None else None
+    return Line(
+        number,
+        code,
+        system,
+        modifiers,
+        quantity,
+        day,
+        provider_key,
+        code_where,
+        quantity_where,
+        claim_provider=claim_provider,
+    )
 
 
 def _reference_key(value: dict | None) -> str | None:
@@ -245,7 +262,7 @@ def _claim_lines(
         for member in claim.get("careTeam", [])
         if isinstance(member, dict)
     }
-    billing = _reference_key(claim.get("provider"))
+    rendering = _claim_rendering_provider(claim)
     period_start = (claim.get("billablePeriod") or {}).get("start")
     lines = []
     for i, item in enumerate(claim.get("item", [])):
@@ -271,7 +288,7 @@ def _claim_lines(
                 expression=f"{here}.servicedDate",
             )
         sequences = item.get("careTeamSequence") or []
-        provider = care_team.get(sequences[0]) if sequences else billing
+        provider = care_team.get(sequences[0]) if sequences else None
         quantity = read_units(item["quantity"], f"{here}.quantity") if "quantity" in item else 1.0
         if numbering is None:
             number = item.get("sequence", i + 1)
@@ -289,9 +306,31 @@ def _claim_lines(
                 provider,
                 f"{here}.productOrService",
                 f"{here}.quantity" if "quantity" in item else None,
+                claim=prefix,
+                claim_provider=rendering,
             )
         )
     return lines
+
+
+def _claim_rendering_provider(claim: dict) -> str | None:
+    """Return who renders the lines that name no care team member (X12 837P: claim level, else billing).
+
+    The care team member with role ``primary`` (or the only member) renders them; failing that,
+    the claim's provider, which bills for them.
+    """
+    members = [m for m in claim.get("careTeam", []) if isinstance(m, dict) and m.get("provider")]
+    primary = [
+        m
+        for m in members
+        if any(
+            c.get("code") == "primary" for c in (m.get("role") or {}).get("coding", []) if isinstance(c, dict)
+        )
+    ]
+    chosen = primary[:1] or (members if len(members) == 1 else [])
+    if chosen:
+        return _reference_key(chosen[0]["provider"])
+    return _reference_key(claim.get("provider"))
 
 
 def _occurrence(resource: dict, here: str, default_date: str | None, *extra: str) -> str:
@@ -340,16 +379,21 @@ def service_request_line(
     if "quantityQuantity" in resource:
         quantity = read_units(resource["quantityQuantity"], f"{here}.quantityQuantity")
     provider = _performer(resource)
+    # Orders without a performer are judged with the other orders of their encounter.
+    encounter = (
+        _reference_key(resource.get("encounter")) if isinstance(resource.get("encounter"), dict) else None
+    )
+    claim = encounter or ""
     if system != LOINC:
         base, modifiers = split_expression(code, system, f"{here}.code")
-        line = Line(number, base, system, modifiers, quantity, day, provider, f"{here}.code")
+        line = Line(number, base, system, modifiers, quantity, day, provider, f"{here}.code", claim=claim)
         return OrderLine(line, code, system, [])
     order_map = registry.find("ConceptMap", ORDER_TO_CHARGE)
     targets = order_map.translate(LOINC, code) if order_map is not None else []
     charges = [t for t in targets if t.target_code and t.target_system == CPT]
     canonical = order_map.canonical if order_map is not None else None
     if not charges:
-        line = Line(number, code, system, [], quantity, day, provider, f"{here}.code")
+        line = Line(number, code, system, [], quantity, day, provider, f"{here}.code", claim=claim)
         finding = Finding(
             "unmapped-order",
             "warning",
@@ -364,7 +408,7 @@ def service_request_line(
         return OrderLine(None, code, system, [], canonical, finding)
     # The first CPT target is the charge the bundling rules see; $order-to-charge lists them all.
     charge, modifiers = split_expression(charges[0].target_code, CPT, f"{here}.code")
-    line = Line(number, charge, CPT, modifiers, quantity, day, provider, f"{here}.code")
+    line = Line(number, charge, CPT, modifiers, quantity, day, provider, f"{here}.code", claim=claim)
     return OrderLine(line, code, system, charges, canonical)
 
 
@@ -425,6 +469,7 @@ def bundling_input(params: OperationParams, registry: Registry) -> BundlingInput
     """Parse `$bundling-check` input: items, a Claim, or a Bundle of Claim/ChargeItem/ServiceRequest."""
     options = _options(params)
     default_date = _default_date(params)
+    claim_provider = _claim_provider(params)
     maps_used: list[str] = []
     unmapped: list[Finding] = []
     items = params.all("item")
@@ -432,7 +477,7 @@ def bundling_input(params: OperationParams, registry: Registry) -> BundlingInput
     if items and found is not None:
         raise InvalidRequest("Send either item parts or a resource, not both", expression=found.path)
     if items:
-        lines = [_item_line(item, i + 1, default_date) for i, item in enumerate(items)]
+        lines = [_item_line(item, i + 1, default_date, claim_provider) for i, item in enumerate(items)]
         numbers = [line.number for line in lines]
         if len(set(numbers)) != len(numbers):
             raise InvalidRequest("Item sequence numbers must be unique", expression="item.sequence")
@@ -506,6 +551,12 @@ def _finding_parts(finding: Finding) -> list[dict]:
         append({"name": "mai", "valueCode": str(finding.mai)})
     if finding.units is not None:
         append(_number("units", finding.units))
+    if finding.appealable is not None:
+        append({"name": "appealable", "valueBoolean": finding.appealable})
+    if finding.grouping is not None:
+        append({"name": "grouping", "valueCode": finding.grouping})
+        if finding.provider is not None:
+            append({"name": "provider", "valueString": finding.provider})
     if finding.rationale:
         append({"name": "rationale", "valueString": finding.rationale})
     for source in finding.sources:
@@ -518,8 +569,10 @@ def _finding_parts(finding: Finding) -> list[dict]:
         ]
         for number in suggestion.lines:
             sub.append({"name": "line", "valueInteger": number})
-        if suggestion.code:
-            sub.append({"name": "code", "valueCoding": coding(suggestion.system, suggestion.code)})
+        for code in suggestion.codes:
+            sub.append({"name": "code", "valueCoding": coding(suggestion.system, code)})
+        for modifier in suggestion.modifiers:
+            sub.append({"name": "modifier", "valueCode": modifier})
         if suggestion.units is not None:
             sub.append(_number("units", suggestion.units))
         append({"name": "suggestion", "part": sub})

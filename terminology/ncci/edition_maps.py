@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from terminology.dates import day_number, day_text
 from terminology.engine.concept_map_index import MapTarget
 from terminology.engine.systems import CPT, OWN_BASE
 from terminology.engine.versions import canonical
@@ -25,13 +26,6 @@ def ptp_concept_map_url(setting: str) -> str:
 def ptp_concept_map_canonical(edition: Edition) -> str:
     """Return ``url|version`` of an edition's ConceptMap."""
     return canonical(ptp_concept_map_url(edition.setting), edition.name)
-
-
-def _iso(value: int) -> str | None:
-    if value >= 99991231:
-        return None
-    text = str(value)
-    return f"{text[:4]}-{text[4:6]}-{text[6:]}"
 
 
 class PtpEditionConceptMap:
@@ -83,12 +77,11 @@ class PtpEditionConceptMap:
         """Return the edits with ``code`` in column 1 (reverse: column 2), in effect on ``date`` if given."""
         if system != CPT:
             return []
-        day = int(date.replace("-", "")) if date else None
+        day = day_number(date) if date else None
         targets = []
-        for col1, col2, prior, effective, deletion, indicator, rationale in self.index.edits_of(
-            self._current(), code, reverse, day
-        ):
-            start, end = _iso(effective), _iso(deletion)
+        for row in self.index.edits_of(self._current(), code, reverse, day):
+            col1, col2, indicator = row.column1, row.column2, row.indicator
+            start, end = day_text(row.effective), day_text(row.deletion)
             product = [
                 {
                     "property": f"{PROPERTY}modifier-indicator",
@@ -98,13 +91,13 @@ class PtpEditionConceptMap:
                 {"property": f"{PROPERTY}effective-date", "value": start},
                 {"property": f"{PROPERTY}deletion-date", "value": end or "*"},
             ]
-            if prior:
+            if row.prior_1996:
                 product.append({"property": f"{PROPERTY}prior-1996", "value": "*"})
             comment = (
                 f"NCCI PTP {self.edition.setting} {self.edition.name}: column 2 {col2} "
                 "is not paid with column 1 "
                 f"{col1}; modifier indicator {indicator}; effective {start}; deletion {end or '* (none)'}; "
-                f"rationale: {rationale}"
+                f"rationale: {row.rationale}"
             )
             targets.append(
                 MapTarget(CPT, None, col1, None, CPT, None, col2, None, "relatedto", comment, [], product)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache, partial
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -76,6 +77,30 @@ _PTP_INDEXES = {
 # Indexes of earlier versions, dropped by the next import (the pair sets do their work).
 _RETIRED_INDEXES = ("ptp_pair",)
 _NO_PAIR = np.iinfo(np.int64).max  # ends every loaded pair set: a search never runs off its end
+
+
+class PtpRow(NamedTuple):
+    """One PTP edit row: column 1 is paid, column 2 denied unless a modifier bypasses (indicator 1)."""
+
+    column1: str
+    column2: str
+    prior_1996: int  # 1 when the file marks the edit as in existence before 1996
+    effective: int  # YYYYMMDD
+    deletion: int  # YYYYMMDD; terminology.dates.OPEN_ENDED for '*'
+    indicator: int  # 0 = no modifier bypasses, 1 = an NCCI-associated modifier may, 9 = not applicable
+    rationale: str
+
+    def in_force(self, day: int) -> bool:
+        """Say whether the edit applies on a YYYYMMDD date of service (indicator 9 never does)."""
+        return self.effective <= day <= self.deletion and self.indicator != 9
+
+
+class MueRow(NamedTuple):
+    """One MUE row: the most units of service of a code, and how they are counted (MAI)."""
+
+    value: int
+    mai: int  # 1 = per line, 2 = per date (policy), 3 = per date (clinical)
+    rationale: str
 
 
 def code_number(code: str) -> int | None:
@@ -665,7 +690,7 @@ class NcciIndex:
         self._rationales: dict[int, str] = {}
         # Edition id -> its loaded pair set (None: the file has none), least recently used first.
         self._pair_sets: OrderedDict[int, np.ndarray | None] = OrderedDict()
-        self._mue: dict[int, dict[str, tuple[int, int, str]]] = {}
+        self._mue: dict[int, dict[str, MueRow]] = {}
         self._picked = _picks()
         self.listeners: list[Callable[[list[Edition]], None]] = []
         self.error: str | None = None
@@ -787,8 +812,8 @@ class NcciIndex:
             sets.popitem(last=False)
         return pairs
 
-    def ptp_rows(self, edition: Edition, codes: list[str]) -> list[tuple]:
-        """Return the edits between any two of ``codes``: (col1, col2, prior, eff, del, ind, rationale)."""
+    def ptp_rows(self, edition: Edition, codes: list[str]) -> list[PtpRow]:
+        """Return the edits between any two of ``codes``, in column 1, column 2, effective order."""
         self.refresh()
         distinct = sorted(set(codes))
         if self._conn is None or len(distinct) < 2:
@@ -810,11 +835,11 @@ class NcciIndex:
                 (*[code for pair in chunk for code in pair], edition.id),
             ).fetchall()
         names = self._rationales
-        return [(*row[:6], names.get(row[6], "")) for row in sorted(rows)]
+        return [PtpRow(*row[:6], names.get(row[6], "")) for row in sorted(rows)]
 
     def edits_of(
         self, edition: Edition, code: str, reverse: bool = False, day: int | None = None
-    ) -> list[tuple]:
+    ) -> list[PtpRow]:
         """Return the edits of ``code`` in column 1 (column 2 if reversed), in effect on ``day`` if given."""
         self.refresh()
         if self._conn is None:
@@ -830,10 +855,10 @@ class NcciIndex:
             args += [day, day]
         rows = self._conn.execute(sql + " ORDER BY col1, col2, effective", args).fetchall()
         names = self._rationales
-        return [(*row[:6], names.get(row[6], "")) for row in rows]
+        return [PtpRow(*row[:6], names.get(row[6], "")) for row in rows]
 
-    def mue_table(self, edition: Edition) -> Mapping[str, tuple[int, int, str]]:
-        """Return the MUE table: code -> (MUE value, MAI, rationale) (read-only; empty without an index)."""
+    def mue_table(self, edition: Edition) -> Mapping[str, MueRow]:
+        """Return the MUE table: code -> its row (read-only; empty without an index)."""
         self.refresh()
         if self._conn is None:
             return {}
@@ -843,7 +868,9 @@ class NcciIndex:
             rows = self._conn.execute(
                 "SELECT code, value, mai, rationale FROM mue WHERE edition = ?", (edition.id,)
             ).fetchall()
-            table = self._mue[edition.id] = {code: (value, mai, text) for code, value, mai, text in rows}
+            table = self._mue[edition.id] = {
+                code: MueRow(value, mai, text) for code, value, mai, text in rows
+            }
         return table
 
     def ready(self) -> tuple[bool, str]:

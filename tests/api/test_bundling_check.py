@@ -110,7 +110,7 @@ def test_claim_modifier_bypass_points_at_the_modifier(client):
     claim = _claim([_claim_item(1, "Z0001"), _claim_item(2, "Z0002", "XS")])
     body = client.post("/$bundling-check", json=claim).get_json()  # a bare Claim body is accepted too
     (ptp,) = findings(body, "ncci-ptp")
-    assert ptp["bypassModifier"] == "XS" and ptp["severity"] == "information"
+    assert ptp["bypassModifier"] == "XS" and ptp["severity"] == "warning"
     issues = _valid_parameters(body)
     assert (
         "Claim.item[1].modifier[0]"
@@ -334,3 +334,95 @@ def test_impossible_calendar_date_is_400(client):
     response = client.post("/$bundling-check", json=body, content_type="application/fhir+json")
     assert response.status_code == 400
     assert response.get_json()["issue"][0]["expression"] == ["Parameters.parameter[0].valueDate"]
+
+
+def _resource_body(resource: dict, setting: str | None = None) -> dict:
+    params = [{"name": "resource", "resource": resource}]
+    if setting:
+        params.append({"name": "setting", "valueCode": setting})
+    return {"resourceType": "Parameters", "parameter": params}
+
+
+def test_claim_lines_without_a_care_team_member_are_the_claims_rendering_providers(client):
+    claim = _claim([_claim_item(1, "62284"), _claim_item(2, "72240")], careTeam=[
+        {"sequence": 1, "provider": {"reference": "Practitioner/rad"}, "role": {"coding": [{"code": "primary"}]}},
+        {"sequence": 2, "provider": {"reference": "Practitioner/other"}}])  # fmt: skip
+    del claim["item"][1]["careTeamSequence"]
+    body = client.post("/$bundling-check", json=_resource_body(claim)).get_json()
+    _valid_parameters(body)
+    (combined,) = findings(body, "combined-code")
+    assert combined["provider"] == "Practitioner/rad" and combined["grouping"] == "rendering-provider"
+    assert combined["appealable"] is False
+
+
+def test_an_outpatient_claim_is_one_group_per_date(client):
+    claim = _claim([_claim_item(1, "72125", team=1), _claim_item(2, "72125", team=2)])
+    body = client.post("/$bundling-check", json=_resource_body(claim, "outpatient")).get_json()
+    _valid_parameters(body)
+    (duplicate,) = findings(body, "duplicate-line")
+    assert duplicate["grouping"] == "facility-claim" and "provider" not in duplicate
+    assert "on the facility claim for 2026-07-15" in duplicate["message"]
+    body = client.post("/$bundling-check", json=_resource_body(claim)).get_json()
+    assert findings(body, "duplicate-line") == []  # practitioner: two rendering providers
+
+
+def test_claim_units_of_zero_are_a_finding_not_a_400(client):
+    claim = _claim([_claim_item(1, "72125", quantity=0)])
+    response = client.post("/$bundling-check", json=claim)
+    assert response.status_code == 200
+    (units,) = findings(response.get_json(), "units")
+    assert units["severity"] == "error" and units["line"] == [1]
+    issues = _valid_parameters(response.get_json())
+    assert next(i for i in issues if "whole positive" in i["details"]["text"])["expression"] == [
+        "Claim.item[0].quantity"
+    ]
+
+
+def test_claim_professional_and_technical_lines_of_one_provider(client):
+    claim = _claim([_claim_item(1, "72125", "26"), _claim_item(2, "72125", "TC")])
+    (pctc,) = findings(client.post("/$bundling-check", json=claim).get_json(), "pc-tc")
+    assert pctc["severity"] == "error" and pctc["line"] == [1, 2]
+
+
+def test_a_charge_set_without_performers_is_one_providers(client):
+    def charge(code, performer=None):
+        resource = {
+            "resourceType": "ChargeItem",
+            "status": "billable",
+            "subject": {"reference": "Patient/p1"},
+            "code": {"coding": [{"system": CPT, "code": code}]},
+            "occurrenceDateTime": "2026-07-15",
+        }
+        if performer:
+            resource["performer"] = [{"actor": {"reference": performer}}]
+        return {"resource": resource}  # fmt: skip
+
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [charge("62284", "Practitioner/rad"), charge("72240"), charge("72255")]}  # fmt: skip
+    body = client.post("/$bundling-check", json=bundle).get_json()
+    _valid_parameters(body)
+    (combined,) = findings(body, "combined-code")
+    assert combined["line"] == [1, 2, 3] and combined["code"][-1] == "62305"
+
+
+def test_bundle_orders_without_a_performer_join_their_encounter(client):
+    def request(code, encounter, performer=None):
+        resource = {
+            "resourceType": "ServiceRequest",
+            "status": "draft",
+            "intent": "order",
+            "subject": {"reference": "Patient/p1"},
+            "encounter": {"reference": encounter},
+            "code": {"coding": [{"system": CPT, "code": code}]},
+            "occurrenceDateTime": "2026-07-15",
+        }
+        if performer:
+            resource["performer"] = [{"reference": performer}]
+        return {"resource": resource}  # fmt: skip
+
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        request("72125", "Encounter/1", "Practitioner/rad"), request("72126", "Encounter/1"),
+        request("72126", "Encounter/2")]}  # fmt: skip
+    body = client.post("/$bundling-check", json=bundle).get_json()
+    (combined,) = findings(body, "combined-code")
+    assert combined["line"] == [1, 2] and combined["provider"] == "Practitioner/rad"

@@ -31,8 +31,15 @@ def test_capability_statement_follows_the_terminology_server_conventions(client)
 def test_terminology_capabilities_lists_every_code_system_and_version(client):
     capabilities = fhir_valid(client.get("/metadata?mode=terminology").get_json())
     systems = {c["uri"]: [v["code"] for v in c.get("version", [])] for c in capabilities["codeSystem"]}
-    override_reasons = "https://terminology.example.org/fhir/CodeSystem/cds-override-reason"
-    assert systems == {CPT: ["2026"], HCPCS: ["2026"], LOINC: [], override_reasons: ["0.1.0"]}
+    ours = "https://terminology.example.org/fhir/CodeSystem"
+    assert systems == {
+        CPT: ["2026"],
+        HCPCS: ["2026"],
+        LOINC: [],
+        f"{ours}/cds-override-reason": ["0.2.0"],
+        f"{ours}/cpt-bundling-instructions": ["2026"],
+        f"{ours}/ncci-modifier-rules": ["2026"],
+    }
     names = {p["name"] for p in capabilities["expansion"]["parameter"]}
     assert {"activeOnly", "count", "displayLanguage", "excludeNested", "offset", "property"} <= names
     assert "tx-resource" not in names  # not supported, so not listed

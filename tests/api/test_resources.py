@@ -28,7 +28,8 @@ def test_read_unknown_id_is_404(client):
     ("query", "ids"),
     [("url=" + CPT, ["cpt-2026"]), ("url=" + CPT + "&version=2026", ["cpt-2026"]), ("version=1", []),
      ("name=hcpcs", ["hcpcs-level-ii"]), ("name:exact=hcpcs", []), ("title:contains=fragment", None),
-     ("status=active", ["cds-override-reason", "cpt-2026", "hcpcs-level-ii", "loinc"]), ("_id=loinc", ["loinc"])],
+     ("status=active", ["cds-override-reason", "cpt-2026", "cpt-bundling-instructions", "hcpcs-level-ii", "loinc",
+                        "ncci-modifier-rules"]), ("_id=loinc", ["loinc"])],
 )  # fmt: skip
 def test_search_code_systems(client, query, ids):
     bundle = fhir_valid(client.get(f"/CodeSystem?{query}").get_json())

@@ -64,9 +64,12 @@ def test_order_sign_combined_code_card_replaces_both_orders(client):
     body = post(client, SIGN, hook_call("order-sign", order("a", "72125"), order("b", "72126")))
     (card,) = cards_of(body)
     assert card["summary"] == "72125 and 72126 ordered together: order 72127 instead"
-    assert card["indicator"] == "critical" and "overrideReasons" not in card
-    assert "CPT combined code" in card["detail"] and "cpt-combined-codes" in card["detail"]
-    assert card["source"]["url"].endswith("/ConceptMap/cpt-combined-codes")
+    # An error is a critical card; a separate encounter (XE) is the one reason that fits a CT session.
+    assert card["indicator"] == "critical"
+    assert [r["code"] for r in card["overrideReasons"]] == ["separate-encounter"]
+    assert "one code describes the whole service" in card["detail"] and "cpt-combined-codes" in card["detail"]
+    assert "**Appeal:** documentation or an appeal cannot overturn" in card["detail"]
+    assert card["source"]["url"].endswith("/CodeSystem/cpt-bundling-instructions")
     (suggestion,) = card["suggestions"]
     assert suggestion["isRecommended"] is True and card["selectionBehavior"] == "at-most-one"
     deletes = [a["resourceId"] for a in suggestion["actions"] if a["type"] == "delete"]
@@ -108,21 +111,56 @@ def test_non_bypassable_ptp_edit_is_critical_and_removes_column_two(client):
     assert {c["indicator"] for c in body["cards"]} == {"critical", "info"}
 
 
-def test_bypassable_ptp_edit_is_a_warning_with_override_reasons(client):
+def test_indicator_1_ptp_edit_is_critical_with_the_reasons_that_fit(client):
     body = post(client, SIGN, hook_call("order-sign", order("c1", "Z0001"), order("c2", "Z0005")))
-    (card,) = cards_of(body, "warning")
+    (card,) = cards_of(body, "critical")
     codes = {r["code"] for r in card["overrideReasons"]}
+    # No performer is named: a different practitioner may be why both are ordered.
     assert codes == {"separate-encounter", "separate-structure", "different-practitioner",
                      "distinct-service-documented"}  # fmt: skip
     assert {r["system"] for r in card["overrideReasons"]} == {OVERRIDE}
-    assert card["suggestions"][0]["isRecommended"] is False
+    assert card["suggestions"][0]["isRecommended"] is True
+    named = {"performer": [{"reference": "Practitioner/r"}]}
+    body = post(
+        client, SIGN, hook_call("order-sign", order("c1", "Z0001", **named), order("c2", "Z0005", **named))
+    )
+    (card,) = cards_of(body, "critical")
+    assert "different-practitioner" not in {r["code"] for r in card["overrideReasons"]}
 
 
-def test_not_reported_together_is_bypassable(client):
+def test_a_bypassed_ptp_edit_is_a_warning_whose_reason_is_the_modifiers(client):
+    body = post(client, SIGN, hook_call("order-sign", order("c1", "Z0001"), order("c2", "Z0005:XE")))
+    (card,) = cards_of(body, "warning")
+    assert [r["code"] for r in card["overrideReasons"]] == ["separate-encounter"]
+    assert "suggestions" not in card  # nothing to change: the record must document the encounter
+
+
+def test_a_code_already_describing_the_service_keeps_its_order(client):
     (card,) = cards_of(post(client, SIGN, hook_call("order-sign", order("a", "62302"), order("b", "62284"))))
-    assert card["indicator"] == "warning" and card["overrideReasons"]
-    assert card["summary"] == "62302 and 62284 are not reported together (CPT): remove the 62284 order"
-    assert card["suggestions"][0]["actions"][0]["resourceId"] == "ServiceRequest/b"
+    assert card["indicator"] == "critical"
+    assert [r["code"] for r in card["overrideReasons"]] == ["different-practitioner"]
+    assert card["summary"] == "62302 already includes 62284: remove the 62284 order"
+    (suggestion,) = card["suggestions"]
+    assert suggestion["actions"] == [
+        {"type": "delete", "description": "Remove the 62284 order", "resourceId": "ServiceRequest/b"}
+    ]
+
+
+def test_one_card_for_a_group_of_orders(client):
+    orders = [order("a", "62284"), order("b", "72240"), order("c", "72255")]
+    (card,) = cards_of(post(client, SIGN, hook_call("order-sign", *orders)))
+    (suggestion,) = card["suggestions"]
+    deletes = [a["resourceId"] for a in suggestion["actions"] if a["type"] == "delete"]
+    (create,) = [a["resource"] for a in suggestion["actions"] if a["type"] == "create"]
+    assert deletes == ["ServiceRequest/a", "ServiceRequest/b", "ServiceRequest/c"]
+    assert create["code"]["coding"][0]["code"] == "62305"
+
+
+def test_date_of_service_mue_cards_offer_no_encounter_reason(client):
+    body = post(client, SIGN, hook_call("order-sign", order("a", "Z0013", quantityQuantity={"value": 3})))
+    (card,) = cards_of(body, "critical")
+    assert [r["code"] for r in card["overrideReasons"]] == ["medical-necessity-documented"]
+    assert "**Appeal:** documentation or an appeal can overturn" in card["detail"]
 
 
 def test_order_without_id_gets_a_card_without_suggestions(client):
@@ -132,7 +170,7 @@ def test_order_without_id_gets_a_card_without_suggestions(client):
 
 def test_unmapped_loinc_order_is_reported(client):
     (card,) = cards_of(post(client, SIGN, hook_call("order-sign", order("x", "Z9001-0", LOINC))))
-    assert card["indicator"] == "info" and "Z9001-0" in card["summary"]
+    assert card["indicator"] == "warning" and "Z9001-0" in card["summary"]  # could not be checked
 
 
 def test_cards_list_the_most_urgent_first(tmp_path):
@@ -142,7 +180,8 @@ def test_cards_list_the_most_urgent_first(tmp_path):
         {"TESTING": True, "ACCESS_LOG": False, "DATA_DIR": str(tmp_path / "none")}
     ).test_client()
     body = post(client, SIGN, hook_call("order-sign", order("a", "72125"), order("b", "72126")))
-    assert [c["indicator"] for c in cards_of(body)] == ["critical", "info"]  # info: no NCCI edition
+    # The NCCI edits could not be applied: a warning, never a silent "clean".
+    assert [c["indicator"] for c in cards_of(body)] == ["critical", "warning"]
     assert "no imported edition covers" in body["cards"][1]["summary"]
 
 

@@ -36,7 +36,7 @@ def load_error(directory) -> ContentError:
 
 def test_bundled_content_loads(app):
     counts = app.extensions["terminology.registry"].counts()
-    assert counts == {"CodeSystem": 4, "ValueSet": 6, "ConceptMap": 3}
+    assert counts == {"CodeSystem": 6, "ValueSet": 6, "ConceptMap": 3}
 
 
 def test_invalid_json_names_the_file(tmp_path):

@@ -36,6 +36,15 @@ USUAL = [
     check_body(item(2, "Z0011", date="2026-07-16"), item(1, "Z0011", date="2026-07-17T10:00:00Z")),
     check_body(item(1, "72126:26"), item(2, "72125", "TC"), setting="outpatient", edition="v322r0"),
     check_body(item(1, "Z0011", system=SYNTHETIC), setting="", edition=""),
+    # Zero or negative units are valid FHIR: read, then reported by the units rule.
+    check_body(item(1, "Z0011", quantity=-1), item(2, "Z0012", quantity=0)),
+    # The claim's rendering provider (top level) renders the items that name none.
+    {"resourceType": "Parameters", "parameter": [
+        {"name": "provider", "valueString": "Practitioner/claim"}, {"name": "provider", "valueString": "second"},
+        *check_body(item(1, "Z0011"), item(2, "Z0012", provider="Practitioner/a"))["parameter"]]},
+    {"resourceType": "Parameters", "parameter": [
+        {"name": "provider", "valueString": ""}, {"name": "provider", "valueString": "not read: the first counts"},
+        *check_body(item(1, "Z0011", provider=""))["parameter"]]},
     {
         "resourceType": "Parameters",
         "id": "top-level elements other than parameter are skipped",
@@ -114,7 +123,6 @@ ERRORS = [
     check_body(item(1, "Z0011"), item(1, "Z0012")),  # sequence numbers repeat
     check_body(item(1, "Z0011"), date="2026-02-30"),
     check_body(item(1, "Z0011"), setting="hospital"),
-    check_body(item(1, "Z0011", quantity=-1)),
     check_body(item(0, "Z0011")),
     check_body(item(2**31, "Z0011")),
     check_body(item(1, "72126:")),
@@ -193,7 +201,8 @@ ITEM = (
 TOP = st.sampled_from(
     [{"name": "date", "valueDate": "2026-07-15"}, {"name": "date", "valueDate": "15/07/2026"},
      {"name": "setting", "valueCode": "outpatient"}, {"name": "setting", "valueString": "dme"},
-     {"name": "edition", "valueString": "v322r0"}, {"name": "edition", "valueString": ""}]
+     {"name": "edition", "valueString": "v322r0"}, {"name": "edition", "valueString": ""},
+     {"name": "provider", "valueString": "Practitioner/c"}, {"name": "provider", "valueString": ""}]
 )  # fmt: skip
 GOOD_DATE = {"name": "date", "valueDate": "2026-07-15"}
 
@@ -213,6 +222,7 @@ USUAL_TOP = {
     ("setting", "valueCode"),
     ("setting", "valueString"),
     ("edition", "valueString"),
+    ("provider", "valueString"),
 }
 USUAL_PARTS = {
     ("sequence", "valueInteger"), ("sequence", "valuePositiveInt"), ("code", "valueCoding"),

@@ -1,0 +1,546 @@
+"""A coder's scenarios for the spine codes: claims, charge sets and order sets, with what a coder expects.
+
+Run ``python -m tests.bundling.scenarios`` to print "N of M scenarios as a coder expects" (and
+what differs for the others); tests/bundling/test_scenarios.py runs every scenario as a test.
+
+The NCCI edits and MUE values below are SYNTHETIC (written in the CMS file layouts by
+tests/ncci_fixtures.py, marked "not CMS data"): the real values for these CPT codes come from the
+licensed CMS files, and none is claimed here. The CPT instructions (myelography, cervical CT) and
+the modifier rules are the shipped content, which is what the scenarios judge.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.ncci_fixtures import CPT, HCPCS, check_body, findings, item, mue_row, ptp_row, write_mue, write_ptp
+
+DAY = "2026-07-15"
+# Synthetic practitioner and hospital outpatient PTP editions (v322r0 = 2026 Q3): not CMS data.
+PRACTITIONER_PTP = [
+    ptp_row("72127", "72125", "20200101", "*", 1, "Synthetic: CPT Manual or CMS manual coding instruction"),
+    ptp_row(
+        "72125", "72020", "20200101", "*", 1, "Synthetic: Misuse of Column Two code with Column One code"
+    ),
+    ptp_row("72126", "72020", "20200101", "*", 0, "Synthetic: Standards of medical/surgical practice"),
+]
+OUTPATIENT_PTP = [
+    ptp_row("72127", "72125", "20200101", "*", 1, "Synthetic: CPT Manual or CMS manual coding instruction"),
+    ptp_row(
+        "72125", "72020", "20200101", "*", 1, "Synthetic: Misuse of Column Two code with Column One code"
+    ),
+]
+# Synthetic MUE tables (values and MAIs invented for the tests): not CMS data.
+PRACTITIONER_MUE = [
+    mue_row("72126", 1, 3, "Synthetic: Clinical: Data"),
+    mue_row("72125", 1, 2, "Synthetic: CMS Policy"),
+    mue_row("72020", 2, 1, "Synthetic: Anatomic Consideration"),
+]
+OUTPATIENT_MUE = [mue_row("72125", 1, 3, "Synthetic: Clinical: Data")]
+
+
+def build_data_dir(root: Path) -> Path:
+    """Import the synthetic editions and MUE tables into a fresh data directory."""
+    from terminology.ncci.index import import_mue, import_ptp
+
+    data = root / "data"
+    import_ptp(data, [write_ptp(root / "ccipra-v322r0-f1.TXT", PRACTITIONER_PTP)])
+    import_ptp(data, [write_ptp(root / "ccioph-v322r0-f1.TXT", OUTPATIENT_PTP)], setting="outpatient")
+    import_mue(data, write_mue(root / "MCR_MUE_PractitionerServices_Eff_07-01-2026.csv", PRACTITIONER_MUE))
+    import_mue(
+        data,
+        write_mue(
+            root / "MCR_MUE_OutpatientHospitalServices_Eff_07-01-2026.csv", OUTPATIENT_MUE, "outpatient"
+        ),
+        setting="outpatient",
+    )
+    return data
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+
+def line(code: str, *modifiers: str, provider: str | None = None, units: float = 1) -> dict:
+    """One service: CPT code, modifiers, rendering provider (None: the line names none), units."""
+    return {"code": code, "modifiers": modifiers, "provider": provider, "units": units}
+
+
+def items_body(lines: list[dict], setting: str | None = None, provider: str | None = None) -> dict:
+    """The lines as `$bundling-check` item parameters."""
+    built = [
+        item(i, s["code"], *s["modifiers"], quantity=s["units"], provider=s["provider"])
+        for i, s in enumerate(lines, 1)
+    ]
+    for built_item in built:  # fractional units are a valueDecimal
+        for part in built_item["part"]:
+            if part["name"] == "quantity" and not float(part["valueInteger"]).is_integer():
+                part["valueDecimal"] = part.pop("valueInteger")
+    extra = {"setting": setting} if setting else {}
+    body = check_body(*built, date=DAY, **extra)
+    if provider:
+        body["parameter"].append({"name": "provider", "valueString": provider})
+    return body
+
+
+def _modifier_coding(code: str) -> dict:
+    return {"coding": [{"system": HCPCS if code[0].isalpha() else CPT, "code": code}]}
+
+
+def claim_resource(
+    lines: list[dict], kind: str = "professional", billing: str = "Organization/billing"
+) -> dict:
+    """The lines as a FHIR R4 Claim: each named provider is a care team member of its line."""
+    team: dict[str, int] = {}
+    entries = []
+    for i, s in enumerate(lines, 1):
+        entry = {
+            "sequence": i,
+            "productOrService": {"coding": [{"system": CPT, "code": s["code"]}]},
+            "servicedDate": DAY,
+            "quantity": {"value": s["units"]},
+        }
+        if s["modifiers"]:
+            entry["modifier"] = [_modifier_coding(m) for m in s["modifiers"]]
+        if s["provider"]:
+            entry["careTeamSequence"] = [team.setdefault(s["provider"], len(team) + 1)]
+        entries.append(entry)
+    return {
+        "resourceType": "Claim",
+        "status": "active",
+        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": kind}]},
+        "use": "claim",
+        "patient": {"reference": "Patient/p1"},
+        "created": DAY,
+        "provider": {"reference": billing},
+        "priority": {"coding": [{"code": "normal"}]},
+        "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": "Coverage/c1"}}],
+        "careTeam": [{"sequence": n, "provider": {"reference": p}} for p, n in team.items()],
+        "item": entries,
+    }
+
+
+def claim_body(lines: list[dict], setting: str | None = None, **claim) -> dict:
+    """The lines as a Claim in the `resource` parameter."""
+    params = [{"name": "resource", "resource": claim_resource(lines, **claim)}]
+    if setting:
+        params.append({"name": "setting", "valueCode": setting})
+    return {"resourceType": "Parameters", "parameter": params}
+
+
+def charge_set_body(lines: list[dict], setting: str | None = None) -> dict:
+    """The lines as a Bundle of ChargeItems (a charge set); modifiers as a CPT expression."""
+    entries = []
+    for s in lines:
+        charge = {
+            "resourceType": "ChargeItem",
+            "status": "billable",
+            "subject": {"reference": "Patient/p1"},
+            "code": {"coding": [{"system": CPT, "code": ":".join([s["code"], *s["modifiers"]])}]},
+            "occurrenceDateTime": DAY,
+            "quantity": {"value": s["units"]},
+        }
+        if s["provider"]:
+            charge["performer"] = [{"actor": {"reference": s["provider"]}}]
+        entries.append({"resource": charge})
+    params = [
+        {"name": "resource", "resource": {"resourceType": "Bundle", "type": "collection", "entry": entries}}
+    ]
+    if setting:
+        params.append({"name": "setting", "valueCode": setting})
+    return {"resourceType": "Parameters", "parameter": params}
+
+
+def order(
+    order_id: str, code: str, *modifiers: str, performer: str | None = None, encounter: str = "Encounter/e1"
+):
+    """A draft ServiceRequest (modifiers as a CPT expression), in an encounter, maybe with a performer."""
+    resource = {
+        "resourceType": "ServiceRequest",
+        "id": order_id,
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": "Patient/p1"},
+        "encounter": {"reference": encounter},
+        "code": {"coding": [{"system": CPT, "code": ":".join([code, *modifiers])}]},
+        "occurrenceDateTime": DAY,
+    }
+    if performer:
+        resource["performer"] = [{"reference": performer}]
+    return resource
+
+
+def order_sign_body(*orders: dict) -> dict:
+    """A CDS Hooks order-sign call with the orders in draftOrders."""
+    return {
+        "hook": "order-sign",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {
+            "userId": "Practitioner/ordering",
+            "patientId": "p1",
+            "draftOrders": {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [{"resource": o} for o in orders],
+            },
+        },
+    }
+
+
+# --- expectations ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Flag:
+    """A finding a coder expects: the rule, severity and lines, and what the fix does."""
+
+    rule: str
+    severity: str
+    lines: list[int]
+    action: str | None = None  # remove | replace | reduce-units | review
+    fix_lines: list[int] | None = None  # the lines the suggestion covers
+    codes: list[str] | None = None  # codes the suggestion reports instead
+    appealable: bool | None = None
+    grouping: str | None = None
+    bypass: str | None = None
+
+
+@dataclass
+class Card:
+    """A CDS card a clinician should see: indicator, override reasons, and the one fix."""
+
+    indicator: str
+    reasons: set[str] = field(default_factory=set)
+    deletes: list[str] = field(default_factory=list)  # order ids the suggestion deletes
+    creates: list[str] = field(default_factory=list)  # codes it orders instead
+
+
+@dataclass
+class Scenario:
+    """One coder scenario: the issue point it covers, the coder's statement, the input, the answer."""
+
+    id: str
+    point: str  # "1".."9" (issue #12), or "clean"
+    statement: str
+    body: dict
+    flags: list[Flag] = field(default_factory=list)
+    result: bool | None = None  # $bundling-check result; None for CDS scenarios
+    cards: list[Card] | None = None  # CDS scenarios
+
+
+def _s(id_, point, statement, body, flags=(), result=None, cards=None) -> Scenario:
+    if result is None and cards is None:
+        result = not any(f.severity == "error" for f in flags)
+    return Scenario(id_, point, statement, body, list(flags), result, cards)
+
+
+SCENARIOS: list[Scenario] = [
+    # 1. Claim grouping by setting -----------------------------------------------------------------
+    _s("1a", "1", "Outpatient facility claim: 72127 by Dr A and 72125 by Dr B on one date, the hospital edition "
+       "has 72127/72125 → 72125 is denied: hospital edits apply to the facility claim as a whole",
+       items_body([line("72127", provider="Practitioner/a"), line("72125", provider="Practitioner/b")], "outpatient"),
+       [Flag("ncci-ptp", "error", [1, 2], "remove", [2], grouping="facility-claim", appealable=True)]),
+    _s("1b", "1", "Outpatient facility claim: two 72125 lines by two physicians → a duplicate line, and 2 units "
+       "over the outpatient MUE of 1 (MAI 3)",
+       items_body([line("72125", provider="Practitioner/a"), line("72125", provider="Practitioner/b")], "outpatient"),
+       [Flag("duplicate-line", "error", [1, 2], "remove", [2], grouping="facility-claim"),
+        Flag("mue", "error", [1, 2], "reduce-units", [1, 2], appealable=True, grouping="facility-claim")]),
+    _s("1c", "1", "Outpatient facility claim as a FHIR Claim (institutional): 72127 and 72125 by different "
+       "physicians → 72125 denied",
+       claim_body([line("72127", provider="Practitioner/a"), line("72125", provider="Practitioner/b")],
+                  "outpatient", kind="institutional", billing="Organization/hospital"),
+       [Flag("ncci-ptp", "error", [1, 2], "remove", [2], grouping="facility-claim")]),
+    _s("1d", "clean", "Practitioner claims: 72127 by Dr A and 72125 by Dr B → no edit between them (different "
+       "rendering providers)",
+       items_body([line("72127", provider="Practitioner/a"), line("72125", provider="Practitioner/b")])),
+    _s("1e", "clean", "Practitioner claims: two 72125 lines by two physicians → each within the practitioner "
+       "MUE of 1, no duplicate",
+       items_body([line("72125", provider="Practitioner/a"), line("72125", provider="Practitioner/b")])),
+    # 2. Which modifiers bypass an indicator-1 edit (synthetic 72125/72020, indicator 1) ----------
+    _s("2a", "2", "72125 + 72020-91: 91 is for repeat laboratory tests → the edit is not bypassed",
+       items_body([line("72125"), line("72020", "91")]),
+       [Flag("ncci-ptp", "error", [1, 2], "remove", [2], appealable=True)]),
+    _s("2b", "2", "72125 + 72020-25: 25 is for E/M services → not bypassed",
+       items_body([line("72125"), line("72020", "25")]), [Flag("ncci-ptp", "error", [1, 2], "remove", [2])]),
+    _s("2c", "2", "72125 + 72020-27 on a practitioner claim: 27 is hospital outpatient E/M only → not bypassed",
+       items_body([line("72125"), line("72020", "27")]), [Flag("ncci-ptp", "error", [1, 2], "remove", [2])]),
+    _s("2d", "2", "72125-F1 + 72020: a finger modifier on a cervical CT fits nothing → not bypassed",
+       items_body([line("72125", "F1"), line("72020")]), [Flag("ncci-ptp", "error", [1, 2], "remove", [2])]),
+    _s("2e", "2", "72125-RT + 72020-RT: RT on both lines is the same site → not bypassed",
+       items_body([line("72125", "RT"), line("72020", "RT")]), [Flag("ncci-ptp", "error", [1, 2], "remove", [2])]),
+    _s("2f", "2", "72125 + 72020-XP, both by Dr A: XP (different practitioner) contradicts the claim → not bypassed",
+       items_body([line("72125", provider="Practitioner/a"), line("72020", "XP", provider="Practitioner/a")]),
+       [Flag("ncci-ptp", "error", [1, 2], "remove", [2])]),
+    _s("2g", "2", "72125 + 72020 with 59 and XS on one line: incorrect together (CR8863) → not bypassed",
+       items_body([line("72125"), line("72020", "59", "XS")]), [Flag("ncci-ptp", "error", [1, 2], "remove", [2])]),
+    _s("2h", "2", "72125 + 72020-XS: a valid bypass → passes the edit, documentation needed (warning)",
+       items_body([line("72125"), line("72020", "XS")]),
+       [Flag("ncci-ptp", "warning", [1, 2], "review", [2], bypass="XS")]),
+    _s("2i", "2", "72125-XU + 72020: XU is accepted on either code of the pair (CR11168) → warning",
+       items_body([line("72125", "XU"), line("72020")]),
+       [Flag("ncci-ptp", "warning", [1, 2], "review", [1], bypass="XU")]),
+    _s("2j", "2", "Outpatient: 72125 by Dr A + 72020-XP by Dr B → a valid bypass on the facility claim (warning)",
+       items_body([line("72125", provider="Practitioner/a"), line("72020", "XP", provider="Practitioner/b")],
+                  "outpatient"),
+       [Flag("ncci-ptp", "warning", [1, 2], "review", [2], bypass="XP", grouping="facility-claim")]),
+    _s("2k", "2", "72126 + 72020-XS with an indicator-0 edit → no modifier bypasses it; not appealable",
+       items_body([line("72126"), line("72020", "XS")]),
+       [Flag("ncci-ptp", "error", [1, 2], "remove", [2], appealable=False)]),
+    _s("2l", "2", "72125-26 + 72020-TC: 26 and TC are not NCCI-associated modifiers → not bypassed",
+       items_body([line("72125", "26"), line("72020", "TC")]), [Flag("ncci-ptp", "error", [1, 2], "remove", [2])]),
+    # 3. The complete myelography instructions, no NCCI row for the pair ---------------------------
+    _s("3a", "3", "62303 + 72255 → 62303 includes the thoracic S&I: remove 72255",
+       items_body([line("62303"), line("72255")]), [Flag("not-reported-together", "error", [1, 2], "remove", [2])]),
+    _s("3b", "3", "62303 + 62284 → 62303 includes the injection: remove 62284",
+       items_body([line("62303"), line("62284")]), [Flag("not-reported-together", "error", [1, 2], "remove", [2])]),
+    _s("3c", "3", "62304 + 72265 → remove 72265", items_body([line("62304"), line("72265")]),
+       [Flag("not-reported-together", "error", [1, 2], "remove", [2])]),
+    _s("3d", "3", "62305 + 72270 → remove 72270", items_body([line("62305"), line("72270")]),
+       [Flag("not-reported-together", "error", [1, 2], "remove", [2])]),
+    _s("3e", "3", "62303 + 62304 → two regions with the injection are one code: 62305",
+       items_body([line("62303"), line("62304")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62305"], appealable=False)]),
+    _s("3f", "3", "72240 + 72255 → S&I of two regions is 72270", items_body([line("72240"), line("72255")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["72270"])]),
+    _s("3g", "3", "62302 + 72255 → cervical myelogram with thoracic S&I: 62305",
+       items_body([line("62302"), line("72255")]), [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62305"])]),
+    _s("3h", "3", "Order set 62303 + 72255 (one performer) → a critical card deleting the 72255 order",
+       order_sign_body(order("a", "62303", performer="Practitioner/r"), order("b", "72255", performer="Practitioner/r")),
+       cards=[Card("critical", deletes=["ServiceRequest/b"])]),
+    # 4. One best fix for a group of lines --------------------------------------------------------
+    _s("4a", "4", "62284 + 72240 + 72255 by one provider → one fix: 62305 (not 62302 and 62303)",
+       items_body([line("62284"), line("72240"), line("72255")]),
+       [Flag("combined-code", "error", [1, 2, 3], "replace", [1, 2, 3], ["62305"])]),
+    _s("4b", "4", "72125 + 72126 + 72127 → 72127 is there already: remove 72125 and 72126, add nothing",
+       items_body([line("72125"), line("72126"), line("72127")]),
+       [Flag("ncci-ptp", "error", [1, 3], "remove", [1]),
+        Flag("not-reported-together", "error", [2, 3], "remove", [2])]),
+    _s("4c", "4", "62302 on line 2 + 62284 on line 1 → keep 62302 (it describes the whole service), remove line 1",
+       items_body([line("62284"), line("62302")]), [Flag("not-reported-together", "error", [1, 2], "remove", [1])]),
+    _s("4d", "4", "62284 + 72240 + 72125 + 72126 → 62302 for the myelogram and 72127 for the CT, one fix each",
+       items_body([line("62284"), line("72240"), line("72125"), line("72126")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62302"]),
+        Flag("combined-code", "error", [3, 4], "replace", [3, 4], ["72127"])]),
+    _s("4e", "4", "72240-26 + 72255-26 (professional claims) → 72270-26", items_body([line("72240", "26"), line("72255", "26")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["72270"])]),
+    # 5. MUE and units ----------------------------------------------------------------------------
+    _s("5a", "5", "72126 × 2 units over an MUE of 1 with MAI 3 → denied (error), appealable with documentation",
+       items_body([line("72126", units=2)]), [Flag("mue", "error", [1], "reduce-units", [1], appealable=True)]),
+    _s("5b", "5", "72125 on two lines (76 on the second) over an MUE of 1 with MAI 2 → denied, not appealable",
+       items_body([line("72125"), line("72125", "76")]),
+       [Flag("mue", "error", [1, 2], "reduce-units", [1, 2], appealable=False)]),
+    _s("5c", "5", "72020 × 3 units on one line over an MAI 1 MUE of 2 → the line is denied, appealable",
+       items_body([line("72020", units=3)]), [Flag("mue", "error", [1], "reduce-units", [1], appealable=True)]),
+    _s("5d", "5", "72020 with 0 units → a claim error", items_body([line("72020", units=0)]),
+       [Flag("units", "error", [1], "review", [1], appealable=False)]),
+    _s("5e", "5", "72020 with 1.5 units → a claim error", items_body([line("72020", units=1.5)]),
+       [Flag("units", "error", [1], "review", [1])]),
+    _s("5f", "5", "72020 with -1 units → a claim error", items_body([line("72020", units=-1)]),
+       [Flag("units", "error", [1], "review", [1])]),
+    _s("5g", "5", "72020-50 with 2 units → bilateral is one line with 1 unit", items_body([line("72020", "50", units=2)]),
+       [Flag("units", "error", [1], "reduce-units", [1])]),
+    _s("5h", "clean", "72020-50 with 1 unit → clean", items_body([line("72020", "50")])),
+    _s("5i", "clean", "72020 × 2 units, MAI 1 MUE of 2 → clean", items_body([line("72020", units=2)])),
+    _s("5j", "5", "72020 × 2 on one line and × 2 on another with XS → MAI 1 judges each line: clean of MUE",
+       items_body([line("72020", units=2), line("72020", "XS", units=2)])),
+    # 6. Professional and technical components ----------------------------------------------------
+    _s("6a", "6", "72125-26 + 72125-TC, same provider, same date → report 72125 (the two lines also count 2 "
+       "units against the MUE of 1 until they are one)",
+       items_body([line("72125", "26", provider="Practitioner/a"), line("72125", "TC", provider="Practitioner/a")]),
+       [Flag("pc-tc", "error", [1, 2], "replace", [1, 2], ["72125"]),
+        Flag("mue", "error", [1, 2], "reduce-units", [1, 2], appealable=False)]),
+    _s("6b", "clean", "72125-26 by the radiologist + 72125-TC by the hospital → correct split billing",
+       items_body([line("72125", "26", provider="Practitioner/rad"), line("72125", "TC", provider="Organization/h")])),
+    _s("6c", "6", "72125 (global) + 72125-26 by one provider → the global code already includes the 26",
+       items_body([line("72125"), line("72125", "26")]),
+       [Flag("pc-tc", "error", [1, 2], "remove", [2]), Flag("mue", "error", [1, 2], "reduce-units", [1, 2])]),
+    # 7. A line without a provider is the claim's, not a different provider ------------------------
+    _s("7a", "7", "Claim whose lines carry no provider (one care team member): 62284 + 72240 → 62302",
+       claim_body([line("62284"), line("72240")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62302"], grouping="rendering-provider")]),
+    _s("7b", "7", "Claim: 62284 rendered by Dr A, 72240 with no provider of its own → the claim's → 62302",
+       claim_body([line("62284", provider="Practitioner/a"), line("72240")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62302"])]),
+    _s("7c", "7", "Items: 62284 by Dr A, 72240 naming no provider → the same provider → 62302",
+       items_body([line("62284", provider="Practitioner/a"), line("72240")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62302"])]),
+    _s("7d", "7", "Items with the claim's provider as a parameter, lines naming none → 62302",
+       items_body([line("62284"), line("72240")], provider="Practitioner/a"),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62302"])]),
+    _s("7e", "7", "Charge set: 62284 performed by Dr A, 72240 with no performer → 62302",
+       charge_set_body([line("62284", provider="Practitioner/a"), line("72240")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62302"])]),
+    _s("7f", "clean", "Charge set: 62284 by Dr A, 72240 by Dr B → the injector and the radiologist report apart",
+       charge_set_body([line("62284", provider="Practitioner/a"), line("72240", provider="Practitioner/b")])),
+    # 8. Separate sessions ------------------------------------------------------------------------
+    _s("8a", "8", "72125 + 72126-XE (separate, documented encounters) → not unbundling: a warning, the claim passes",
+       items_body([line("72125"), line("72126", "XE")]),
+       [Flag("combined-code", "warning", [1, 2], "review", [2], bypass="XE")]),
+    _s("8b", "8", "72125 + 72126 in one session → 72127", items_body([line("72125"), line("72126")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["72127"])]),
+    _s("8c", "8", "72125 + 72126-25 → 25 does not make a separate session: 72127",
+       items_body([line("72125"), line("72126", "25")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["72127"])]),
+    # 9. CDS cards follow the findings ------------------------------------------------------------
+    _s("9a", "9", "Orders 62284 + 72240 with no performer → a critical card offering 'different practitioner', "
+       "one suggestion: order 62302",
+       order_sign_body(order("a", "62284"), order("b", "72240")),
+       cards=[Card("critical", {"different-practitioner"}, ["ServiceRequest/a", "ServiceRequest/b"], ["62302"])]),
+    _s("9b", "9", "Orders 62284 + 72240 both performed by Dr R → critical, no 'different practitioner' reason",
+       order_sign_body(order("a", "62284", performer="Practitioner/r"), order("b", "72240", performer="Practitioner/r")),
+       cards=[Card("critical", set(), ["ServiceRequest/a", "ServiceRequest/b"], ["62302"])]),
+    _s("9c", "9", "Order 72126 × 2 over an MAI 3 MUE → critical; the only reason is documented medical necessity, "
+       "never 'separate encounter'",
+       order_sign_body(order("a", "72126") | {"quantityQuantity": {"value": 2}}),
+       cards=[Card("critical", {"medical-necessity-documented"})]),
+    _s("9d", "9", "Orders 72125 on two lines over an MAI 2 MUE → critical, no override reason",
+       order_sign_body(order("a", "72125"), order("b", "72125", "76")),
+       cards=[Card("critical")]),
+    _s("9e", "9", "Order 62284 by Dr R and 72240 without a performer in the same encounter → grouped: 62302",
+       order_sign_body(order("a", "62284", performer="Practitioner/r"), order("b", "72240")),
+       cards=[Card("critical", {"different-practitioner"}, ["ServiceRequest/a", "ServiceRequest/b"], ["62302"])]),
+    _s("9f", "9", "Orders 62284 (encounter 1) and 72240 (encounter 2), no performers → not combined",
+       order_sign_body(order("a", "62284", encounter="Encounter/e1"), order("b", "72240", encounter="Encounter/e2")),
+       cards=[]),
+    _s("9g", "9", "Orders 72125 + 72126-XE → a warning card whose reason is the separate encounter",
+       order_sign_body(order("a", "72125"), order("b", "72126", "XE")),
+       cards=[Card("warning", {"separate-encounter"})]),
+    _s("9h", "9", "Orders 72125 + 72020 (indicator-1 edit), one named performer → warning-free critical card; "
+       "reasons exclude 'different practitioner'",
+       order_sign_body(order("a", "72125", performer="Practitioner/r"), order("b", "72020", performer="Practitioner/r")),
+       cards=[Card("critical", {"separate-encounter", "separate-structure", "distinct-service-documented"},
+                   ["ServiceRequest/b"])]),
+    # Correct, clean claims ------------------------------------------------------------------------
+    _s("c1", "clean", "72125 alone → clean", items_body([line("72125")])),
+    _s("c2", "clean", "62284 by Dr A and 72240 by Dr B → each reports its own part", items_body(
+        [line("62284", provider="Practitioner/a"), line("72240", provider="Practitioner/b")])),
+    _s("c3", "clean", "62305 alone → clean", items_body([line("62305")])),
+    _s("c4", "clean", "72127 alone as a Claim → clean", claim_body([line("72127", provider="Practitioner/a")])),
+    _s("c5", "clean", "62302 alone as a charge set → clean", charge_set_body([line("62302", provider="Practitioner/a")])),
+    _s("c6", "clean", "Orders 72127 and 62305 → no card", order_sign_body(order("a", "72127"), order("b", "62305")),
+       cards=[]),
+]  # fmt: skip
+
+
+# --- judging --------------------------------------------------------------------------------------
+
+
+def _part(parts: list[dict], name: str) -> list:
+    return [next(v for k, v in p.items() if k.startswith("value")) for p in parts if p["name"] == name]
+
+
+def judge(client, scenario: Scenario) -> list[str]:
+    """Return how the service's answer differs from what a coder expects (empty: as expected)."""
+    if scenario.cards is not None:
+        return _judge_cards(client, scenario)
+    response = client.post("/$bundling-check", json=scenario.body)
+    if response.status_code != 200:
+        return [f"HTTP {response.status_code}: {response.get_json()}"]
+    body = response.get_json()
+    problems = []
+    result = body["parameter"][0]["valueBoolean"]
+    if result is not scenario.result:
+        problems.append(f"result={result}, expected {scenario.result}")
+    seen = [
+        f
+        for f in findings(body)
+        if f["severity"] != "information" and f["rule"] not in ("no-edition", "unknown-code")
+    ]
+    unmatched = list(seen)
+    for flag in scenario.flags:
+        match = next((f for f in unmatched if _matches(f, flag)), None)
+        if match is None:
+            near = [f"{f['rule']}/{f['severity']} lines {f.get('line')}: {f['message']}" for f in unmatched]
+            problems.append(f"missing {flag}; got {near or 'nothing'}")
+        else:
+            unmatched.remove(match)
+    for extra in unmatched:
+        problems.append(
+            f"unexpected {extra['rule']}/{extra['severity']} lines {extra.get('line')}: {extra['message']}"
+        )
+    return problems
+
+
+def _matches(found: dict, flag: Flag) -> bool:
+    if (found["rule"], found["severity"], found.get("line")) != (flag.rule, flag.severity, flag.lines):
+        return False
+    suggestion = found.get("suggestion") or []
+    if flag.action is not None and _part(suggestion, "action") != [flag.action]:
+        return False
+    if flag.fix_lines is not None and _part(suggestion, "line") != flag.fix_lines:
+        return False
+    if flag.codes is not None and [c["code"] for c in _part(suggestion, "code")] != flag.codes:
+        return False
+    if flag.appealable is not None and found.get("appealable") is not flag.appealable:
+        return False
+    if flag.grouping is not None and found.get("grouping") != flag.grouping:
+        return False
+    return flag.bypass is None or found.get("bypassModifier") == flag.bypass
+
+
+def _judge_cards(client, scenario: Scenario) -> list[str]:
+    response = client.post("/cds-services/bundling-order-sign", json=scenario.body)
+    if response.status_code != 200:
+        return [f"HTTP {response.status_code}: {response.get_json()}"]
+    cards = [c for c in response.get_json()["cards"] if c["indicator"] != "info"]
+    problems = []
+    unmatched = list(cards)
+    for expected in scenario.cards or []:
+        match = next((c for c in unmatched if _card_matches(c, expected)), None)
+        if match is None:
+            problems.append(f"missing {expected}; got {[_card_text(c) for c in unmatched] or 'no cards'}")
+        else:
+            unmatched.remove(match)
+    problems.extend(f"unexpected card {_card_text(c)}" for c in unmatched)
+    return problems
+
+
+def _card_text(card: dict) -> str:
+    reasons = sorted(r["code"] for r in card.get("overrideReasons", []))
+    return f"[{card['indicator']}] {card['summary']} reasons={reasons} suggestions={card.get('suggestions')}"
+
+
+def _card_matches(card: dict, expected: Card) -> bool:
+    if card["indicator"] != expected.indicator:
+        return False
+    if {r["code"] for r in card.get("overrideReasons", [])} != expected.reasons:
+        return False
+    actions = [a for s in card.get("suggestions", []) for a in s["actions"]]
+    deletes = [a["resourceId"] for a in actions if a["type"] == "delete"]
+    creates = [a["resource"]["code"]["coding"][0]["code"] for a in actions if a["type"] == "create"]
+    if expected.deletes and deletes != expected.deletes:
+        return False
+    return not expected.creates or creates == expected.creates
+
+
+def make_client(root: Path):
+    """Return a test client of the service over the synthetic editions."""
+    from terminology import create_app
+
+    app = create_app({"DATA_DIR": str(build_data_dir(root)), "ACCESS_LOG": False, "TESTING": True})
+    return app.test_client()
+
+
+def main() -> int:
+    """Run every scenario and print the figure, then what differs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        client = make_client(Path(tmp))
+        failed = []
+        for scenario in SCENARIOS:
+            problems = judge(client, scenario)
+            if problems:
+                failed.append((scenario, problems))
+    passed = len(SCENARIOS) - len(failed)
+    print(f"{passed} of {len(SCENARIOS)} scenarios as a coder expects")
+    for scenario, problems in failed:
+        print(f"- {scenario.id} (point {scenario.point}): {scenario.statement}")
+        for problem in problems:
+            print(f"    {problem}")
+    return 0 if not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -53,6 +53,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     """Validate content directories; print the first problem (exit 1) or a summary (exit 0)."""
+    from terminology.bundling.content import RuleContent
     from terminology.config import load_settings
     from terminology.content.loader import load_registry
     from terminology.errors import ContentError
@@ -62,6 +63,7 @@ def _check(args: argparse.Namespace) -> int:
     directories = args.dirs or settings.content_dirs
     try:
         registry = load_registry([Path(d) for d in directories], settings.pattern_limits())
+        RuleContent.from_registry(registry)  # the bundling rule files hold together, as at start-up
     except ContentError as exc:
         print(f"error: {exc.path}: {exc.element}: {exc.message}", file=sys.stderr)
         return 1

@@ -264,16 +264,24 @@ class RuleContent:
             self.family_of[concept.code] = family
         for family in self.families.values():
             family.build_covers()
-            for path, concept in groups.get("code", []):
-                if self.family_of.get(concept.code) is family and family.best([concept.code]) != (
-                    concept.code,
-                ):
-                    raise _error(
-                        code_system,
-                        path,
-                        f"the parts of {concept.code} are described by fewer or other codes "
-                        f"({' + '.join(family.best([concept.code]))}): the parts contradict each other",
-                    )
+        described: dict[tuple[str, frozenset[str]], str] = {}
+        for path, concept in groups.get("code", []):
+            family = self.family_of[concept.code]
+            parts_of_code = family.parts([concept.code])
+            twin = described.setdefault((family.code, parts_of_code), concept.code)
+            if twin != concept.code:
+                raise _error(
+                    code_system,
+                    path,
+                    f"{concept.code} and {twin} describe the same parts: one service, two codes",
+                )
+            if family.best([concept.code]) != (concept.code,):
+                raise _error(
+                    code_system,
+                    path,
+                    f"the parts of {concept.code} are described by fewer or other codes "
+                    f"({' + '.join(family.best([concept.code]))}): the parts contradict each other",
+                )
 
     def _family_ref(self, code_system: CodeSystemIndex, path: str, concept: Concept) -> Family:
         name = _one_value_reader(code_system, path, concept)("family", set(self.families))

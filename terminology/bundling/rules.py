@@ -552,7 +552,10 @@ class BundlingChecker:
             new = [code for code in best if code not in codes]
             fix = _Fix(family, kept, covered, new, refused)
         for line, verdict in separate:
-            self._separate_session(family, line, verdict, best, session, group, setting, findings)
+            # Compared with the session; lines that are all set apart are compared with each other.
+            others = session or [other for other, _verdict in separate if other is not line]
+            kept = best if session else tuple(other.code for other in others)
+            self._separate_session(family, line, verdict, kept, others, group, setting, findings)
         return fix
 
     def _separate_session(
@@ -568,8 +571,10 @@ class BundlingChecker:
     ) -> None:
         """Report a line a valid modifier keeps out of the session, when it would otherwise combine."""
         together = {*best, line.code}
+        if not session:
+            return
         combined = family.best(together)
-        if not session or set(combined) == together:
+        if set(combined) == together:
             return
         modifier = verdict.modifier
         assert modifier is not None
@@ -705,7 +710,8 @@ class BundlingChecker:
         setting: str,
         fixes: list[_Fix],
         findings: list[Finding],
-    ) -> None:
+    ) -> set[frozenset[int]]:
+        """Apply the edits in force; return the line pairs they judged."""
         by_code: dict[str, list[Line]] = {}
         for line in group.lines:
             found = by_code.get(line.code)
@@ -714,6 +720,8 @@ class BundlingChecker:
             else:
                 found.append(line)
         fix_of = {line.number: fix for fix in fixes for line in (*fix.kept, *fix.covered)}
+        taken: set[int] = set()  # covered lines whose NCCI edit governs them
+        judged: set[frozenset[int]] = set()
         for row in governing.values():
             for col2 in by_code[row.column2]:
                 col1, verdict = self._column1_for(by_code[row.column1], col2, row, group, setting)
@@ -721,9 +729,15 @@ class BundlingChecker:
                 fix = fix_of.get(col1.number)
                 if fix is None or fix is not fix_of.get(col2.number) or finding.severity != "error":
                     findings.append(finding)
-                elif not fix.new_codes and col1 in fix.kept and col2 in fix.covered:
+                elif (
+                    not fix.new_codes
+                    and col1 in fix.kept
+                    and col2 in fix.covered
+                    and col2.number not in taken
+                ):
                     # The NCCI edit governs the pair: it says the same, with the payer's indicator.
                     fix.covered.remove(col2)
+                    taken.add(col2.number)
                     finding.message += (
                         f"; the CPT instruction also says {col1.code} describes the whole service"
                     )
@@ -732,6 +746,8 @@ class BundlingChecker:
                     findings.append(finding)
                 else:
                     fix.ncci.append(finding)
+                judged.add(frozenset((col1.number, col2.number)))
+        return judged
 
     def _column1_for(
         self, candidates: list[Line], col2: Line, row: PtpRow, group: _Group, setting: str
@@ -1054,11 +1070,17 @@ class BundlingChecker:
             governing: dict[frozenset, PtpRow] = {}
             if edits is not None and len(codes) > 1:
                 governing = self._governing(self.index.ptp_rows(edits.edition, codes), edits.day)
-            fixes = []
+            fixes: list[_Fix] = []
+            notes: list[Finding] = []  # lines a modifier sets apart from a CPT instruction's session
             if len(codes) > 1 and not family_codes.isdisjoint(codes):
-                fixes = self._instruction_fixes(group, governing, setting, findings)
+                fixes = self._instruction_fixes(group, governing, setting, notes)
+            edited: set[frozenset[int]] = set()
             if governing:
-                self._ptp(group, governing, edits, setting, fixes, findings)  # type: ignore[arg-type]
+                edited = self._ptp(group, governing, edits, setting, fixes, findings)  # type: ignore[arg-type]
+            # Where an NCCI edit judged the same two lines, its finding already says it.
+            findings.extend(
+                note for note in notes if frozenset(line.number for line in note.lines) not in edited
+            )
             for fix in fixes:
                 if fix.covered or fix.new_codes:
                     findings.append(self._fix_finding(fix, group, setting))

@@ -384,6 +384,13 @@ SCENARIOS: list[Scenario] = [
     _s("8c", "8", "72125 + 72126-25 → 25 does not make a separate session: 72127",
        items_body([line("72125"), line("72126", "25")]),
        [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["72127"])]),
+    _s("8d", "8", "72125-XE + 72126-XE → each says a separate encounter: warnings to document, the claim passes",
+       items_body([line("72125", "XE"), line("72126", "XE")]),
+       [Flag("combined-code", "warning", [1, 2], "review", [1], bypass="XE"),
+        Flag("combined-code", "warning", [1, 2], "review", [2], bypass="XE")]),
+    _s("8e", "8", "72127 + 72125-XE with an indicator-1 edit → the edit is bypassed: one warning, not two",
+       items_body([line("72127"), line("72125", "XE")]),
+       [Flag("ncci-ptp", "warning", [1, 2], "review", [2], bypass="XE")]),
     # 9. CDS cards follow the findings ------------------------------------------------------------
     _s("9a", "9", "Orders 62284 + 72240 with no performer → a critical card offering 'different practitioner', "
        "one suggestion: order 62302",

@@ -322,8 +322,11 @@ def test_findings_come_in_a_deterministic_order(bare_client):
     ]
 
 
-def test_a_long_claim_is_judged_in_linear_work(client, monkeypatch):
+def test_a_long_claim_is_judged_in_linear_work(data_dir, monkeypatch):
     """1,200 lines of one edited pair: the modifier checks grow with the lines, not with their pairs."""
+    from terminology import create_app
+
+    client = create_app({"DATA_DIR": str(data_dir), "MAX_CLAIM_LINES": 1200}).test_client()
     calls = []
     judge = BundlingChecker._refusal
     monkeypatch.setattr(BundlingChecker, "_refusal", lambda self, *a: calls.append(1) or judge(self, *a))

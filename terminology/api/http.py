@@ -15,6 +15,7 @@ from terminology.errors import (
     UnsupportedMediaType,
 )
 from terminology.fhir.input_limits import check_json_depth
+from terminology.fhir.operation_inputs import ACCEPT_LANGUAGE
 from terminology.fhir.params import OperationParams
 from terminology.service.operations import TerminologyService
 
@@ -154,15 +155,24 @@ def reject_get_of_batch() -> None:
 
 
 def operation_params() -> OperationParams:
-    """Read an operation's parameters from the query string (GET) or the body (POST)."""
+    """Read an operation's parameters from the query string (GET) or the body (POST).
+
+    An ``Accept-Language`` header travels with them: it picks the display language when the
+    request has no ``displayLanguage``.
+    """
     if request.method == "GET":
-        return OperationParams.from_query(request.args.items(multi=True))
-    if request.mimetype == "application/x-www-form-urlencoded":
-        return OperationParams.from_query(request.form.items(multi=True))
-    if not request.content_length and not request.mimetype:
+        params = OperationParams.from_query(request.args.items(multi=True))
+    elif request.mimetype == "application/x-www-form-urlencoded":
+        params = OperationParams.from_query(request.form.items(multi=True))
+    elif not request.content_length and not request.mimetype:
         # A body-less POST carries its parameters in the query string.
-        return OperationParams.from_query(request.args.items(multi=True))
-    return OperationParams.from_parameters(json_body())
+        params = OperationParams.from_query(request.args.items(multi=True))
+    else:
+        params = OperationParams.from_parameters(json_body())
+    language = request.environ.get("HTTP_ACCEPT_LANGUAGE")
+    if language:
+        params = params.with_defaults(OperationParams.from_query([(ACCEPT_LANGUAGE, language)]))
+    return params
 
 
 # app.extensions key of the names of the app's blueprints that speak FHIR (health and metrics

@@ -5,24 +5,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from terminology.engine.designations import DISPLAY_USE, Designation
 from terminology.engine.resource import LoadedResource
 
 _WORD = re.compile(r"[a-z0-9]+")
 _INACTIVE_STATUSES = frozenset({"retired", "deprecated", "inactive"})
+CONCEPT_PROPERTIES = "http://hl7.org/fhir/concept-properties#"
+STANDARDS_STATUS = "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status"
+# Property codes FHIR defines (the concept-properties code system), known by code even when a
+# code system does not declare them; a declared property with one of these URIs means the same.
+_KNOWN_MEANINGS = {
+    "status": "status", "inactive": "inactive", "notSelectable": "notSelectable",
+    "not-selectable": "notSelectable", "abstract": "notSelectable", "deprecated": "deprecated",
+    "parent": "parent", "child": "child", "termination-date": "termination-date",
+}  # fmt: skip
 
 
 def words_of(text: str) -> list[str]:
     """Split text into the lowercase words that `$expand` filters match against."""
     return _WORD.findall(text.lower())
-
-
-@dataclass(slots=True)
-class Designation:
-    """One designation of a concept: value plus optional language and use Coding."""
-
-    value: str
-    language: str | None = None
-    use: dict | None = None
 
 
 @dataclass(slots=True)
@@ -48,9 +49,11 @@ class Concept:
     status: str | None = None
     inactive: bool = False
     abstract: bool = False
+    deprecated: bool = False
     # Last date of use (YYYY-MM-DD) from a ``termination-date`` property (HCPCS TERM DT).
     termination: str | None = None
     words: tuple[str, ...] = ()
+    extensions: list[dict] = field(default_factory=list)
 
     def inactive_on(self, day: str) -> bool:
         """Say whether the concept is inactive on ``day``: by status, or past its termination date.
@@ -81,12 +84,28 @@ class Concept:
             return False
         return all(any(w.startswith(f) for w in self.words) for f in filter_words)
 
+    def extension_value(self, url: str) -> object | None:
+        """Return the value of the concept's first extension with this url, or None."""
+        for ext in self.extensions:
+            if ext.get("url") == url:
+                return _value_of(ext)[1]
+        return None
+
 
 def _value_of(prop: dict) -> tuple[str, object]:
     for key, value in prop.items():
         if key.startswith("value"):
             return key[5:], value
     return "", None
+
+
+def _designation(raw: dict, source: str | None = None) -> Designation:
+    extensions = raw.get("extension", [])
+    status = next((_value_of(e)[1] for e in extensions if e.get("url") == STANDARDS_STATUS), None)
+    return Designation(
+        raw.get("value", ""), raw.get("language"), raw.get("use"), source=source, status=status,
+        extensions=extensions,
+    )  # fmt: skip
 
 
 class CodeSystemIndex(LoadedResource):
@@ -102,16 +121,39 @@ class CodeSystemIndex(LoadedResource):
         self.compositional: bool = bool(resource.get("compositional", False))
         self.version_needed: bool = bool(resource.get("versionNeeded", False))
         self.language: str | None = resource.get("language")
+        # A supplement names the code system it adds to (``url`` or ``url|version``).
+        self.supplements: str | None = resource.get("supplements")
         self.property_defs: dict[str, dict] = {
             p["code"]: p for p in resource.get("property", []) if "code" in p
         }
         self.property_descriptions: dict[str, str] = {
             code: p["description"] for code, p in self.property_defs.items() if p.get("description")
         }
+        # What each property code means to the engine: FHIR's own codes, or a declared URI.
+        self.meanings: dict[str, str] = dict(_KNOWN_MEANINGS)
+        for code, definition in self.property_defs.items():
+            uri = definition.get("uri", "")
+            if uri.startswith(CONCEPT_PROPERTIES):
+                self.meanings[code] = uri[len(CONCEPT_PROPERTIES) :]
         self.concepts: dict[str, Concept] = {}
         self.order: list[Concept] = []
+        self.roots: list[Concept] = []
         self._walk(resource.get("concept", []), None)
         self.folded: dict[str, str] = {} if self.case_sensitive else {c.lower(): c for c in self.concepts}
+
+    @property
+    def default_language(self) -> str:
+        """Return the language of the concepts' displays (``en`` when the code system does not say)."""
+        return self.language or "en"
+
+    def property_uri(self, code: str) -> str | None:
+        """Return the URI a property code is declared with (FHIR's own properties have theirs)."""
+        definition = self.property_defs.get(code)
+        if definition is not None:
+            return definition.get("uri")
+        if code in ("status", "inactive", "notSelectable", "deprecated", "parent", "child", "definition"):
+            return CONCEPT_PROPERTIES + code
+        return None
 
     def _walk(self, concepts: list[dict], parent: Concept | None) -> None:
         for raw in concepts:
@@ -119,6 +161,8 @@ class CodeSystemIndex(LoadedResource):
             if parent is not None:
                 concept.parents.append(parent.code)
                 parent.children.append(concept.code)
+            else:
+                self.roots.append(concept)
             self.concepts[concept.code] = concept
             self.order.append(concept)
             self._walk(raw.get("concept", []), concept)
@@ -128,21 +172,32 @@ class CodeSystemIndex(LoadedResource):
     def _build(self, raw: dict) -> Concept:
         concept = Concept(code=raw["code"], display=raw.get("display"))
         concept.definition = raw.get("definition")
+        concept.extensions = raw.get("extension", [])
         for d in raw.get("designation", []):
-            concept.designations.append(Designation(d["value"], d.get("language"), d.get("use")))
+            concept.designations.append(_designation(d))
+        meanings = self.meanings
         for p in raw.get("property", []):
             value_type, value = _value_of(p)
             concept.properties.append(PropertyValue(p["code"], value_type, value))
-            if p["code"] == "status" and isinstance(value, str):
+            meaning = meanings.get(p["code"])
+            if meaning == "status" and isinstance(value, str):
                 concept.status = value
                 concept.inactive = value in _INACTIVE_STATUSES
-            elif p["code"] == "inactive" and value is True:
+                concept.deprecated = value == "deprecated"
+            elif meaning == "inactive" and (value is True or value == "true"):
                 concept.inactive = True
                 concept.status = concept.status or "inactive"
-            elif p["code"] == "notSelectable" and value is True:
+            elif meaning == "notSelectable" and (value is True or value == "true"):
                 concept.abstract = True
-            elif p["code"] == "termination-date" and isinstance(value, str):
+            elif meaning == "deprecated" and (value is True or value == "true"):
+                concept.deprecated = True
+            elif meaning == "termination-date" and isinstance(value, str):
                 concept.termination = value[:10]
+        standards = concept.extension_value(STANDARDS_STATUS)
+        if standards == "withdrawn":
+            concept.inactive = True
+        if standards and concept.status is None:
+            concept.status = str(standards)
         text = " ".join(concept.displays())
         concept.words = tuple(dict.fromkeys(words_of(text)))
         return concept
@@ -151,10 +206,16 @@ class CodeSystemIndex(LoadedResource):
         # Flat code systems may state their hierarchy with parent/child properties.
         for concept in self.order:
             for p in concept.properties:
-                if p.code == "parent" and isinstance(p.value, str) and p.value not in concept.parents:
+                if (
+                    self.meanings.get(p.code) == "parent"
+                    and isinstance(p.value, str)
+                    and p.value not in concept.parents
+                ):
                     concept.parents.append(p.value)
                     if p.value in self.concepts:
                         self.concepts[p.value].children.append(concept.code)
+                        if concept in self.roots:
+                            self.roots.remove(concept)
 
     def find(self, code: str) -> Concept | None:
         """Return the concept with exactly this code, or None."""
@@ -179,3 +240,22 @@ class CodeSystemIndex(LoadedResource):
                 seen.add(child)
                 stack.extend(self.concepts[child].children if child in self.concepts else [])
         return seen
+
+    def designations_of(
+        self, concept: Concept, supplements: tuple[CodeSystemIndex, ...] = ()
+    ) -> list[Designation]:
+        """Return every designation of a concept: its display first, then its own, then the supplements'."""
+        out: list[Designation] = []
+        if concept.display:
+            out.append(Designation(concept.display, self.language, DISPLAY_USE, base=True))
+        out.extend(concept.designations)
+        for supplement in supplements:
+            extra = supplement.find(concept.code)
+            if extra is None:
+                continue
+            if extra.display:
+                out.append(Designation(extra.display, supplement.language, None, source=supplement.canonical))
+            for d in extra.designations:
+                out.append(Designation(d.value, d.language, d.use, source=supplement.canonical,
+                                       status=d.status, extensions=d.extensions))  # fmt: skip
+        return out

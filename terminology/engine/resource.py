@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from terminology.engine.versions import canonical
 
+STANDARDS_STATUS = "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status"
+
 
 class LoadedResource:
     """A resource loaded from a content file, indexed by its subclass for one operation family."""
@@ -22,6 +24,11 @@ class LoadedResource:
         self.title: str | None = resource.get("title")
         self.status: str = resource.get("status", "unknown")
         self.experimental: bool = bool(resource.get("experimental", False))
+        # The standards status extension (deprecated, withdrawn, draft…) of the resource itself.
+        self.standards_status: str | None = next(
+            (e.get("valueCode") for e in resource.get("extension", []) if e.get("url") == STANDARDS_STATUS),
+            None,
+        )
 
     @property
     def canonical(self) -> str:

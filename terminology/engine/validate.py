@@ -7,12 +7,39 @@ from datetime import date
 
 from terminology.engine.clock import today
 from terminology.engine.codesystem import CodeSystemIndex, Concept
+from terminology.engine.designations import Designation, display_count, match_display, preferred, present
 from terminology.engine.issues import Issue
+from terminology.engine.languages import LanguagePreferences
+from terminology.engine.patterns import ScanBudget
 from terminology.engine.pctc import concept_problems as pctc_problems
 from terminology.engine.registry import Registry
 from terminology.engine.systems import EXPRESSION_MODIFIER_SYSTEMS
-from terminology.engine.valueset import ValueSetIndex
-from terminology.errors import NotFound
+from terminology.engine.valueset import (
+    ValueSetIndex,
+    _filter_predicate,
+    by_version_descending,
+    check_circularity,
+    find_code_system,
+    referenced_value_set,
+    status_warning,
+    unknown_system_text,
+)
+from terminology.engine.versions import (
+    VersionRule,
+    failed_checks,
+    rule_version,
+    version_key,
+    version_matches,
+)
+from terminology.errors import NotFound, TerminologyError
+
+CANNOT_VALIDATE = "the code cannot be validated"
+NO_SYSTEM = (
+    "Coding has no system. A code with no system has no defined meaning, and it cannot be "
+    "validated. A system should be provided"
+)
+DEPRECATED_IN_VS = "http://hl7.org/fhir/StructureDefinition/valueset-deprecated"
+STANDARDS_STATUS = "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status"
 
 
 @dataclass(slots=True)
@@ -35,6 +62,28 @@ class ValidationOptions:
     display_language: str | None = None
     # The date of service (``date`` parameter): picks the version in force and ends terminated codes.
     date: date | None = None
+    # The Accept-Language header: the display language when ``displayLanguage`` is not given.
+    accept_language: str | None = None
+    infer_system: bool = False
+    membership_only: bool = False
+    # ``abstract=false`` refuses codes that are not selectable (notSelectable).
+    abstract_ok: bool = True
+    version_rules: tuple[VersionRule, ...] = ()
+
+    def cache_key(self, today_: date) -> tuple:
+        """Return everything an answer depends on besides the codings (a memo key)."""
+        # Without a date, "today" decides whether a code past its termination date is still active.
+        return (
+            self.lenient_display,
+            self.active_only,
+            self.display_language,
+            self.date or today_,
+            self.accept_language,
+            self.infer_system,
+            self.membership_only,
+            self.abstract_ok,
+            self.version_rules,
+        )
 
 
 @dataclass(slots=True)
@@ -73,18 +122,20 @@ class ValidationResult:
     codeable_concept: dict | None = None
     unknown_systems: list[str] = field(default_factory=list)
     caused_by_unknown: list[str] = field(default_factory=list)
+    messages: list[str] | None = None
 
     @property
     def message(self) -> str | None:
-        """Join the error texts (or, failing that, warning texts) with '; ' as tx.fhir.org does."""
+        """Join the messages (by default the error texts) with '; ' as tx.fhir.org does."""
+        if self.messages is not None:
+            return "; ".join(self.messages) if self.messages else None
         errors = [i.text for i in self.issues if i.severity == "error"]
         if not errors and not self.result:
             errors = [i.text for i in self.issues if i.severity == "warning"]
         return "; ".join(errors) if errors else None
 
 
-def _normalise(text: str) -> str:
-    return " ".join(text.split()).lower()
+# --- tx.fhir.org wording -----------------------------------------------------------------------
 
 
 def unknown_code_message(code_system: CodeSystemIndex, code: str) -> str:
@@ -96,6 +147,25 @@ def unknown_code_message(code_system: CodeSystemIndex, code: str) -> str:
             "the code system is labeled as a fragment, so the code may be valid in some other fragment"
         )
     return f"Unknown code '{code}' in the CodeSystem '{code_system.url}'{version}"
+
+
+def _status_check_text(kind: str, canonical: str, resource_type: str) -> str:
+    return f"Reference to {kind} {resource_type} {canonical}"
+
+
+def _case_text(code: str, correct: str, code_system: CodeSystemIndex) -> str:
+    return (
+        f"The code '{code}' differs from the correct code '{correct}' by case. Although the code system "
+        f"'{code_system.canonical}' is case insensitive, implementers are strongly encouraged to use the "
+        "correct case anyway"
+    )
+
+
+def _path(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+# --- code-system checks (shared with $lookup and the bundling rules) ----------------------------
 
 
 def find_modifier(registry: Registry, code_system: CodeSystemIndex, code: str) -> Concept | None:
@@ -112,28 +182,32 @@ def find_modifier(registry: Registry, code_system: CodeSystemIndex, code: str) -
     return None
 
 
-def _check_expression(
-    registry: Registry, check: CodingCheck, code_system: CodeSystemIndex, code: str, path: str
-) -> None:
-    """Validate a post-coordinated expression ``base:mod[:mod…]`` (HL7 CPT syntax)."""
+def _expression_issues(
+    registry: Registry, code_system: CodeSystemIndex, code: str, path: str
+) -> tuple[Concept | None, list[Issue]]:
+    """Check a post-coordinated expression ``base:mod[:mod…]`` (HL7 CPT syntax).
+
+    Returns the base concept (which stands for the expression) and the problems found.
+    """
     base_code, *modifiers = code.split(":")
     base = code_system.find(base_code)
     if base is None:
-        check.issues.append(
+        return None, [
             Issue(
                 "error", "code-invalid", unknown_code_message(code_system, base_code), "invalid-code", [path]
             )
-        )
-        return
+        ]
     if code_system.is_modifier(base):
-        check.issues.append(
+        return None, [
             Issue(
-                "error", "code-invalid",
+                "error",
+                "code-invalid",
                 f"The code '{base_code}' is a modifier and cannot be the base of the expression '{code}'",
-                "invalid-code", [path],
+                "invalid-code",
+                [path],
             )
-        )  # fmt: skip
-        return
+        ]
+    issues: list[Issue] = []
     seen: set[str] = set()
     for modifier in modifiers:
         if modifier in seen:
@@ -151,30 +225,59 @@ def _check_expression(
         else:
             seen.add(modifier)
             continue
-        check.issues.append(Issue("error", "code-invalid", text, "invalid-code", [path]))
+        issues.append(Issue("error", "code-invalid", text, "invalid-code", [path]))
     for text in pctc_problems(base, [m for m in modifiers if m in seen]):
-        check.issues.append(Issue("error", "business-rule", text, "invalid-code", [path]))
-    # Expressions have no display of their own; the base concept's displays stand for it.
-    check.concept = base
-    check.code = code
+        issues.append(Issue("error", "business-rule", text, "invalid-code", [path]))
+    return base, issues
+
+
+@dataclass(slots=True)
+class _Located:
+    """A code found in a code system: the concept, the code as judged, and any notes on it."""
+
+    concept: Concept | None
+    code: str
+    normalized: str | None = None
+    issues: list[Issue] = field(default_factory=list)
+
+
+def _locate(registry: Registry, code_system: CodeSystemIndex, code: str, path: str) -> _Located:
+    """Find a code: exactly, by case for case-insensitive systems, or as a CPT expression."""
+    concept = code_system.find(code)
+    if concept is not None:
+        return _Located(concept, code)
+    if not code_system.case_sensitive:
+        concept = code_system.find_folded(code)
+        if concept is not None:
+            note = Issue(
+                "information",
+                "business-rule",
+                _case_text(code, concept.code, code_system),
+                "code-rule",
+                [path],
+            )
+            return _Located(concept, concept.code, concept.code, [note])
+    if code_system.compositional and ":" in code:
+        base, issues = _expression_issues(registry, code_system, code, path)
+        if base is not None and not issues:
+            return _Located(base, code)
+        return _Located(None, code, None, issues)
+    return _Located(None, code)
 
 
 def check_coding(registry: Registry, coding: CodingInput, options: ValidationOptions) -> CodingCheck:
-    """Check one coding against its code system: existence, version, case, display, status."""
+    """Check one coding against its code system: existence, version, case, display, status.
+
+    Used by `$lookup` and the bundling rules; `$validate-code` itself goes through the value-set
+    checker below, which follows tx.fhir.org's rules for value sets.
+    """
     check = CodingCheck(coding, code=coding.code)
     prefix = coding.prefix
     if not coding.code:
         check.issues.append(Issue("error", "invalid", "No code provided", "invalid-data", [f"{prefix}code"]))
         return check
     if not coding.system:
-        check.issues.append(
-            Issue(
-                "error", "invalid",
-                "Coding has no system. A code with no system has no defined meaning, and it "
-                "cannot be validated. A system should be provided",
-                "invalid-data", [f"{prefix}system"],
-            )
-        )  # fmt: skip
+        check.issues.append(Issue("error", "invalid", NO_SYSTEM, "invalid-data", [f"{prefix}system"]))
         return check
     try:
         if coding.version is None and options.date is not None:
@@ -187,109 +290,974 @@ def check_coding(registry: Registry, coding: CodingInput, options: ValidationOpt
         check.issues.append(Issue("error", "not-found", exc.message, "not-found", [f"{prefix}{where}"]))
         return check
     check.code_system = code_system
-    code = coding.code
-    concept = code_system.find(code)
-    if concept is None and not code_system.case_sensitive:
-        concept = code_system.find_folded(code)
-        if concept is not None:
-            check.normalized_code = concept.code
+    located = _locate(registry, code_system, coding.code, f"{prefix}code")
+    check.issues.extend(located.issues)
+    check.normalized_code = located.normalized
+    concept = located.concept
+    if concept is None:
+        if not located.issues:
             check.issues.append(
                 Issue(
-                    "information", "business-rule",
-                    f"The code '{code}' differs from the correct code '{concept.code}' by case. "
-                    f"Although the code system '{code_system.canonical}' is case insensitive, "
-                    "implementers are strongly encouraged to use the correct case anyway",
-                    "code-rule", [f"{prefix}code"],
+                    "error",
+                    "code-invalid",
+                    unknown_code_message(code_system, coding.code),
+                    "invalid-code",
+                    [f"{prefix}code"],
                 )
-            )  # fmt: skip
-    if concept is None and code_system.compositional and ":" in code:
-        _check_expression(registry, check, code_system, code, f"{prefix}code")
-        concept = check.concept
-        if concept is None or check.issues:
-            return check
-    if concept is None:
-        check.issues.append(
-            Issue(
-                "error",
-                "code-invalid",
-                unknown_code_message(code_system, code),
-                "invalid-code",
-                [f"{prefix}code"],
             )
-        )
         return check
     check.concept = concept
-    check.code = check.code if check.code and ":" in check.code else concept.code
-    _check_display(check, code_system, concept, options)
+    check.code = located.code
+    if coding.display and not any(
+        " ".join(coding.display.split()).lower() == " ".join(t.split()).lower() for t in concept.displays()
+    ):
+        check.issues.append(
+            Issue(
+                "warning" if options.lenient_display else "error",
+                "invalid",
+                f"Wrong Display Name '{coding.display}' for {code_system.url}#{check.code}",
+                "invalid-display",
+                [f"{prefix}display"],
+            )
+        )
     check.inactive, check.status = concept.inactive, concept.status
     if not check.inactive and concept.inactive_on((options.date or today()).isoformat()):
         check.inactive, check.status = True, "retired"  # past its termination date
     if check.inactive:
-        if options.active_only:
-            check.issues.append(
-                Issue(
-                    "error",
-                    "business-rule",
-                    f"The code '{concept.code}' is valid but is not active",
-                    "code-rule",
-                    [f"{prefix}code"],
-                )
+        severity, text = (
+            ("error", f"The concept '{concept.code}' is valid but is not active")
+            if options.active_only
+            else ("warning", _inactive_text(concept.code, check.status))
+        )
+        check.issues.append(
+            Issue(
+                severity,
+                "business-rule",
+                text,
+                "code-rule" if options.active_only else "code-comment",
+                [f"{prefix}code"],
             )
-        else:
-            check.issues.append(
-                Issue(
-                    "warning", "business-rule",
-                    f"The concept '{concept.code}' has a status of {check.status or 'inactive'} "
-                    "and its use should be reviewed",
-                    "code-comment", [f"{prefix}code"],
-                )
-            )  # fmt: skip
+        )
     return check
 
 
+def _inactive_text(code: str, status: str | None) -> str:
+    status = status or "inactive"
+    shown = status if status in ("inactive", "DISCOURAGED") else f"{status} and inactive"
+    return f"The concept '{code}' has a status of {shown} and its use should be reviewed"
+
+
+# --- the value-set checker ---------------------------------------------------------------------
+
+
+class _Request:
+    """What one `$validate-code` call collects while its codings are checked."""
+
+    __slots__ = ("inactive_code", "inactive_path", "issues", "messages", "normalized", "status", "unknown")
+
+    def __init__(self) -> None:
+        self.issues: list[Issue] = []
+        self.messages: list[str] = []
+        self.unknown: dict[str, None] = {}
+        self.inactive_path: str | None = None
+        self.inactive_code: str | None = None
+        self.status: str | None = None
+        self.normalized: str | None = None
+
+    def add(self, issue: Issue, message: bool = False) -> None:
+        """Add an issue once (identical issues from several includes are reported once)."""
+        if not any(
+            i.severity == issue.severity and i.text == issue.text and i.expression == issue.expression
+            for i in self.issues
+        ):
+            self.issues.append(issue)
+        if message:
+            self.say(issue.text)
+
+    def say(self, text: str) -> None:
+        """Add a text to the ``message`` output once."""
+        if text not in self.messages:
+            self.messages.append(text)
+
+    def see_status(self, concept: Concept, code: str, path: str) -> None:
+        """Remember the first inactive concept met (its status is reported)."""
+        if self.inactive_path is None and concept.inactive:
+            self.inactive_path, self.inactive_code, self.status = path, code, concept.status
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What checking one coding against the value set found."""
+
+    result: bool | None = False  # None: the code system is unknown, so membership is uncertain
+    code_system: CodeSystemIndex | None = None
+    concept: Concept | None = None
+    version: str | None = None
+    designations: list[Designation] = field(default_factory=list)
+
+
+class _InternalValueSet(ValueSetIndex):
+    """The value set of one whole code system, used to validate against the code system itself."""
+
+    def __init__(self, code_system: CodeSystemIndex) -> None:
+        include = {"system": code_system.url}
+        if code_system.version:
+            include["version"] = code_system.version
+        resource = {
+            "resourceType": "ValueSet",
+            "status": "active",
+            "url": f"{code_system.url}/vs",
+            "compose": {"include": [include]},
+        }
+        if code_system.version:
+            resource["version"] = code_system.version
+        super().__init__(resource)
+
+
+class _PrepareError(Exception):
+    """A value set that cannot be used for validation: answered as ``result=false`` with the reason."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class _Checker:
+    """Checks codings against one value set, the way tx.fhir.org does (includes, versions, displays)."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        value_set: ValueSetIndex,
+        options: ValidationOptions,
+        languages: LanguagePreferences | None,
+        pathway: tuple[str, ...] = (),
+        budget: ScanBudget | None = None,
+    ) -> None:
+        self.registry = registry
+        self.value_set = value_set
+        self.options = options
+        self.languages = languages
+        self.others: dict[str, _Checker] = {}
+        # Filters are built once per call; regex filters spend one budget across imports.
+        self.budget = budget or ScanBudget(registry.pattern_limits)
+        self.filters: dict[int, list] = {}
+        here = (*pathway, value_set.canonical)
+        compose = value_set.compose
+        for include in compose.get("include", []) + compose.get("exclude", []):
+            for reference in include.get("valueSet", []):
+                if reference in self.others:
+                    continue
+                try:
+                    other = referenced_value_set(registry, reference, value_set)
+                except NotFound:
+                    raise _PrepareError(
+                        f"A definition for the value Set '{reference}' could not be found"
+                    ) from None
+                check_circularity(other, here)
+                self.others[reference] = _Checker(registry, other, options, languages, here, self.budget)
+        for kind in ("include", "exclude"):
+            for i, include in enumerate(compose.get(kind, [])):
+                if "system" not in include or "filter" not in include:
+                    continue
+                version = rule_version(options.version_rules, include["system"], include.get("version"))
+                code_system = find_code_system(registry, include["system"], version)
+                if code_system is not None:
+                    # An unusable filter fails the request (4xx), as tx.fhir.org's prepare step does.
+                    self.filters[id(include)] = [
+                        _filter_predicate(
+                            code_system, f, self.budget, f"ValueSet.compose.{kind}[{i}].filter[{j}]"
+                        )
+                        for j, f in enumerate(include["filter"])
+                    ]
+
+    # tx.fhir.org: determineVersion
+    def _version(
+        self, run: _Request, path: str, system: str, stated: str | None, coding_version: str | None
+    ) -> str | None:
+        rules = self.options.version_rules
+        version = rule_version(rules, system, stated)
+        if not coding_version:
+            return version
+        registry = self.registry
+        if version and coding_version != version and version_matches(version, coding_version):
+            version = coding_version
+        if not version and coding_version in registry.versions_of("CodeSystem", system):
+            version = coding_version
+        code_system = find_code_system(registry, system, version)
+        if (
+            code_system is not None
+            and code_system.version != coding_version
+            and not version_matches(coding_version, code_system.version)
+        ):
+            severity = "error"
+            if not version:
+                severity = "error" if code_system.version_needed else "warning"
+                text = (
+                    f"The code system '{system}' version '{code_system.version}' for the versionless include "
+                    "in "
+                    f"the ValueSet include is different to the one in the value ('{coding_version}')"
+                )
+            elif version != stated:
+                text = (
+                    f"The code system '{system}' version '{version}' resulting from the version "
+                    f"'{stated or ''}' "
+                    f"in the ValueSet include is different to the one in the value ('{coding_version}')"
+                )
+            else:
+                text = (
+                    f"The code system '{system}' version '{stated}' in the ValueSet include is different to "
+                    f"the one in the value ('{coding_version}')"
+                )
+            run.add(
+                Issue(severity, "invalid", text, "vs-invalid", [_path(path, "version")]), severity == "error"
+            )
+            if find_code_system(registry, system, coding_version) is None:
+                run.unknown[f"{system}|{coding_version}"] = None
+                unknown = unknown_system_text(registry, system, coding_version, CANNOT_VALIDATE)
+                run.add(Issue("error", "not-found", unknown, "not-found", [_path(path, "system")]), True)
+        elif code_system is None and version != coding_version:
+            text = (
+                f"The code system '{system}' version '{version}' in the ValueSet include is different to the "
+                f"one in the value ('{coding_version}')"
+            )
+            run.add(Issue("error", "invalid", text, "vs-invalid", [_path(path, "version")]), True)
+        return version
+
+    def _status(self, run: _Request, resource) -> None:
+        warning = status_warning(resource, self.value_set)
+        if warning is not None:
+            kind, canonical = warning
+            run.add(
+                Issue(
+                    "information",
+                    "business-rule",
+                    _status_check_text(kind, canonical, resource.resource_type),
+                    "status-check",
+                )
+            )
+
+    def infer_system(self, run: _Request, code: str) -> str | None:
+        """Find the only system of the value set that holds ``code`` (tx.fhir.org: determineSystem)."""
+        try:
+            members, _ = self.value_set.members(self.registry, self.options.version_rules)
+        except TerminologyError:
+            members = []
+        systems = list(dict.fromkeys(m.code_system.url for m in members if m.concept.code == code))
+        if len(systems) == 1:
+            return systems[0]
+        vs = self.value_set.shown
+        if len(systems) > 1:
+            text = (
+                f"The System URI could not be determined for the code '{code}' in the ValueSet '{vs}': "
+                "value set "
+                f"expansion has multiple matches: [{', '.join(systems)}]"
+            )
+        else:
+            text = f"The System URI could not be determined for the code '{code}' in the ValueSet '{vs}'"
+        run.add(Issue("error", "not-found", text, "cannot-infer", ["code"]), True)
+        return None
+
+    def check(self, run: _Request, path: str, coding: CodingInput) -> _Outcome:
+        """Say whether a coding is in the value set (tx.fhir.org: ValueSetChecker.check)."""
+        system, code, version = coding.system, coding.code or "", coding.version
+        outcome = _Outcome()
+        compose = self.value_set.compose
+        includes = compose.get("include", [])
+        chosen_version = None
+        if not version:
+            stated = {i.get("version") for i in includes if i.get("system") == system and i.get("version")}
+            if len(stated) > 1:
+                chosen_version = self._pick_version(stated, system, code, coding.display)
+        result: bool | None = False
+        for include in by_version_descending(includes):
+            if "system" not in include:
+                result = True
+            elif (
+                include["system"] == system
+                and (chosen_version is None or include.get("version") == chosen_version)
+                and self._use_version(include, version)
+            ):
+                resolved = self._version(run, path, system, include.get("version"), version)
+                code_system = find_code_system(self.registry, system, resolved)
+                if code_system is None:
+                    if self.options.membership_only:
+                        return outcome
+                    self._unknown_system(run, path, system, resolved)
+                    outcome.result = None
+                    return outcome
+                for rule in failed_checks(self.options.version_rules, system, code_system.version):
+                    run.add(
+                        Issue(
+                            "error",
+                            "exception",
+                            f"The version '{code_system.version}' is not allowed for system '{system}': "
+                            "required "
+                            f"to be '{rule.version}' by a version-check parameter",
+                            "version-error",
+                            [_path(path, "version")],
+                        ),
+                        True,
+                    )
+                self._status(run, code_system)
+                outcome.code_system = code_system
+                result = self._in_include(run, path, "in", code_system, include, code, outcome)
+                if result:
+                    outcome.version = code_system.version
+            else:
+                result = False
+            for reference in include.get("valueSet", []):
+                other = self.others[reference]
+                self._status(run, other.value_set)
+                if result is True:
+                    inner = other.check(run, path, coding)
+                    result = inner.result
+                    if inner.result:
+                        outcome.code_system = inner.code_system or outcome.code_system
+                        outcome.concept = inner.concept or outcome.concept
+                        outcome.version = inner.version or outcome.version
+                        outcome.designations = inner.designations or outcome.designations
+            if result is True:
+                break
+        if result is True:
+            for exclude in compose.get("exclude", []):
+                excluded = True
+                if "system" in exclude:
+                    resolved = rule_version(
+                        self.options.version_rules, exclude["system"], exclude.get("version")
+                    )
+                    code_system = find_code_system(self.registry, exclude["system"], resolved)
+                    excluded = (
+                        code_system is not None
+                        and code_system.url == system
+                        and self._in_include(run, path, "not in", code_system, exclude, code, _Outcome())
+                    )
+                for reference in exclude.get("valueSet", []):
+                    excluded = (
+                        excluded and self.others[reference].check(_Request(), path, coding).result is True
+                    )
+                if excluded:
+                    outcome.result = False
+                    return outcome
+        outcome.result = result
+        return outcome
+
+    def _use_version(self, include: dict, version: str | None) -> bool:
+        if not version or include.get("version") == version:
+            return True
+        return not any(i.get("version") == version for i in self.value_set.compose.get("include", []))
+
+    def _pick_version(self, versions: set[str], system: str, code: str, display: str | None) -> str | None:
+        found = []
+        for version in versions:
+            code_system = find_code_system(self.registry, system, version)
+            concept = code_system.find(code) if code_system is not None else None
+            if concept is not None and (not display or display in concept.displays()):
+                found.append(version)
+        if len(found) == len(versions):
+            return None
+        pool = found or list(versions)
+        return max(pool, key=version_key)
+
+    def _unknown_system(self, run: _Request, path: str, system: str, version: str | None) -> None:
+        known = self.registry.versions_of("CodeSystem", system)
+        key = f"{system}|{version}" if version and known else system
+        if key in run.unknown:
+            run.say(unknown_system_text(self.registry, system, version, CANNOT_VALIDATE))
+            return
+        run.unknown[key] = None
+        text = unknown_system_text(self.registry, system, version, CANNOT_VALIDATE)
+        run.add(Issue("error", "not-found", text, "not-found", [_path(path, "system")]), True)
+
+    def _in_include(
+        self,
+        run: _Request,
+        path: str,
+        role: str,
+        code_system: CodeSystemIndex,
+        include: dict,
+        code: str,
+        outcome: _Outcome,
+    ) -> bool:
+        """Say whether ``code`` is selected by one include (or exclude) of the value set."""
+        options = self.options
+        code_path = _path(path, "code")
+        membership_only = options.membership_only or role == "not in"
+        located = _locate(self.registry, code_system, code, code_path)
+        concept = located.concept
+        if "concept" not in include and "filter" not in include:
+            if concept is None:
+                if not membership_only:
+                    for issue in located.issues:
+                        run.add(issue)
+                    if not located.issues:
+                        run.add(
+                            Issue(
+                                "error",
+                                "code-invalid",
+                                unknown_code_message(code_system, code),
+                                "invalid-code",
+                                [code_path],
+                            )
+                        )
+                return False
+        elif "concept" in include:
+            ref = _concept_ref(include, code, concept)
+            if ref is None or concept is None:
+                return False
+            outcome.designations = code_system.designations_of(concept, self._supplements(code_system))
+            outcome.designations.extend(_include_designations(ref, self.value_set))
+        else:
+            if concept is None:
+                return False
+            predicates = self.filters.get(id(include))
+            if predicates is None:
+                predicates = [
+                    _filter_predicate(code_system, f, self.budget, "ValueSet.compose.include.filter")
+                    for f in include["filter"]
+                ]
+            if not all(p(concept) for p in predicates):
+                return False
+        if not outcome.designations:
+            outcome.designations = code_system.designations_of(concept, self._supplements(code_system))
+        if role == "not in":
+            return True
+        for issue in located.issues:
+            run.add(issue, issue.tx_code == "code-rule" and issue.severity != "information")
+        if located.normalized:
+            run.normalized = located.normalized
+            run.say(located.issues[0].text)
+        if not options.abstract_ok and concept.abstract:
+            run.add(
+                Issue(
+                    "error",
+                    "business-rule",
+                    f"Code '{code_system.url}#{code}' is abstract, and not allowed in this context",
+                    "code-rule",
+                    [code_path],
+                ),
+                True,
+            )
+            return False
+        inactive = concept.inactive or concept.inactive_on((options.date or today()).isoformat())
+        if inactive and (self.value_set.excludes_inactive or options.active_only):
+            run.see_status(concept, code, path)
+            if run.inactive_path is None:
+                run.inactive_path, run.inactive_code, run.status = path, code, concept.status or "retired"
+            run.add(
+                Issue(
+                    "error",
+                    "business-rule",
+                    f"The concept '{code}' is valid but is not active",
+                    "code-rule",
+                    [code_path],
+                ),
+                True,
+            )
+            return False
+        if "concept" in include:
+            ref = _concept_ref(include, code, concept) or {}
+            standards = next(
+                (_value(e) for e in ref.get("extension", []) if e.get("url") == STANDARDS_STATUS), None
+            )
+            deprecated = standards if standards in ("withdrawn", "deprecated") else None
+            if deprecated is None and any(e.get("url") == DEPRECATED_IN_VS for e in ref.get("extension", [])):
+                deprecated = "deprecated"
+            if deprecated:
+                run.add(
+                    Issue(
+                        "warning",
+                        "business-rule",
+                        f"The presence of the concept '{code}' in the system '{code_system.url}' in the "
+                        f"value set {self.value_set.canonical} is marked with a status of {deprecated} and "
+                        "its "
+                        "use should "
+                        "be reviewed",
+                        "code-comment",
+                        [code_path],
+                    )
+                )
+        if inactive and run.inactive_path is None:
+            run.inactive_path, run.inactive_code = path, code
+            run.status = concept.status or ("retired" if not concept.inactive else "inactive")
+        elif run.inactive_path is None and concept.deprecated and run.status is None:
+            run.status = "deprecated"
+        outcome.concept = concept
+        return True
+
+    def _supplements(self, code_system: CodeSystemIndex) -> tuple[CodeSystemIndex, ...]:
+        return supplements_for(self.registry, code_system, self.value_set.supplements)
+
+
+def _concept_ref(include: dict, code: str, concept: Concept | None) -> dict | None:
+    """Return the ``include.concept`` entry naming ``code`` (a CPT expression is named by its base code)."""
+    for ref in include["concept"]:
+        if ref.get("code") == code:
+            return ref
+    if concept is not None and ":" in code:
+        return next((r for r in include["concept"] if r.get("code") == concept.code), None)
+    return None
+
+
+def _value(element: dict):
+    return next((v for k, v in element.items() if k.startswith("value")), None)
+
+
+def _include_designations(ref: dict, value_set: ValueSetIndex) -> list[Designation]:
+    out = []
+    if ref.get("display"):
+        out.append(Designation(ref["display"].strip(), value_set.language, None))
+    for d in ref.get("designation", []):
+        out.append(Designation(d.get("value", "").strip(), d.get("language"), d.get("use")))
+    return out
+
+
+def supplements_for(
+    registry: Registry, code_system: CodeSystemIndex, wanted: list[str]
+) -> tuple[CodeSystemIndex, ...]:
+    """Return the supplements of ``code_system`` that a value set asks for (``valueset-supplement``)."""
+    found = []
+    for reference in wanted:
+        url, _, version = reference.partition("|")
+        supplement = registry.find("CodeSystem", url, version or None)
+        if supplement is None or getattr(supplement, "content", None) != "supplement":
+            continue
+        base_url, _, base_version = (supplement.supplements or "").partition("|")
+        if base_url == code_system.url and (not base_version or base_version == code_system.version):
+            found.append(supplement)
+    return tuple(found)
+
+
+def working_languages(
+    options: ValidationOptions, value_set: ValueSetIndex | None
+) -> LanguagePreferences | None:
+    """Return the languages displays are judged in: displayLanguage, Accept-Language or the value set's.
+
+    :raise TerminologyError: when ``displayLanguage`` is not a language list (400).
+    """
+    text = options.display_language
+    if text is None and value_set is not None:
+        text = value_set.parameters.get("displayLanguage")  # type: ignore[assignment]
+    try:
+        languages = LanguagePreferences.parse(text)
+    except ValueError:
+        raise TerminologyError(
+            f"Invalid displayLanguage: '{text}'",
+            tx_code="invalid-display",
+            issue_code="processing",
+            status=400,
+        ) from None
+    if languages is not None:
+        return languages
+    try:
+        languages = LanguagePreferences.parse(options.accept_language)
+    except ValueError:
+        languages = None
+    if languages is None and value_set is not None and value_set.language:
+        languages = LanguagePreferences.parse(value_set.language)
+    return languages
+
+
+# --- displays -----------------------------------------------------------------------------------
+
+
 def _check_display(
-    check: CodingCheck, code_system: CodeSystemIndex, concept: Concept, options: ValidationOptions
+    run: _Request,
+    path: str,
+    coding: CodingInput,
+    designations: list[Designation],
+    languages: LanguagePreferences | None,
+    default_language: str,
+    lenient: bool,
+    in_value_set: bool,
 ) -> None:
-    display = check.coding.display
-    if not display:
+    """Judge ``coding.display`` against the concept's designations in the wanted languages."""
+    display = coding.display or ""
+    display_path = _path(path, "display")
+    shown = languages.summary if languages is not None else "--"
+    target = f"{coding.system}#{coding.code}"
+    severity = "warning" if lenient else "error"
+    # A value set check judges the display in the wanted languages only; a check against the code
+    # system alone also accepts the code system's own language.
+    match = match_display(designations, languages, None if in_value_set else default_language, display)
+    if match.found:
+        if in_value_set and not match_display(designations, languages, None, display, active_only=True).found:
+            choices = ", ".join(
+                dict.fromkeys(f'"{d.value}"' for d in designations if d.active and d.is_display)
+            )
+            status = next((d.status for d in designations if d.value.lower() == display.lower()), "") or ""
+            run.add(
+                Issue(
+                    "warning",
+                    "invalid",
+                    f"'{display}' is no longer considered a correct display for code '{coding.code}' "
+                    "(status = "
+                    f"{status}). The correct display is one of {choices}.",
+                    "display-comment",
+                    [display_path],
+                )
+            )
         return
-    choices = concept.displays()
-    wanted = _normalise(display)
-    if any(_normalise(choice) == wanted for choice in choices):
-        return
-    language = code_system.language or "en"
-    if len(choices) == 1:
-        valid = f"Valid display is '{choices[0]}' ({language})"
+    count = display_count(designations, languages, True)
+    if count == 0:
+        severity = "warning"
+        count = display_count(designations, languages, False)
+    if count == 0 and in_value_set:
+        best = preferred(designations, None)
+        if best is None:
+            text = f"Wrong Display Name '{display}' for {target}. There are no valid display names found"
+        elif match_display(designations, languages, default_language, display).found:
+            text = (
+                f"There are no valid display names found for the code {target} for language(s) "
+                f"'{shown}'. The "
+                f"display is '{display}' which is a valid display for the default language"
+            )
+            run.add(Issue("information", "invalid", text, "invalid-display", [display_path]), True)
+            return
+        else:
+            severity = "warning" if lenient else "error"
+            text = (
+                f"Wrong Display Name '{display}' for {target}. There are no valid display names found for "
+                f"language(s) '{shown}'. Default display is '{best.value}'"
+            )
     else:
-        listed = " or ".join(f"'{c}' ({language})" for c in choices)
-        valid = f"Valid display is one of {len(choices)} choices: {listed}"
-    languages = options.display_language or "--"
-    text = (
-        f"Wrong Display Name '{display}' for {code_system.url}#{check.code}. {valid} "
-        f"(for the language(s) '{languages}')"
-    )
-    severity = "warning" if options.lenient_display else "error"
-    check.issues.append(
-        Issue(severity, "invalid", text, "invalid-display", [f"{check.coding.prefix}display"])
-    )
+        listed = present(designations, languages)
+        what = "Wrong whitespace in Display Name" if match.whitespace_only else "Wrong Display Name"
+        valid = (
+            f"Valid display is {listed}"
+            if count == 1
+            else f"Valid display is one of {count} choices: {listed}"
+        )
+        text = f"{what} '{display}' for {target}. {valid} (for the language(s) '{shown}')"
+    run.add(Issue(severity, "invalid", text, "invalid-display", [display_path]), True)
 
 
-def _result_from_check(check: CodingCheck, result: bool) -> ValidationResult:
-    concept, code_system = check.concept, check.code_system
-    outcome = ValidationResult(
-        result=result,
-        system=check.coding.system,
-        code=check.code,
-        version=code_system.version if code_system else None,
-        display=concept.display if concept else None,
-        issues=list(check.issues),
-        normalized_code=check.normalized_code,
+# --- entry points -------------------------------------------------------------------------------
+
+
+def validate(
+    registry: Registry,
+    value_set: ValueSetIndex | None,
+    codings: list[CodingInput],
+    options: ValidationOptions,
+    codeable: dict | None = None,
+    code_system: CodeSystemIndex | None = None,
+) -> ValidationResult:
+    """Validate a code, Coding or CodeableConcept against a value set, or against ``code_system``.
+
+    Follows tx.fhir.org (ValueSetChecker.checkCodeableConcept): each coding is checked against the
+    value set's includes; a coding that is not in it is still looked up in its own code system so
+    that the answer says why. Issues, the ``message`` text and the output parameters match the
+    HL7 terminology test suite.
+    """
+    internal = value_set is None
+    if value_set is None:
+        assert code_system is not None
+        value_set = _InternalValueSet(code_system)
+    languages = working_languages(options, value_set)
+    mode = (
+        "codeableConcept" if codeable is not None else ("coding" if codings and codings[0].prefix else "code")
     )
-    if concept is not None and check.inactive:
-        outcome.inactive, outcome.status = True, check.status or "inactive"
-    if check.unknown_system:
-        outcome.unknown_systems.append(check.unknown_system)
-    return outcome
+    try:
+        checker = _Checker(registry, value_set, options, languages)
+    except _PrepareError as exc:
+        return _unusable_value_set(registry, exc.text, codings, codeable)
+    issue_path = {"codeableConcept": "CodeableConcept", "coding": "Coding", "code": ""}[mode]
+    run = _Request()
+    if not internal:
+        checker._status(run, value_set)
+    ok: bool | None = False
+    matched: set[int] = set()
+    codelist: list[str] = []
+    found_system = found_code = found_version = found_display = found_path = None
+    first_system = first_code = first_version = None
+    version_param: str | None = None
+    no_code = False
+    for i, coding in enumerate(codings):
+        path = f"{issue_path}.coding[{i}]" if mode == "codeableConcept" else issue_path
+        if not coding.code:
+            text = (
+                f"Coding has no code for system {coding.system} and cannot be validated"
+                if coding.system
+                else "Coding has no system or code, and cannot be validated"
+            )
+            run.add(Issue("warning", "invalid", text, "invalid-data", [path] if path else None), True)
+            no_code = True
+            break
+        outcome = _Outcome()
+        inferred = None
+        if not coding.system:
+            # A bare code (no system parameter) is looked for in the value set, as with inferSystem.
+            if mode != "code":
+                run.add(
+                    Issue("warning", "invalid", NO_SYSTEM, "invalid-data", [path] if path else None), True
+                )
+                outcome.result = False
+            else:
+                inferred = checker.infer_system(run, coding.code)
+                outcome.result = False
+        if coding.system or inferred:
+            probe = CodingInput(
+                inferred or coding.system, coding.code, coding.version, coding.display, coding.prefix
+            )
+            outcome = checker.check(run, path, probe)
+        v = outcome.result
+        if v is True:
+            matched.add(i)
+        system = inferred or coding.system or ""
+        if first_code is None or v is True:
+            first_system, first_code, first_version = coding.system, coding.code, coding.version
+        if not first_version and outcome.version:
+            first_version = outcome.version
+        shown = f"{system}|{coding.version}#{coding.code}" if coding.version else f"{system}#{coding.code}"
+        if coding.display:
+            shown += f" ('{coding.display}')"
+        codelist.append(f"'{shown}'")
+        if v is False and not internal and mode == "codeableConcept":
+            run.add(
+                Issue(
+                    "information",
+                    "code-invalid",
+                    f"The provided code '{shown}' was not found in the value set '{value_set.shown}'",
+                    "this-code-not-in-vs",
+                    [f"{path}.code"],
+                )
+            )
+        if ok is not True and v is not False:
+            ok = v
+        code_system_found = outcome.code_system
+        if v is True:
+            if coding.display and outcome.designations:
+                default = code_system_found.default_language if code_system_found else "en"
+                _check_display(
+                    run, path, probe, outcome.designations, languages, default, options.lenient_display, True
+                )
+            if found_code is None:
+                found_system, found_code, found_path = (
+                    inferred or coding.system,
+                    outcome_code(coding, run),
+                    path,
+                )
+                found_version = outcome.version
+                best = preferred(outcome.designations, languages) or preferred(outcome.designations, None)
+                found_display = best.value if best else None
+        elif not options.membership_only and system:
+            _explain_not_in_value_set(registry, checker, run, path, mode, coding, system, languages, options)
+            if mode != "codeableConcept":
+                own = find_code_system(registry, system, coding.version or _vs_version(value_set, system))
+                if own is not None:
+                    concept = _locate(registry, own, coding.code, "").concept
+                    if concept is not None:
+                        designations = own.designations_of(concept, checker._supplements(own))
+                        best = preferred(designations, languages) or preferred(designations, None)
+                        found_display = found_display or (best.value if best else None)
+                        version_param = own.version
+            elif coding.system:
+                own = find_code_system(registry, system, coding.version or _vs_version(value_set, system))
+                concept = _locate(registry, own, coding.code, "").concept if own is not None else None
+                if concept is not None and found_display is None:
+                    designations = own.designations_of(concept, checker._supplements(own))
+                    best = preferred(designations, languages) or preferred(designations, None)
+                    found_display = best.value if best else None
+    if mode == "codeableConcept" and matched:
+        for j, coding in enumerate(codings):
+            if j in matched:
+                continue
+            system_path = f"CodeableConcept.coding[{j}].system"
+            for issue in run.issues:
+                if (
+                    issue.severity == "error"
+                    and issue.tx_code == "not-found"
+                    and system_path in (issue.expression or [])
+                ):
+                    was = issue.text
+                    issue.severity = "warning"
+                    issue.text = (
+                        f"The code system {coding.system}|{coding.version} is not known, so the coding was "
+                        "not checked"
+                        if coding.version
+                        else f"The code system {coding.system} is not known, so the coding was not checked"
+                    )
+                    run.messages = [m for m in run.messages if m != was]
+                    run.say(issue.text)
+    no_code_summary = no_code and (mode != "codeableConcept" or internal)
+    if (
+        ok is False
+        and not no_code_summary
+        and (not internal or not any(i.severity == "error" for i in run.issues))
+    ):
+        if mode == "codeableConcept":
+            text, where = f"No valid coding was found for the value set '{value_set.shown}'", None
+        else:
+            text = (
+                f"The provided code {', '.join(codelist)} was not found in the value set '{value_set.shown}'"
+            )
+            where = [_path(issue_path, "code")]
+        run.add(Issue("error", "code-invalid", text, "not-in-vs", where), True)
+    valid = ok is True and not any(i.severity == "error" for i in run.issues)
+    result = ValidationResult(result=valid)
+    if found_system:
+        result.system = found_system
+    elif mode != "codeableConcept":
+        result.system = first_system
+    for unknown in run.unknown:
+        if ok is False:
+            result.unknown_systems.append(unknown)
+        elif not valid:
+            result.caused_by_unknown.append(unknown)
+    result.normalized_code = run.normalized
+    result.code = found_code or (first_code if mode != "codeableConcept" else None)
+    result.version = found_version or version_param or (first_version if mode != "codeableConcept" else None)
+    if found_display and (found_code or mode != "codeableConcept"):
+        result.display = found_display
+    if run.inactive_path is not None:
+        if mode != "codeableConcept" or (found_code and run.inactive_path == found_path):
+            result.inactive = True
+            result.status = run.status if run.status and run.status != "inactive" else None
+        text = _inactive_text(run.inactive_code or first_code or "", run.status)
+        run.add(Issue("warning", "business-rule", text, "code-comment", [run.inactive_path or "code"]), True)
+    elif run.status == "deprecated":
+        result.status = "deprecated"
+        run.add(
+            Issue(
+                "warning",
+                "business-rule",
+                f"The concept '{first_code}' is deprecated and its use should be reviewed",
+                "code-comment",
+                [_path(issue_path, "code")],
+            ),
+            True,
+        )
+    for issue in run.issues:
+        if issue.severity == "error":
+            run.say(issue.text)
+    result.messages = sorted(run.messages)
+    result.issues = run.issues
+    if codeable is not None:
+        result.codeable_concept = codeable
+    return result
+
+
+def _unusable_value_set(
+    registry: Registry, text: str, codings: list[CodingInput], codeable: dict | None
+) -> ValidationResult:
+    """Answer ``result=false`` for a value set that cannot be evaluated (tx.fhir.org: handlePrepareError)."""
+    result = ValidationResult(
+        result=False, issues=[Issue("error", "not-found", text, "not-found")], messages=[text]
+    )
+    if codeable is not None:
+        result.codeable_concept = codeable
+        return result
+    first = codings[0]
+    result.system, result.code, result.version = first.system, first.code, first.version
+    if first.system and not first.version:
+        own = find_code_system(registry, first.system, None)
+        result.version = own.version if own is not None else None
+    return result
+
+
+def outcome_code(coding: CodingInput, run: _Request) -> str | None:
+    """Return the code reported for a coding that is in the value set (the code as sent)."""
+    return coding.code
+
+
+def _vs_version(value_set: ValueSetIndex, system: str) -> str | None:
+    versions = [
+        i["version"]
+        for i in value_set.compose.get("include", [])
+        if i.get("system") == system and i.get("version")
+    ]
+    return max(versions, key=version_key) if versions else None
+
+
+def _explain_not_in_value_set(
+    registry: Registry,
+    checker: _Checker,
+    run: _Request,
+    path: str,
+    mode: str,
+    coding: CodingInput,
+    system: str,
+    languages: LanguagePreferences | None,
+    options: ValidationOptions,
+) -> None:
+    """Say why a coding that is not in the value set is wrong in its own code system, if it is."""
+    if "://" not in system and not system.startswith("urn:"):
+        where = {"coding": "Coding.system", "codeableConcept": f"{path}.system"}.get(mode, path)
+        run.add(
+            Issue(
+                "error",
+                "invalid",
+                "Coding.system must be an absolute reference, not a local reference",
+                "invalid-data",
+                [where] if where else None,
+            ),
+            True,
+        )
+    version = coding.version or _vs_version(checker.value_set, system)
+    own = find_code_system(registry, system, version)
+    if own is None:
+        if registry.find("ValueSet", system) is not None:
+            run.add(
+                Issue(
+                    "error",
+                    "invalid",
+                    f"The Coding references a value set, not a code system ('{system}')",
+                    "invalid-data",
+                    [_path(path, "system")],
+                ),
+                True,
+            )
+            return
+        supplement = registry.find("CodeSystem", system, version)
+        if supplement is not None and getattr(supplement, "content", None) == "supplement":
+            run.add(
+                Issue(
+                    "error",
+                    "invalid",
+                    f"CodeSystem {supplement.canonical} is a supplement, so can't be used as a value in "
+                    "Coding.system",
+                    "invalid-data",
+                    [_path(path, "system")],
+                ),
+                True,
+            )
+            return
+        known = registry.versions_of("CodeSystem", system)
+        key = f"{system}|{version}" if version and known else system
+        text = unknown_system_text(registry, system, version, CANNOT_VALIDATE)
+        if key not in run.unknown:
+            run.unknown[key] = None
+            run.add(Issue("error", "not-found", text, "not-found", [_path(path, "system")]))
+        run.say(text)
+        return
+    checker._status(run, own)
+    code_path = _path(path, "code")
+    located = _locate(registry, own, coding.code or "", code_path)
+    if located.concept is None:
+        if located.issues:
+            for issue in located.issues:
+                run.add(issue, True)
+        else:
+            run.add(
+                Issue(
+                    "error",
+                    "code-invalid",
+                    unknown_code_message(own, coding.code or ""),
+                    "invalid-code",
+                    [code_path],
+                ),
+                True,
+            )
+        return
+    concept = located.concept
+    if not options.membership_only and run.inactive_path is None and concept.inactive:
+        run.inactive_path, run.inactive_code, run.status = path, coding.code, concept.status
+    if coding.display:
+        designations = own.designations_of(concept, checker._supplements(own))
+        _check_display(
+            run, path, coding, designations, languages, own.default_language, options.lenient_display, False
+        )
 
 
 def validate_in_code_system(
@@ -298,59 +1266,61 @@ def validate_in_code_system(
     options: ValidationOptions,
 ) -> ValidationResult:
     """Validate a single coding against its code system (CodeSystem/$validate-code)."""
-    check = check_coding(registry, coding, options)
-    return _result_from_check(check, check.valid)
+    return validate_codings_in_code_system(registry, [coding], options, None)
 
 
 def validate_codings_in_code_system(
-    registry: Registry, codings: list[CodingInput], options: ValidationOptions, concept: dict
+    registry: Registry, codings: list[CodingInput], options: ValidationOptions, concept: dict | None
 ) -> ValidationResult:
-    """Validate a CodeableConcept against code systems: valid when one coding is valid."""
-    checks = [check_coding(registry, c, options) for c in codings]
-    return _combine(checks, concept)
+    """Validate codings against their own code system (CodeSystem/$validate-code).
 
-
-def _combine(checks: list[CodingCheck], codeable: dict) -> ValidationResult:
-    """Merge the checks of a CodeableConcept's codings: valid when one coding is valid."""
-    winner = next((c for c in checks if c.valid), None)
-    chosen = winner or (checks[0] if len(checks) == 1 else None)
-    result = _result_from_check(chosen, winner is not None) if chosen else ValidationResult(result=False)
-    result.issues = [i for c in checks for i in c.issues]
-    result.unknown_systems = [c.unknown_system for c in checks if c.unknown_system]
-    result.codeable_concept = codeable
-    return result
-
-
-def _membership(
-    registry: Registry, value_set: ValueSetIndex, check: CodingCheck, pins: dict[str, tuple[str, str]]
-) -> None:
-    """Add the value-set membership issue of a coding that exists in its code system."""
-    concept, code_system = check.concept, check.code_system
+    The code system is the first coding's; an unknown one, a supplement or a value set in its place
+    gives ``result=false`` with the reason.
+    """
+    first = codings[0]
+    mode_path = "CodeableConcept.coding[0]." if concept is not None else first.prefix
+    system = first.system
+    try:
+        if first.version is None and options.date is not None and system:
+            code_system = registry.code_system_for_date(system, options.date)
+        else:
+            code_system = find_code_system(
+                registry, system or "", rule_version(options.version_rules, system or "", first.version)
+            )
+    except NotFound:
+        code_system = None
     if code_system is None:
-        return
-    _, index = value_set.members(registry, pins)
-    member = index.get((code_system.url, concept.code)) if concept is not None else None
-    if member is not None and (
-        check.coding.version is None or member.code_system.version == code_system.version
-    ):
-        return
-    check.issues.append(_not_in_value_set(check, value_set))
+        return _unknown_code_system_result(registry, codings, options, concept, mode_path)
+    return validate(registry, None, codings, options, concept, code_system)
 
 
-def _not_in_value_set(check: CodingCheck, value_set: ValueSetIndex) -> Issue:
-    return Issue(
-        "error", "code-invalid",
-        f"The provided code '{check.coding.system}#{check.code}' was not found in the value set "
-        f"'{value_set.canonical}'",
-        "not-in-vs", [f"{check.coding.prefix}code"],
-    )  # fmt: skip
-
-
-def infer_system(registry: Registry, value_set: ValueSetIndex, code: str) -> str | None:
-    """Return the only system of the value set that holds ``code``, if exactly one does."""
-    members, _ = value_set.members(registry)
-    systems = {m.code_system.url for m in members if m.concept.code == code.split(":")[0]}
-    return systems.pop() if len(systems) == 1 else None
+def _unknown_code_system_result(
+    registry: Registry,
+    codings: list[CodingInput],
+    options: ValidationOptions,
+    concept: dict | None,
+    prefix: str,
+) -> ValidationResult:
+    first = codings[0]
+    system, version = first.system or "", first.version
+    where = f"{prefix}system"
+    supplement = registry.find("CodeSystem", system, version)
+    result = ValidationResult(result=False, system=system or None, code=first.code, codeable_concept=concept)
+    if supplement is not None and getattr(supplement, "content", None) == "supplement":
+        text = (
+            f"CodeSystem {supplement.canonical} is a supplement, so can't be used as a value in Coding.system"
+        )
+        result.issues = [Issue("error", "invalid", text, "invalid-data", [where])]
+    else:
+        known = registry.versions_of("CodeSystem", system)
+        text = unknown_system_text(registry, system, version, CANNOT_VALIDATE)
+        result.issues = [Issue("error", "not-found", text, "not-found", [where])]
+        unknown = f"{system}|{version}" if version and known else system
+        result.unknown_systems.append(unknown)
+        if version and not known:
+            result.unknown_systems[-1] = system
+    result.messages = [text]
+    return result
 
 
 def validate_in_value_set(
@@ -359,57 +1329,9 @@ def validate_in_value_set(
     codings: list[CodingInput],
     options: ValidationOptions,
     codeable: dict | None = None,
-    pins: dict[str, tuple[str, str]] | None = None,
+    pins: tuple[VersionRule, ...] | None = None,
 ) -> ValidationResult:
     """Validate codings (one, or a CodeableConcept's) against a value set."""
-    pins = pins or {}
-    checks: list[CodingCheck] = []
-    for coding in codings:
-        if not coding.system and coding.code:
-            coding.system = infer_system(registry, value_set, coding.code)
-            if coding.system is None:
-                check = CodingCheck(coding, code=coding.code)
-                check.issues.append(
-                    Issue(
-                        "error", "not-found",
-                        f"The System URI could not be determined for the code '{coding.code}' "
-                        f"in the ValueSet '{value_set.canonical}'",
-                        "cannot-infer", [f"{coding.prefix}code"],
-                    )
-                )  # fmt: skip
-                checks.append(check)
-                continue
-        check = check_coding(registry, coding, options)
-        _membership(registry, value_set, check, pins)
-        if check.unknown_system:
-            included = {s for s, _ in value_set.included_systems()}
-            if coding.system in included:
-                check.issues.append(
-                    Issue(
-                        "warning", "not-found",
-                        f"Unable to check whether the code is in the value set '{value_set.canonical}' "
-                        f"because the code system {check.unknown_system} was not found",
-                        "vs-invalid",
-                    )
-                )  # fmt: skip
-            else:
-                # A system the value set does not use: the code is not in it, whatever it means.
-                check.issues.append(_not_in_value_set(check, value_set))
-        checks.append(check)
-    if codeable is None:
-        return _result_from_check(checks[0], checks[0].valid)
-    result = _combine(checks, codeable)
-    if result.result:
-        # The other codings' failures are only information once one coding is in the value set.
-        for issue in result.issues:
-            if issue.severity == "error" and issue.tx_code == "not-in-vs":
-                issue.severity, issue.tx_code = "information", "this-code-not-in-vs"
-    else:
-        result.issues.append(
-            Issue(
-                "error", "code-invalid",
-                f"No valid coding was found for the value set '{value_set.canonical}'",
-                "not-in-vs",
-            )
-        )  # fmt: skip
-    return result
+    if pins:
+        options.version_rules = tuple(pins)
+    return validate(registry, value_set, codings, options, codeable)

@@ -1,27 +1,45 @@
-"""Indexed ValueSet: compose rules evaluated into an ordered member list."""
+"""Indexed ValueSet: compose rules evaluated into an ordered member list ($expand, $validate-code)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
 from terminology.caching import BoundedCache, approximate_size
 from terminology.engine.patterns import ScanBudget, compile_pattern, property_text
 from terminology.engine.resource import LoadedResource
-from terminology.errors import UnprocessableRequest
+from terminology.engine.versions import (
+    VersionRule,
+    failed_checks,
+    has_wildcard,
+    present_versions,
+    rule_version,
+    version_key,
+    version_matches,
+)
+from terminology.errors import InvalidRequest, NotFound, TerminologyError, UnprocessableRequest
 
 if TYPE_CHECKING:
     from terminology.engine.codesystem import CodeSystemIndex, Concept
     from terminology.engine.registry import Registry
 
+STANDARDS_STATUS = "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status"
+VALUESET_SUPPLEMENT = "http://hl7.org/fhir/StructureDefinition/valueset-supplement"
+EXPANSION_PARAMETER = (
+    "http://hl7.org/fhir/StructureDefinition/valueset-expansion-parameter",
+    "http://hl7.org/fhir/tools/StructureDefinition/valueset-expansion-parameter",
+)
+
 
 @dataclass(slots=True, frozen=True)
 class Member:
-    """One code of an expansion: the concept and the code system version it came from."""
+    """One code of an expansion: the concept, the code system version it came from, and the
+    ``compose.include.concept`` entry that named it (its display and designations win)."""
 
     code_system: CodeSystemIndex
     concept: Concept
+    ref: dict | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -29,61 +47,122 @@ class Member:
         return (self.code_system.url, self.concept.code)
 
 
+@dataclass(slots=True)
+class Evaluation:
+    """A value set's compose evaluated under one set of version rules.
+
+    Besides the members it keeps what an expansion reports: the code systems, value sets and
+    supplements used, warnings about the status of what was used, and the version rules that
+    decided a version.
+    """
+
+    members: list[Member] = field(default_factory=list)
+    index: dict[tuple[str, str], Member] = field(default_factory=dict)
+    used_code_systems: list[str] = field(default_factory=list)
+    used_value_sets: list[str] = field(default_factory=list)
+    status_warnings: list[tuple[str, str]] = field(default_factory=list)
+    used_rules: list[VersionRule] = field(default_factory=list)
+    # False once the members cannot be shown as a tree (imports, enumerations, several filters).
+    can_nest: bool = True
+    # True when one system contributes codes from more than one version.
+    several_versions: bool = False
+    pair: tuple = ()  # (members, index), the form ``ValueSetIndex.members`` returns
+
+    def note(self, items: list, value) -> None:
+        """Append ``value`` to ``items`` once."""
+        if value not in items:
+            items.append(value)
+
+
 # What the registry's member cache may hold (estimated bytes): the members of the value sets in
-# use, per version pinning. A full-CPT implicit value set (11,000 codes) takes about 2 MB.
+# use, per version rules. A full-CPT implicit value set (11,000 codes) takes about 2 MB.
 MEMBER_CACHE_BYTES = 64 * 1024 * 1024
 _BYTES_PER_MEMBER = 200  # the Member, its slot in the list and its entry in the (system, code) index
 
 
-def _members_size(key: tuple, value: tuple[list[Member], dict]) -> int:
-    return approximate_size(key[1]) + _BYTES_PER_MEMBER * len(value[0])
+def _members_size(key: tuple, value: Evaluation) -> int:
+    return approximate_size(key[1]) + _BYTES_PER_MEMBER * len(value.members)
 
 
 def member_cache() -> BoundedCache:
-    """Build a registry's cache of evaluated value sets, keyed by (value set, version pins)."""
+    """Build a registry's cache of evaluated value sets, keyed by (value set, version rules)."""
     return BoundedCache("valueset-members", MEMBER_CACHE_BYTES, sizeof=_members_size)
 
 
 class ValueSetIndex(LoadedResource):
-    """A loaded ValueSet; its compose is evaluated lazily and cached per code-system pinning."""
+    """A loaded ValueSet; its compose is evaluated lazily and cached per version rules."""
 
     resource_type = "ValueSet"
     bulky_elements = ("compose", "expansion", "text")
 
     def __init__(self, resource: dict, source: str = "") -> None:
         super().__init__(resource, source)
-        self._members: dict[tuple, tuple[list[Member], dict[tuple[str, str], Member]]] = {}
-        # Version pins arrive as {system: (mode, version)}; see pinned_version().
+        self._evaluations: dict[tuple, Evaluation] = {}
+        self.language: str | None = resource.get("language")
+        compose = resource.get("compose") or {}
+        self.compose: dict = compose
+        self._contained: dict[str, ValueSetIndex] = {}
+        # compose.inactive = false: inactive codes are not members.
+        self.excludes_inactive: bool = compose.get("inactive") is False
+        self.supplements: list[str] = [
+            str(v) for v in (_extension_values(resource, VALUESET_SUPPLEMENT)) if v
+        ]
+        # Default expansion parameters the value set states (valueset-expansion-parameter).
+        self.parameters: dict[str, object] = {}
+        for ext in compose.get("extension", []):
+            if ext.get("url") in EXPANSION_PARAMETER:
+                name = _extension_value(ext, "name")
+                value = _extension_value(ext, "value")
+                if name and value is not None:
+                    self.parameters.setdefault(str(name), value)
+
+    @property
+    def shown(self) -> str:
+        """Return ``url|version`` for messages, or ``(unidentified)`` for a value set without a url."""
+        return self.canonical if self.url else "(unidentified)"
+
+    def contained_value_set(self, reference: str) -> ValueSetIndex | None:
+        """Return the contained value set a ``#id`` reference names, or None."""
+        found = self._contained.get(reference)
+        if found is None:
+            raw = next(
+                (
+                    c for c in self.resource.get("contained", [])
+                    if c.get("resourceType") == "ValueSet" and f"#{c.get('id')}" == reference
+                ),
+                None,
+            )  # fmt: skip
+            if raw is not None:
+                found = self._contained[reference] = ValueSetIndex(raw, self.source)
+        return found
 
     def included_systems(self) -> list[tuple[str, str | None]]:
         """Return the (system, version) pairs the compose includes directly."""
-        compose = self.resource.get("compose", {})
         return [
             (inc["system"], inc.get("version"))
-            for inc in compose.get("include", []) + compose.get("exclude", [])
+            for inc in self.compose.get("include", []) + self.compose.get("exclude", [])
             if "system" in inc
         ]
 
-    def members(
-        self, registry: Registry, system_versions: dict[str, tuple[str, str]] | None = None
-    ) -> tuple[list[Member], dict[tuple[str, str], Member]]:
-        """Return the ordered members and a ``(system, code)`` index of them.
-
-        ``system_versions`` pins code-system versions for includes that do not state one.
-        """
-        pins = tuple(sorted((system_versions or {}).items()))
+    def evaluation(self, registry: Registry, rules: tuple[VersionRule, ...] = ()) -> Evaluation:
+        """Evaluate the compose under version rules (cached: content is read-only while serving)."""
         if registry.holds(self):
-            # Pins are callers' input: the registry's cache is bounded, least recently used out.
-            return registry.member_cache.get_or_compute((self, pins), partial(self._evaluate, registry, pins))
+            # Rules are callers' input: the registry's cache is bounded, least recently used out.
+            return registry.member_cache.get_or_compute(
+                (self, rules), partial(evaluate, registry, self, rules)
+            )
         # A value set sent with the request is remembered on itself, and goes when the call ends.
-        cached = self._members.get(pins)
-        if cached is None:
-            cached = self._members[pins] = self._evaluate(registry, pins)
-        return cached
+        found = self._evaluations.get(rules)
+        if found is None:
+            found = self._evaluations[rules] = evaluate(registry, self, rules)
+        return found
 
-    def _evaluate(self, registry: Registry, pins: tuple) -> tuple[list[Member], dict[tuple, Member]]:
-        ordered = evaluate_compose(registry, self, dict(pins), set())
-        return ordered, {m.key: m for m in ordered}
+    def members(
+        self, registry: Registry, rules: tuple[VersionRule, ...] | None = None
+    ) -> tuple[list[Member], dict[tuple[str, str], Member]]:
+        """Return the ordered members and a ``(system, code)`` index of them."""
+        found = self.evaluation(registry, rules or ())
+        return found.pair
 
 
 class ImplicitValueSet(ValueSetIndex):
@@ -111,8 +190,31 @@ class ImplicitValueSet(ValueSetIndex):
         self.code_system_canonical = code_system.canonical
 
 
+def _extension_values(element: dict, url: str) -> list:
+    return [
+        next((v for k, v in ext.items() if k.startswith("value")), None)
+        for ext in element.get("extension", [])
+        if ext.get("url") == url
+    ]
+
+
+def _extension_value(element: dict, url: str):
+    values = _extension_values(element, url)
+    return values[0] if values else None
+
+
 def _filter_predicate(code_system: CodeSystemIndex, flt: dict, budget: ScanBudget, element: str):
     prop, op, value = flt.get("property"), flt.get("op"), flt.get("value", "")
+    if not value:
+        raise InvalidRequest(
+            f"The system {code_system.url} filter with property = {prop}, op = {op} has no value",
+            tx_code="vs-invalid",
+            expression=element,
+        )
+    if op == "child-of" and prop == "concept":
+        concept = code_system.find(value)
+        children = set(concept.children) if concept is not None else set()
+        return lambda c: c.code in children
     if op in ("is-a", "descendent-of", "is-not-a", "generalizes") and prop == "concept":
         below = code_system.descendants(value)
         if op == "is-a":
@@ -140,9 +242,15 @@ def _filter_predicate(code_system: CodeSystemIndex, flt: dict, budget: ScanBudge
         if prop == "display":
             return lambda c: (c.display in wanted) is (op != "not-in")
 
+        folded = {w.lower() for w in wanted}
+
         def match(c) -> bool:
-            values = {str(v).lower() if isinstance(v, bool) else str(v) for v in c.property_values(prop)}
-            return bool(values & wanted) is (op != "not-in")
+            found = False
+            for v in c.property_values(prop):
+                if (str(v).lower() in folded) if isinstance(v, bool) else (str(v) in wanted):
+                    found = True
+                    break
+            return found is (op != "not-in")
 
         return match
     raise UnprocessableRequest(
@@ -151,46 +259,140 @@ def _filter_predicate(code_system: CodeSystemIndex, flt: dict, budget: ScanBudge
     )
 
 
-def pinned_version(system: str, stated: str | None, pin: tuple[str, str] | None) -> str | None:
-    """Apply an ``$expand``/``$validate-code`` version pin to an include's stated version.
+def referenced_value_set(registry: Registry, reference: str, source: ValueSetIndex) -> ValueSetIndex:
+    """Resolve a ``compose.include.valueSet`` reference: ``url[|version]``, or ``#id`` of a contained one.
 
-    ``pin`` is ``(mode, version)``: ``default`` (system-version) fills in a missing version,
-    ``force`` (force-system-version) overrides it, ``check`` (check-system-version) refuses a
-    different stated version.
+    :raise NotFound: when it names nothing loaded.
     """
-    if pin is None:
-        return stated
-    mode, version = pin
-    if mode == "force" or stated is None:
-        return version
-    if mode == "check" and stated != version:
-        raise UnprocessableRequest(
-            f"The value set uses version '{stated}' of the code system '{system}', "
-            f"but check-system-version requires version '{version}'",
-            tx_code="version-error",
+    if reference.startswith("#"):
+        found = source.contained_value_set(reference)
+        if found is None:
+            raise NotFound(f"A definition for the value Set '{reference}' could not be found")
+        return found
+    return registry.value_set_by_canonical(reference)
+
+
+def find_code_system(registry: Registry, url: str, version: str | None) -> CodeSystemIndex | None:
+    """Return the code system version that ``version`` names (a range picks its latest), or None.
+
+    Supplements are never returned: they are not code systems a code can belong to.
+    """
+    found = registry.find("CodeSystem", url, version)
+    if found is None and has_wildcard(version):
+        matching = [v for v in registry.versions_of("CodeSystem", url) if version_matches(version, v)]
+        if matching:
+            found = registry.find("CodeSystem", url, max(matching, key=version_key))
+    if found is None or getattr(found, "content", None) == "supplement":
+        return None
+    return found  # type: ignore[return-value]
+
+
+def unknown_system_text(registry: Registry, url: str, version: str | None, purpose: str) -> str:
+    """Return tx.fhir.org's wording for a code system (version) that is not loaded.
+
+    ``purpose`` is ``the code cannot be validated`` or ``the value set cannot be expanded``.
+    """
+    if not version:
+        return f"A definition for CodeSystem '{url}' could not be found, so {purpose}"
+    known = [v for v in registry.versions_of("CodeSystem", url)]
+    listed = (
+        f"Valid versions: {present_versions(known)}" if known else "No versions of this code system are known"
+    )
+    return (
+        f"A definition for CodeSystem '{url}' version '{version}' could not be found, so {purpose}. {listed}"
+    )
+
+
+def status_warning(resource, source) -> tuple[str, str] | None:
+    """Say how a referenced resource's status should be flagged, as (kind, canonical), or None.
+
+    Deprecated and withdrawn (standards status) and retired content is always flagged; experimental
+    and draft content only when the value set using it is not itself experimental or draft.
+    """
+    standards = getattr(resource, "standards_status", None)
+    status = getattr(resource, "status", None)
+    if standards in ("deprecated", "withdrawn"):
+        return standards, resource.canonical
+    if status == "retired":
+        return "retired", resource.canonical
+    if getattr(resource, "experimental", False):
+        return None if getattr(source, "experimental", False) else ("experimental", resource.canonical)
+    if status == "draft" or standards == "draft":
+        source_draft = (
+            getattr(source, "status", None) == "draft" or getattr(source, "standards_status", None) == "draft"
         )
-    return stated
+        return None if source_draft else ("draft", resource.canonical)
+    return None
+
+
+def include_version(
+    registry: Registry, include: dict, rules: tuple[VersionRule, ...], used: list[VersionRule] | None
+) -> tuple[str | None, CodeSystemIndex | None]:
+    """Return the version an include uses under the rules, and that code system version (or None)."""
+    system = include["system"]
+    version = rule_version(rules, system, include.get("version"), used)
+    return version, find_code_system(registry, system, version)
+
+
+def by_version_descending(includes: list[dict]) -> list[dict]:
+    """Order includes so that, for one system, the latest stated version comes first (as tx.fhir.org).
+
+    Includes of other systems, and includes without a version, keep their places.
+    """
+    result = list(includes)
+    slots: dict[str, list[int]] = {}
+    for position, include in enumerate(includes):
+        if include.get("system") and include.get("version"):
+            slots.setdefault(include["system"], []).append(position)
+    for positions in slots.values():
+        ordered = sorted(
+            (includes[p] for p in positions), key=lambda i: version_key(i["version"]), reverse=True
+        )
+        for position, include in zip(positions, ordered, strict=True):
+            result[position] = include
+    return result
 
 
 def _select(
     registry: Registry,
+    value_set: ValueSetIndex,
     include: dict,
-    pins: dict[str, tuple[str, str]],
-    seen: set[str],
+    rules: tuple[VersionRule, ...],
+    pathway: tuple[str, ...],
+    out: Evaluation,
     budget: ScanBudget,
     element: str,
 ) -> list[Member]:
     selected: list[Member] | None = None
+    if include.get("valueSet") or include.get("concept") or len(include.get("filter", [])) > 1:
+        out.can_nest = False
     if "system" in include:
         system = include["system"]
-        version = pinned_version(system, include.get("version"), pins.get(system))
-        code_system = registry.code_system(system, version)
+        version, code_system = include_version(registry, include, rules, out.used_rules)
+        if code_system is None:
+            raise NotFound(unknown_system_text(registry, system, version, "the value set cannot be expanded"))
+        for rule in failed_checks(rules, system, code_system.version):
+            raise TerminologyError(
+                f"The version '{code_system.version}' is not allowed for system '{system}': required to be "
+                f"'{rule.version}' by a version-check parameter",
+                tx_code="version-error", issue_code="exception", status=422,
+            )  # fmt: skip
+        if code_system.content == "not-present":
+            raise UnprocessableRequest(
+                f"The code system definition for {system} has no content, so this expansion cannot be "
+                "performed",
+                issue_code="business-rule", tx_code="invalid",
+            )  # fmt: skip
+        out.note(out.used_code_systems, code_system.canonical)
+        warning = status_warning(code_system, value_set)
+        if warning is not None:
+            out.note(out.status_warnings, warning)
         if "concept" in include:
             selected = []
             for ref in include["concept"]:
                 concept = code_system.find(ref["code"])
                 if concept is not None:
-                    selected.append(Member(code_system, concept))
+                    selected.append(Member(code_system, concept, ref))
         else:
             predicates = [
                 _filter_predicate(code_system, f, budget, f"{element}.filter[{j}]")
@@ -198,44 +400,87 @@ def _select(
             ]
             selected = [Member(code_system, c) for c in code_system.order if all(p(c) for p in predicates)]
     for vs_ref in include.get("valueSet", []):
-        other = registry.value_set_by_canonical(vs_ref)
-        if other.canonical in seen:
-            raise UnprocessableRequest(
-                f"Circular reference in value set '{other.canonical}'", issue_code="processing"
-            )
-        imported = evaluate_compose(registry, other, pins, seen | {other.canonical}, budget)
+        other = referenced_value_set(registry, vs_ref, value_set)
+        check_circularity(other, pathway)
+        inner = evaluate(registry, other, rules, pathway, budget)
+        if not vs_ref.startswith("#"):
+            out.note(out.used_value_sets, other.canonical)
+        for used in inner.used_code_systems:
+            out.note(out.used_code_systems, used)
+        for used in inner.used_value_sets:
+            out.note(out.used_value_sets, used)
+        for warning in inner.status_warnings:
+            out.note(out.status_warnings, warning)
+        warning = status_warning(other, value_set)
+        if warning is not None:
+            out.note(out.status_warnings, warning)
         if selected is None:
-            selected = imported
+            selected = list(inner.members)
         else:
-            keys = {m.key for m in imported}
+            keys = {m.key for m in inner.members}
             selected = [m for m in selected if m.key in keys]
     return selected or []
 
 
-def evaluate_compose(
+def check_circularity(value_set: ValueSetIndex, pathway: tuple[str, ...]) -> None:
+    """Refuse a value set that imports itself, naming the chain of imports (tx.fhir.org's wording).
+
+    :raise TerminologyError: 422 processing / vs-invalid.
+    """
+    if value_set.canonical in pathway:
+        raise TerminologyError(
+            f"Found a circularity pointing to {value_set.canonical} processing ValueSet with pathway "
+            f"[{', '.join(pathway)}]",
+            issue_code="processing", tx_code="vs-invalid", status=422,
+        )  # fmt: skip
+
+
+def evaluate(
     registry: Registry,
     value_set: ValueSetIndex,
-    pins: dict[str, tuple[str, str]],
-    seen: set[str],
+    rules: tuple[VersionRule, ...],
+    pathway: tuple[str, ...] = (),
     budget: ScanBudget | None = None,
-) -> list[Member]:
+) -> Evaluation:
     """Evaluate a ValueSet compose into an ordered, de-duplicated list of members.
 
+    ``pathway`` is the chain of value sets importing this one (a circularity is refused);
     ``budget`` counts the codes regex filters test, across imported value sets too; a new one
     (``registry.pattern_limits``) starts with each evaluation.
     """
     if budget is None:
         budget = ScanBudget(registry.pattern_limits)
     importing, budget.value_set = budget.value_set, value_set.canonical
-    compose = value_set.resource.get("compose", {})
-    members: dict[tuple[str, str], Member] = {}
-    for i, include in enumerate(compose.get("include", [])):
-        here = f"ValueSet.compose.include[{i}]"
-        for member in _select(registry, include, pins, seen | {value_set.canonical}, budget, here):
-            members.setdefault(member.key, member)
+    out = Evaluation()
+    compose = value_set.compose
+    members: dict[tuple[str, str | None, str], Member] = {}
+    here = (*pathway, value_set.canonical)
+    versions_by_system: dict[str, set] = {}
+    includes = compose.get("include", [])
+    for include in by_version_descending(includes):
+        element = f"ValueSet.compose.include[{_position(includes, include)}]"
+        for member in _select(registry, value_set, include, rules, here, out, budget, element):
+            if value_set.excludes_inactive and member.concept.inactive:
+                continue
+            key = (member.code_system.url, member.code_system.version, member.concept.code)
+            if key in members:
+                out.can_nest = False
+                continue
+            members[key] = member
+            versions_by_system.setdefault(member.code_system.url, set()).add(member.code_system.version)
     for i, exclude in enumerate(compose.get("exclude", [])):
-        here = f"ValueSet.compose.exclude[{i}]"
-        for member in _select(registry, exclude, pins, seen | {value_set.canonical}, budget, here):
-            members.pop(member.key, None)
+        element = f"ValueSet.compose.exclude[{i}]"
+        for member in _select(registry, value_set, exclude, rules, here, out, budget, element):
+            members.pop((member.code_system.url, member.code_system.version, member.concept.code), None)
     budget.value_set = importing
-    return list(members.values())
+    out.several_versions = any(len(v) > 1 for v in versions_by_system.values())
+    out.members = list(members.values())
+    out.index = {}
+    for member in out.members:
+        out.index.setdefault(member.key, member)
+    out.pair = (out.members, out.index)
+    return out
+
+
+def _position(items: list, item) -> int:
+    return next(i for i, candidate in enumerate(items) if candidate is item)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 
 _PART = re.compile(r"(\d+)|(\D+)")
@@ -60,3 +61,89 @@ def version_for_date(versions: list[str], on: date) -> str | None:
             if best is None or key > best:
                 best, chosen = key, version
     return chosen
+
+
+_WILDCARDS = frozenset({"x", "X", "*"})
+
+
+def has_wildcard(version: str | None) -> bool:
+    """Say whether a version names a range (``1.x``, ``1.0.*``) rather than one version."""
+    return bool(version) and any(part in _WILDCARDS for part in version.split("."))  # type: ignore[union-attr]
+
+
+def version_matches(criteria: str | None, candidate: str | None) -> bool:
+    """Say whether ``candidate`` is ``criteria`` or falls in its range (``1.0.x`` covers ``1.0.3``)."""
+    if not criteria or not candidate:
+        return False
+    if criteria == candidate:
+        return True
+    wanted, actual = criteria.split("."), candidate.split(".")
+    if len(wanted) != len(actual) or not has_wildcard(criteria):
+        return False
+    return all(w in _WILDCARDS or w == a for w, a in zip(wanted, actual, strict=True))
+
+
+def present_versions(versions: list[str]) -> str:
+    """List known versions the way tx.fhir.org does: ``0.1.0``, ``1.0.0 or 1.2.0``, ``a, b and c``."""
+    if len(versions) <= 1:
+        return "".join(versions)
+    if len(versions) == 2:
+        return f"{versions[0]} or {versions[1]}"
+    return ", ".join(versions[:-1]) + " and " + versions[-1]
+
+
+_RULE_PARAMETERS = {
+    "default": "system-version",
+    "check": "check-system-version",
+    "override": "force-system-version",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRule:
+    """A request's say on a code system version: ``system-version`` (default), ``check-system-version``
+    (check) or ``force-system-version`` (override)."""
+
+    system: str
+    version: str
+    mode: str
+
+    @property
+    def parameter(self) -> tuple[str, str]:
+        """Return the parameter name and ``url|version`` value that stated this rule."""
+        return _RULE_PARAMETERS[self.mode], f"{self.system}|{self.version}"
+
+
+def rule_version(
+    rules: tuple[VersionRule, ...], system: str, stated: str | None, used: list[VersionRule] | None = None
+) -> str | None:
+    """Apply the version rules to the version a value set (or coding) states for ``system``.
+
+    ``force-system-version`` wins over anything stated; ``system-version`` fills in a missing
+    version, and so does ``check-system-version`` when nothing else gave one. Rules that decided
+    the version are appended to ``used`` (an expansion echoes them).
+    """
+    version = stated
+    for rule in rules:
+        if rule.system == system and rule.mode == "override":
+            version = rule.version
+            if used is not None:
+                used.append(rule)
+            return version
+    if not version:
+        for mode in ("default", "check"):
+            rule = next((r for r in rules if r.system == system and r.mode == mode), None)
+            if rule is not None:
+                if used is not None:
+                    used.append(rule)
+                return rule.version
+    return version
+
+
+def failed_checks(rules: tuple[VersionRule, ...], system: str, actual: str | None) -> list[VersionRule]:
+    """Return the ``check-system-version`` rules that the version actually used does not satisfy."""
+    return [
+        r
+        for r in rules
+        if r.system == system and r.mode == "check" and not version_matches(r.version, actual)
+    ]

@@ -10,11 +10,17 @@ from terminology.engine.registry import Registry
 from terminology.engine.translate import TranslateRequest
 from terminology.engine.validate import CodingInput, ValidationOptions
 from terminology.engine.valueset import ValueSetIndex
-from terminology.engine.versions import split_canonical
+from terminology.engine.versions import VersionRule, split_canonical
 from terminology.errors import InvalidRequest, NotFound, UnprocessableRequest
 from terminology.fhir.params import OperationParams
 
-NO_CODE = "Unable to find code to validate (looked for coding | codeableConcept | code)"
+NO_CODE = (
+    "Unable to find code to validate (looked for coding | codeableConcept | code+system | "
+    "code+inferSystem in "
+    "parameters"
+)
+# The Accept-Language header, carried with the parameters (the HTTP layer adds it).
+ACCEPT_LANGUAGE = "__accept-language"
 
 
 @dataclass(slots=True)
@@ -36,7 +42,7 @@ class ValidateInput:
     codeable_concept: dict | None
     options: ValidationOptions
     value_set: ValueSetIndex | None = None
-    system_versions: dict[str, tuple[str, str]] | None = None
+    system_versions: tuple[VersionRule, ...] | None = None
 
 
 def _codings_from(
@@ -88,12 +94,19 @@ def service_date(params: OperationParams) -> date | None:
 
 
 def _options(params: OperationParams) -> ValidationOptions:
-    return ValidationOptions(
+    options = ValidationOptions(
         lenient_display=params.boolean("lenient-display-validation"),
         active_only=params.boolean("activeOnly"),
         display_language=params.string("displayLanguage"),
         date=service_date(params),
+        accept_language=params.string(ACCEPT_LANGUAGE),
+        infer_system=params.boolean("inferSystem"),
+        membership_only=params.boolean("valueset-membership-only"),
+        version_rules=system_versions(params),
     )
+    if params.first("abstract") is not None:
+        options.abstract_ok = params.boolean("abstract")
+    return options
 
 
 def lookup_input(params: OperationParams, instance=None) -> LookupInput:
@@ -124,10 +137,13 @@ class ValidateContext:
     system: str | None = None
     version: str | None = None
     value_set: ValueSetIndex | None = None
-    system_versions: dict[str, tuple[str, str]] | None = None
+    system_versions: tuple[VersionRule, ...] | None = None
 
 
-_OPTION_NAMES = frozenset({"lenient-display-validation", "activeOnly", "displayLanguage", "date"})
+_OPTION_NAMES = frozenset({
+    "lenient-display-validation", "activeOnly", "displayLanguage", "date", ACCEPT_LANGUAGE, "inferSystem",
+    "valueset-membership-only", "abstract", "system-version", "check-system-version", "force-system-version",
+})  # fmt: skip
 # Parameters that change the context: a batch item naming one of them gets its own context.
 CODE_SYSTEM_CONTEXT_NAMES = _OPTION_NAMES | {"url", "system", "version"}
 VALUE_SET_CONTEXT_NAMES = _OPTION_NAMES | {
@@ -157,12 +173,16 @@ def code_system_validate_input(
     return ValidateInput(codings, codeable, context.options)
 
 
-_PIN_MODES = {"system-version": "default", "check-system-version": "check", "force-system-version": "force"}
+_PIN_MODES = {
+    "system-version": "default",
+    "check-system-version": "check",
+    "force-system-version": "override",
+}
 
 
-def system_versions(params: OperationParams) -> dict[str, tuple[str, str]]:
-    """Read ``system-version`` / ``check-system-version`` / ``force-system-version`` pins."""
-    pins: dict[str, tuple[str, str]] = {}
+def system_versions(params: OperationParams) -> tuple[VersionRule, ...]:
+    """Read the ``system-version`` / ``check-system-version`` / ``force-system-version`` rules."""
+    rules: list[VersionRule] = []
     for name, mode in _PIN_MODES.items():
         for value in params.strings(name):
             url, version = split_canonical(str(value))
@@ -170,8 +190,8 @@ def system_versions(params: OperationParams) -> dict[str, tuple[str, str]]:
                 raise InvalidRequest(
                     f"Parameter '{name}' must be 'url|version', not '{value}'", expression=name
                 )
-            pins[url] = (mode, version)
-    return pins
+            rules.append(VersionRule(url, version, mode))
+    return tuple(rules)
 
 
 def inline_value_set(params: OperationParams, registry: Registry) -> ValueSetIndex | None:
@@ -219,10 +239,11 @@ def resolve_value_set(params: OperationParams, registry: Registry, instance=None
 
 def value_set_context(params: OperationParams, registry: Registry, instance=None) -> ValidateContext:
     """Read the shared part of ValueSet/$validate-code: the value set, options, version pins."""
+    options = _options(params)
     return ValidateContext(
-        _options(params),
+        options,
         value_set=resolve_value_set(params, registry, instance),
-        system_versions=system_versions(params),
+        system_versions=options.version_rules,
     )
 
 
@@ -243,15 +264,18 @@ ECHOED_EXPAND_PARAMETERS = (
     ("offset", "valueInteger"),
     ("activeOnly", "valueBoolean"),
     ("includeDesignations", "valueBoolean"),
+    ("includeDefinition", "valueBoolean"),
     ("excludeNested", "valueBoolean"),
-    ("displayLanguage", "valueCode"),
 )
 
 
 def expand_input(
     params: OperationParams, registry: Registry, instance=None
 ) -> tuple[ValueSetIndex, ExpandOptions, list[dict]]:
-    """Parse $expand; return the value set, the options and the parameters to echo."""
+    """Parse $expand; return the value set, the options and the parameters to echo.
+
+    The display language is echoed by the renderer: it may come from the header or the value set.
+    """
     value_set = resolve_value_set(params, registry, instance)
     options = ExpandOptions(
         filter=params.string("filter"),
@@ -262,6 +286,11 @@ def expand_input(
         include_designations=params.boolean("includeDesignations"),
         properties=params.strings("property"),
         system_versions=system_versions(params),
+        exclude_nested=params.boolean("excludeNested"),
+        display_language=params.string("displayLanguage"),
+        accept_language=params.string(ACCEPT_LANGUAGE),
+        designations=[str(d) for d in params.strings("designation")],
+        use_supplements=[str(s) for s in params.strings("useSupplement")],
     )
     values = {
         "filter": options.filter,
@@ -270,14 +299,17 @@ def expand_input(
         "offset": options.offset if params.first("offset") else None,
         "activeOnly": options.active_only if params.first("activeOnly") else None,
         "includeDesignations": options.include_designations if params.first("includeDesignations") else None,
-        "excludeNested": params.boolean("excludeNested") if params.first("excludeNested") else None,
-        "displayLanguage": params.string("displayLanguage"),
+        "includeDefinition": params.boolean("includeDefinition")
+        if params.first("includeDefinition")
+        else None,
+        "excludeNested": options.exclude_nested if params.first("excludeNested") else None,
     }
     echoed = [
         {"name": name, value_type: values[name]}
         for name, value_type in ECHOED_EXPAND_PARAMETERS
         if values[name] is not None
     ]
+    echoed.extend({"name": "designation", "valueString": d} for d in options.designations)
     return value_set, options, echoed
 
 

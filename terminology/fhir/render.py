@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from terminology.engine.codesystem import Designation, PropertyValue
-from terminology.engine.expand import Expansion
+from terminology.engine.expand import ExpandedConcept, Expansion
 from terminology.engine.lookup import LookupResult
 from terminology.engine.translate import TranslateMatch
 from terminology.engine.validate import ValidationResult
@@ -74,7 +74,8 @@ def validation_parameters(result: ValidationResult) -> dict:
         out.append({"name": "codeableConcept", "valueCodeableConcept": result.codeable_concept})
     if result.inactive:
         out.append({"name": "inactive", "valueBoolean": True})
-        out.append({"name": "status", "valueString": result.status or "inactive"})
+    if result.status:
+        out.append({"name": "status", "valueCode": result.status})
     if result.normalized_code:
         out.append({"name": "normalized-code", "valueCode": result.normalized_code})
     message = result.message
@@ -90,6 +91,7 @@ def validation_parameters(result: ValidationResult) -> dict:
 _ECHOED_METADATA = (
     "resourceType",
     "id",
+    "language",
     "url",
     "version",
     "name",
@@ -98,17 +100,61 @@ _ECHOED_METADATA = (
     "experimental",
     "date",
     "publisher",
+    # Kept: content under licence (CPT) must carry its notice wherever it is shown.
     "copyright",
 )
 
 
+def _contains_entry(entry: ExpandedConcept) -> dict:
+    member = entry.member
+    concept = member.concept
+    # The version is reported once, in used-codesystem, unless one system comes in several versions.
+    out: dict = {}
+    if entry.extensions:
+        out["extension"] = list(entry.extensions)
+    out["system"] = member.code_system.url
+    if entry.version:
+        out["version"] = entry.version
+    if concept.abstract:
+        out["abstract"] = True
+    if entry.inactive:
+        out["inactive"] = True
+    out["code"] = concept.code
+    if entry.display:
+        out["display"] = entry.display
+    if entry.designations:
+        out["designation"] = [d.to_fhir() for d in entry.designations]
+    if entry.properties:
+        out.setdefault("extension", []).extend(
+            {
+                "url": _EXT_CONTAINS_PROPERTY,
+                "extension": [{"url": "code", "valueCode": code}, {"url": "value", f"value{kind}": value}],
+            }
+            for code, kind, value in entry.properties
+        )
+    if entry.children:
+        out["contains"] = [_contains_entry(child) for child in entry.children]
+    return out
+
+
 def expansion_value_set(expansion: Expansion, echoed: list[dict]) -> dict:
-    """Render an expansion as the stored ValueSet's metadata plus ``expansion``."""
+    """Render an expansion as the stored ValueSet's metadata plus ``expansion``.
+
+    ``expansion.parameter`` echoes the request parameters given, then names what was used:
+    status warnings, code systems, value sets, supplements and the version rules that decided.
+    R5's ``expansion.property`` and ``contains.property`` go as their R4 cross-version extensions.
+    """
     resource = expansion.value_set.resource
     value_set = {k: resource[k] for k in _ECHOED_METADATA if k in resource}
     options = expansion.options
     parameter = list(echoed)
+    if expansion.display_language:
+        parameter.append({"name": "displayLanguage", "valueCode": expansion.display_language})
+    parameter.extend({"name": f"warning-{kind}", "valueUri": url} for kind, url in expansion.status_warnings)
     parameter.extend({"name": "used-codesystem", "valueUri": c} for c in expansion.used_code_systems)
+    parameter.extend({"name": "used-valueset", "valueUri": v} for v in expansion.used_value_sets)
+    parameter.extend({"name": "used-supplement", "valueUri": s} for s in expansion.used_supplements)
+    parameter.extend({"name": name, "valueUri": value} for name, value in expansion.rule_parameters)
     body: dict = {
         "identifier": f"urn:uuid:{uuid.uuid4()}",
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -117,48 +163,17 @@ def expansion_value_set(expansion: Expansion, echoed: list[dict]) -> dict:
     if options.offset or options.count is not None:
         body["offset"] = options.offset
     body["parameter"] = parameter
-    if options.properties:
+    if expansion.property_definitions:
         body["extension"] = [
-            {"url": _EXT_EXPANSION_PROPERTY, "extension": [{"url": "code", "valueCode": p}]}
-            for p in options.properties
+            {
+                "url": _EXT_EXPANSION_PROPERTY,
+                "extension": [{"url": "code", "valueCode": code}]
+                + ([{"url": "uri", "valueUri": uri}] if uri else []),
+            }
+            for code, uri in expansion.property_definitions
         ]
-    contains = []
-    for member in expansion.contains:
-        concept = member.concept
-        # The version is reported once, in the used-codesystem parameter (tx conventions).
-        entry: dict = {"system": member.code_system.url, "code": concept.code}
-        if concept.display:
-            entry["display"] = concept.display
-        if concept.inactive_on(expansion.on):
-            entry["inactive"] = True
-        if concept.abstract:
-            entry["abstract"] = True
-        if options.include_designations and concept.designations:
-            entry["designation"] = [
-                {
-                    k: v
-                    for k, v in (("language", d.language), ("use", d.use), ("value", d.value))
-                    if v is not None
-                }
-                for d in concept.designations
-            ]
-        if options.properties:
-            extensions = [
-                {
-                    "url": _EXT_CONTAINS_PROPERTY,
-                    "extension": [
-                        {"url": "code", "valueCode": p.code},
-                        {"url": "value", f"value{p.value_type}": p.value},
-                    ],
-                }
-                for p in concept.properties
-                if p.code in options.properties
-            ]
-            if extensions:
-                entry["extension"] = extensions
-        contains.append(entry)
-    if contains:
-        body["contains"] = contains
+    if expansion.contains:
+        body["contains"] = [_contains_entry(entry) for entry in expansion.contains]
     value_set["expansion"] = body
     return value_set
 

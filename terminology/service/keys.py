@@ -57,9 +57,8 @@ def lookup_key(request: LookupInput, shared: bool = True) -> Hashable | None:
 
 
 def _options_key(request: ValidateInput) -> tuple:
-    options = request.options
-    # Without a date, "today" decides whether a code past its termination date is still active.
-    return (options.lenient_display, options.active_only, options.display_language, options.date or today())
+    # Every option the engine reads (languages, version rules…); "today" stands in for a missing date.
+    return request.options.cache_key(today())
 
 
 def _codings_key(request: ValidateInput) -> tuple | None:
@@ -88,8 +87,7 @@ def value_set_validate_key(
     codings = _codings_key(request)
     if not shared or not held or codings is None:
         return None
-    pins = tuple(sorted(request.system_versions.items())) if request.system_versions else ()
-    return ("vs-validate", value_set, pins, codings, _options_key(request))
+    return ("vs-validate", value_set, codings, _options_key(request))
 
 
 def batch_scope(

@@ -12,7 +12,14 @@ from tests.engine.conftest import SYSTEM, VS
 
 
 def _codes(expansion) -> list[str]:
-    return [m.concept.code for m in expansion.contains]
+    """The codes of an expansion in document order, nested entries after their parent."""
+
+    def walk(entries):
+        for entry in entries:
+            yield entry.member.concept.code
+            yield from walk(entry.children)
+
+    return list(walk(expansion.contains))
 
 
 def test_a_whole_expansion_names_the_code_system_versions_used(registry):

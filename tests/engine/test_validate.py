@@ -11,6 +11,7 @@ from terminology.engine.validate import (
     validate_in_code_system,
     validate_in_value_set,
 )
+from terminology.engine.versions import VersionRule
 from tests.engine.conftest import SYSTEM, VS
 
 
@@ -38,8 +39,14 @@ def test_a_wrong_display_is_an_error_unless_lenient(registry):
     assert "Valid display is 'Synthetic two'" in strict.message
     lenient = validate_in_code_system(registry, coding, ValidationOptions(lenient_display=True))
     assert lenient.result and _tx(lenient) == [("warning", "invalid-display")]
-    spacing = validate_in_code_system(registry, CodingInput(SYSTEM, "two", display=" synthetic  TWO "), ValidationOptions())
-    assert spacing.result
+    case = validate_in_code_system(
+        registry, CodingInput(SYSTEM, "two", display="SYNTHETIC two"), ValidationOptions()
+    )
+    assert case.result
+    spacing = validate_in_code_system(
+        registry, CodingInput(SYSTEM, "two", display="Synthetic  two"), ValidationOptions()
+    )
+    assert not spacing.result and spacing.message.startswith("Wrong whitespace in Display Name")
 
 
 def test_a_code_in_the_wrong_case_is_normalized(registry):
@@ -50,22 +57,35 @@ def test_a_code_in_the_wrong_case_is_normalized(registry):
 def test_inactive_codes_warn_and_fail_with_active_only(registry):
     retired = validate_in_code_system(registry, CodingInput(SYSTEM, "retired"), ValidationOptions())
     assert retired.result and retired.inactive and _tx(retired) == [("warning", "code-comment")]
-    active_only = validate_in_code_system(registry, CodingInput(SYSTEM, "retired"), ValidationOptions(active_only=True))
-    assert not active_only.result and _tx(active_only) == [("error", "code-rule")]
+    active_only = validate_in_code_system(
+        registry, CodingInput(SYSTEM, "retired"), ValidationOptions(active_only=True)
+    )
+    assert not active_only.result and _tx(active_only) == [
+        ("error", "code-rule"),
+        ("warning", "code-comment"),
+    ]
 
 
 def test_a_termination_date_ends_a_code_on_the_date_of_service(registry):
-    before = validate_in_code_system(registry, CodingInput(SYSTEM, "ended"), ValidationOptions(date=date(2019, 6, 1)))
-    after = validate_in_code_system(registry, CodingInput(SYSTEM, "ended"), ValidationOptions(date=date(2021, 6, 1)))
+    before = validate_in_code_system(
+        registry, CodingInput(SYSTEM, "ended"), ValidationOptions(date=date(2019, 6, 1))
+    )
+    after = validate_in_code_system(
+        registry, CodingInput(SYSTEM, "ended"), ValidationOptions(date=date(2021, 6, 1))
+    )
     assert not before.inactive and after.inactive and after.status == "retired"
 
 
-def test_a_codeable_concept_is_valid_when_one_coding_is(registry):
-    codings = [CodingInput(SYSTEM, "nope", prefix="CodeableConcept.coding[0]."),
+def test_a_codeable_concept_is_judged_on_all_its_codings(registry):
+    codings = [CodingInput(SYSTEM, "one", prefix="CodeableConcept.coding[0]."),
                CodingInput(SYSTEM, "two", prefix="CodeableConcept.coding[1].")]  # fmt: skip
-    concept = {"coding": [{"system": SYSTEM, "code": "nope"}, {"system": SYSTEM, "code": "two"}]}
+    concept = {"coding": [{"system": SYSTEM, "code": "one"}, {"system": SYSTEM, "code": "two"}]}
     result = validate_codings_in_code_system(registry, codings, ValidationOptions(), concept)
-    assert result.result and result.code == "two" and result.codeable_concept is concept
+    assert result.result and result.code == "one" and result.codeable_concept is concept
+    # An unknown code in one coding is an error of the concept (tx.fhir.org), whatever the others say.
+    codings[0].code = "nope"
+    result = validate_codings_in_code_system(registry, codings, ValidationOptions(), concept)
+    assert not result.result and result.code == "two" and _tx(result) == [("error", "invalid-code")]
 
 
 def test_value_set_membership(registry):
@@ -81,8 +101,10 @@ def test_the_system_is_inferred_from_the_value_set(registry):
     value_set = registry.value_set(f"{VS}listed")
     result = validate_in_value_set(registry, value_set, [CodingInput(None, "two")], ValidationOptions())
     assert result.result and result.system == SYSTEM
-    unknown = validate_in_value_set(registry, value_set, [CodingInput(None, "elsewhere")], ValidationOptions())
-    assert not unknown.result and _tx(unknown) == [("error", "cannot-infer")]
+    unknown = validate_in_value_set(
+        registry, value_set, [CodingInput(None, "elsewhere")], ValidationOptions()
+    )
+    assert not unknown.result and _tx(unknown) == [("error", "cannot-infer"), ("error", "not-in-vs")]
 
 
 def test_a_version_pin_decides_membership(registry):
@@ -90,6 +112,6 @@ def test_a_version_pin_decides_membership(registry):
     latest = validate_in_value_set(registry, value_set, [CodingInput(SYSTEM, "late")], ValidationOptions())
     pinned = validate_in_value_set(
         registry, value_set, [CodingInput(SYSTEM, "late", version="2")], ValidationOptions(),
-        pins={SYSTEM: ("default", "1")},
+        pins=(VersionRule(SYSTEM, "1", "default"),),
     )  # fmt: skip
     assert latest.result and not pinned.result

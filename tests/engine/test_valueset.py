@@ -5,10 +5,14 @@ from __future__ import annotations
 import pytest
 
 from terminology.content.loader import load_registry
-from terminology.engine.valueset import pinned_version
-from terminology.errors import NotFound, UnprocessableRequest
+from terminology.engine.versions import VersionRule, rule_version
+from terminology.errors import NotFound, TerminologyError, UnprocessableRequest
 from tests.conftest import SYNTHETIC_CS, write_resource
 from tests.engine.conftest import SYSTEM, VS
+
+
+def rules(mode: str, version: str) -> tuple[VersionRule, ...]:
+    return (VersionRule(SYSTEM, version, mode),)
 
 
 def codes(registry, name: str, pins=None) -> list[str]:
@@ -45,40 +49,45 @@ def test_a_system_include_with_a_value_set_is_their_intersection(registry):
 
 @pytest.mark.parametrize("name", ["circular-a", "self"])
 def test_circular_references_are_refused(registry, name):
-    with pytest.raises(UnprocessableRequest, match="Circular reference") as caught:
+    with pytest.raises(TerminologyError, match="Found a circularity pointing to") as caught:
         codes(registry, name)
-    assert caught.value.status == 422
+    assert caught.value.status == 422 and caught.value.tx_code == "vs-invalid"
 
 
 def test_include_versions_and_pins(registry):
     # No version stated: the latest (2) holds "late"; a system-version pin picks version 1.
     assert codes(registry, "unpinned") == ["root", "late"]
-    assert codes(registry, "unpinned", {SYSTEM: ("default", "1")}) == ["root"]
+    assert codes(registry, "unpinned", rules("default", "1")) == ["root"]
     # A stated version wins over a default pin, but not over a force pin.
-    members, _ = registry.value_set(f"{VS}pinned").members(registry, {SYSTEM: ("force", "2")})
+    members, _ = registry.value_set(f"{VS}pinned").members(registry, rules("override", "2"))
     assert [m.code_system.version for m in members] == ["2"]
-    with pytest.raises(UnprocessableRequest, match="check-system-version"):
-        registry.value_set(f"{VS}pinned").members(registry, {SYSTEM: ("check", "2")})
+    with pytest.raises(TerminologyError, match="required to be '2' by a version-check parameter"):
+        registry.value_set(f"{VS}pinned").members(registry, rules("check", "2"))
+    # A version range picks the latest version in it.
+    assert codes(registry, "unpinned", rules("default", "x")) == ["root", "late"]
 
 
-def test_pinned_version_modes():
-    assert pinned_version(SYSTEM, None, None) is None
-    assert pinned_version(SYSTEM, "1", ("default", "2")) == "1"
-    assert pinned_version(SYSTEM, None, ("default", "2")) == "2"
-    assert pinned_version(SYSTEM, "1", ("force", "2")) == "2"
-    assert pinned_version(SYSTEM, "2", ("check", "2")) == "2"
+def test_rule_version_modes():
+    assert rule_version((), SYSTEM, None) is None
+    assert rule_version(rules("default", "2"), SYSTEM, "1") == "1"
+    assert rule_version(rules("default", "2"), SYSTEM, None) == "2"
+    assert rule_version(rules("override", "2"), SYSTEM, "1") == "2"
+    assert rule_version(rules("check", "2"), SYSTEM, None) == "2"
+    assert rule_version(rules("check", "2"), SYSTEM, "1") == "1"  # the check itself comes later
 
 
 def test_an_unknown_pinned_version_is_not_found(registry):
-    with pytest.raises(NotFound):
-        codes(registry, "unpinned", {SYSTEM: ("default", "9")})
+    with pytest.raises(NotFound, match="Valid versions: 1 or 2"):
+        codes(registry, "unpinned", rules("default", "9"))
 
 
 def test_unsupported_filters_are_refused(registry):
     from terminology.engine.valueset import ValueSetIndex
     from tests.engine.conftest import filtered, value_set
 
-    odd = ValueSetIndex(value_set("odd", filtered("child-of", "root")))
+    children = ValueSetIndex(value_set("children", filtered("child-of", "root")))
+    assert [m.concept.code for m in children.members(registry)[0]] == ["one", "two"]
+    odd = ValueSetIndex(value_set("odd", filtered("generalizes", "x", prop="colour")))
     with pytest.raises(UnprocessableRequest, match="not supported"):
         odd.members(registry)
 
@@ -87,7 +96,7 @@ def test_members_are_remembered_per_pinning_in_the_bounded_cache(registry):
     value_set = registry.value_set(f"{VS}is-a")
     first = value_set.members(registry)
     assert value_set.members(registry) is first
-    assert value_set.members(registry, {SYSTEM: ("default", "1")}) is not first
+    assert value_set.members(registry, rules("default", "1")) is not first
     assert registry.member_cache.currsize <= registry.member_cache.maxsize
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from msgspec import Struct
 
 TX_ISSUE_TYPE = "http://hl7.org/fhir/tools/CodeSystem/tx-issue-type"
+MESSAGE_ID = "http://hl7.org/fhir/StructureDefinition/operationoutcome-message-id"
 
 
 class Issue(Struct):
@@ -15,13 +16,17 @@ class Issue(Struct):
     text: str
     tx_code: str | None = None
     expression: list[str] | None = None
+    # tx.fhir.org's message id (``operationoutcome-message-id``): clients key on it, so only its own ids.
+    message_id: str | None = None
 
     def to_fhir(self) -> dict:
         """Render as an ``OperationOutcome.issue`` element (a plain dict, cheap on the hot path)."""
         details: dict = {"text": self.text}
         if self.tx_code:
             details = {"coding": [{"system": TX_ISSUE_TYPE, "code": self.tx_code}], "text": self.text}
-        issue = {"severity": self.severity, "code": self.code, "details": details}
+        issue: dict = {"severity": self.severity, "code": self.code, "details": details}
+        if self.message_id:
+            issue = {"extension": [{"url": MESSAGE_ID, "valueString": self.message_id}], **issue}
         if self.expression:
             issue["location"] = list(self.expression)
             issue["expression"] = list(self.expression)

@@ -149,6 +149,29 @@ def unknown_code_message(code_system: CodeSystemIndex, code: str) -> str:
     return f"Unknown code '{code}' in the CodeSystem '{code_system.url}'{version}"
 
 
+def unknown_code_issue(code_system: CodeSystemIndex, code: str, path: str) -> Issue:
+    """Return the issue for a code a code system does not hold (tx.fhir.org's wording and message id)."""
+    if code_system.content == "fragment":
+        message_id = "UNKNOWN_CODE_IN_FRAGMENT"
+    else:
+        message_id = "Unknown_Code_in_Version" if code_system.version else "Unknown_Code_in"
+    return Issue(
+        "error", "code-invalid", unknown_code_message(code_system, code), "invalid-code", [path], message_id
+    )
+
+
+def unknown_system_issue(registry: Registry, system: str, version: str | None, path: str) -> Issue:
+    """Return the issue for a code system (version) that is not loaded."""
+    if not version:
+        message_id = "UNKNOWN_CODESYSTEM"
+    elif registry.versions_of("CodeSystem", system):
+        message_id = "UNKNOWN_CODESYSTEM_VERSION"
+    else:
+        message_id = "UNKNOWN_CODESYSTEM_VERSION_NONE"
+    text = unknown_system_text(registry, system, version, CANNOT_VALIDATE)
+    return Issue("error", "not-found", text, "not-found", [path], message_id)
+
+
 def _status_check_text(kind: str, canonical: str, resource_type: str) -> str:
     return f"Reference to {kind} {resource_type} {canonical}"
 
@@ -192,11 +215,7 @@ def _expression_issues(
     base_code, *modifiers = code.split(":")
     base = code_system.find(base_code)
     if base is None:
-        return None, [
-            Issue(
-                "error", "code-invalid", unknown_code_message(code_system, base_code), "invalid-code", [path]
-            )
-        ]
+        return None, [unknown_code_issue(code_system, base_code, path)]
     if code_system.is_modifier(base):
         return None, [
             Issue(
@@ -255,6 +274,7 @@ def _locate(registry: Registry, code_system: CodeSystemIndex, code: str, path: s
                 _case_text(code, concept.code, code_system),
                 "code-rule",
                 [path],
+                "CODE_CASE_DIFFERENCE",
             )
             return _Located(concept, concept.code, concept.code, [note])
     if code_system.compositional and ":" in code:
@@ -296,15 +316,7 @@ def check_coding(registry: Registry, coding: CodingInput, options: ValidationOpt
     concept = located.concept
     if concept is None:
         if not located.issues:
-            check.issues.append(
-                Issue(
-                    "error",
-                    "code-invalid",
-                    unknown_code_message(code_system, coding.code),
-                    "invalid-code",
-                    [f"{prefix}code"],
-                )
-            )
+            check.issues.append(unknown_code_issue(code_system, coding.code, f"{prefix}code"))
         return check
     check.concept = concept
     check.code = located.code
@@ -490,8 +502,9 @@ class _Checker:
             and code_system.version != coding_version
             and not version_matches(coding_version, code_system.version)
         ):
-            severity = "error"
+            severity, message_id = "error", "VALUESET_VALUE_MISMATCH"
             if not version:
+                message_id = "VALUESET_VALUE_MISMATCH_DEFAULT"
                 severity = "error" if code_system.version_needed else "warning"
                 text = (
                     f"The code system '{system}' version '{code_system.version}' for the versionless include "
@@ -499,6 +512,7 @@ class _Checker:
                     f"the ValueSet include is different to the one in the value ('{coding_version}')"
                 )
             elif version != stated:
+                message_id = "VALUESET_VALUE_MISMATCH_CHANGED"
                 text = (
                     f"The code system '{system}' version '{version}' resulting from the version "
                     f"'{stated or ''}' "
@@ -510,18 +524,21 @@ class _Checker:
                     f"the one in the value ('{coding_version}')"
                 )
             run.add(
-                Issue(severity, "invalid", text, "vs-invalid", [_path(path, "version")]), severity == "error"
+                Issue(severity, "invalid", text, "vs-invalid", [_path(path, "version")], message_id),
+                severity == "error",
             )
             if find_code_system(registry, system, coding_version) is None:
                 run.unknown[f"{system}|{coding_version}"] = None
-                unknown = unknown_system_text(registry, system, coding_version, CANNOT_VALIDATE)
-                run.add(Issue("error", "not-found", unknown, "not-found", [_path(path, "system")]), True)
+                run.add(unknown_system_issue(registry, system, coding_version, _path(path, "system")), True)
         elif code_system is None and version != coding_version:
             text = (
                 f"The code system '{system}' version '{version}' in the ValueSet include is different to the "
                 f"one in the value ('{coding_version}')"
             )
-            run.add(Issue("error", "invalid", text, "vs-invalid", [_path(path, "version")]), True)
+            issue = Issue(
+                "error", "invalid", text, "vs-invalid", [_path(path, "version")], "VALUESET_VALUE_MISMATCH"
+            )
+            run.add(issue, True)
         return version
 
     def _status(self, run: _Request, resource) -> None:
@@ -534,6 +551,8 @@ class _Checker:
                     "business-rule",
                     _status_check_text(kind, canonical, resource.resource_type),
                     "status-check",
+                    None,
+                    f"MSG_{kind.upper()}",
                 )
             )
 
@@ -555,7 +574,12 @@ class _Checker:
             )
         else:
             text = f"The System URI could not be determined for the code '{code}' in the ValueSet '{vs}'"
-        run.add(Issue("error", "not-found", text, "cannot-infer", ["code"]), True)
+        message_id = (
+            "Unable_to_resolve_system__value_set_has_multiple_matches"
+            if systems
+            else "UNABLE_TO_INFER_CODESYSTEM"
+        )
+        run.add(Issue("error", "not-found", text, "cannot-infer", ["code"], message_id), True)
         return None
 
     def check(self, run: _Request, path: str, coding: CodingInput) -> _Outcome:
@@ -596,6 +620,7 @@ class _Checker:
                             f"to be '{rule.version}' by a version-check parameter",
                             "version-error",
                             [_path(path, "version")],
+                            "VALUESET_VERSION_CHECK",
                         ),
                         True,
                     )
@@ -666,8 +691,7 @@ class _Checker:
             run.say(unknown_system_text(self.registry, system, version, CANNOT_VALIDATE))
             return
         run.unknown[key] = None
-        text = unknown_system_text(self.registry, system, version, CANNOT_VALIDATE)
-        run.add(Issue("error", "not-found", text, "not-found", [_path(path, "system")]), True)
+        run.add(unknown_system_issue(self.registry, system, version, _path(path, "system")), True)
 
     def _in_include(
         self,
@@ -691,15 +715,7 @@ class _Checker:
                     for issue in located.issues:
                         run.add(issue)
                     if not located.issues:
-                        run.add(
-                            Issue(
-                                "error",
-                                "code-invalid",
-                                unknown_code_message(code_system, code),
-                                "invalid-code",
-                                [code_path],
-                            )
-                        )
+                        run.add(unknown_code_issue(code_system, code, code_path))
                 return False
         elif "concept" in include:
             ref = _concept_ref(include, code, concept)
@@ -735,6 +751,7 @@ class _Checker:
                     f"Code '{code_system.url}#{code}' is abstract, and not allowed in this context",
                     "code-rule",
                     [code_path],
+                    "ABSTRACT_CODE_NOT_ALLOWED",
                 ),
                 True,
             )
@@ -751,6 +768,7 @@ class _Checker:
                     f"The concept '{code}' is valid but is not active",
                     "code-rule",
                     [code_path],
+                    "STATUS_CODE_WARNING_CODE",
                 ),
                 True,
             )
@@ -770,11 +788,10 @@ class _Checker:
                         "business-rule",
                         f"The presence of the concept '{code}' in the system '{code_system.url}' in the "
                         f"value set {self.value_set.canonical} is marked with a status of {deprecated} and "
-                        "its "
-                        "use should "
-                        "be reviewed",
+                        "its use should be reviewed",
                         "code-comment",
                         [code_path],
+                        "CONCEPT_DEPRECATED_IN_VALUESET",
                     )
                 )
         if inactive and run.inactive_path is None:
@@ -895,6 +912,7 @@ def _check_display(
                     f"{status}). The correct display is one of {choices}.",
                     "display-comment",
                     [display_path],
+                    "INACTIVE_DISPLAY_FOUND",
                 )
             )
         return
@@ -905,31 +923,42 @@ def _check_display(
     if count == 0 and in_value_set:
         best = preferred(designations, None)
         if best is None:
+            message_id = "NO_VALID_DISPLAY_AT_ALL"
             text = f"Wrong Display Name '{display}' for {target}. There are no valid display names found"
         elif match_display(designations, languages, default_language, display).found:
             text = (
                 f"There are no valid display names found for the code {target} for language(s) "
-                f"'{shown}'. The "
-                f"display is '{display}' which is a valid display for the default language"
+                f"'{shown}'. The display is '{display}' which is a valid display for the default language"
             )
-            run.add(Issue("information", "invalid", text, "invalid-display", [display_path]), True)
+            issue = Issue(
+                "information", "invalid", text, "invalid-display", [display_path],
+                "NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_OK",
+            )  # fmt: skip
+            run.add(issue, True)
             return
         else:
             severity = "warning" if lenient else "error"
+            message_id = "NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_ERR"
             text = (
                 f"Wrong Display Name '{display}' for {target}. There are no valid display names found for "
                 f"language(s) '{shown}'. Default display is '{best.value}'"
             )
     else:
         listed = present(designations, languages)
-        what = "Wrong whitespace in Display Name" if match.whitespace_only else "Wrong Display Name"
+        if match.whitespace_only:
+            what, message_id = (
+                "Wrong whitespace in Display Name",
+                "Display_Name_WS_for__should_be_one_of__instead_of",
+            )
+        else:
+            what, message_id = "Wrong Display Name", "Display_Name_for__should_be_one_of__instead_of"
         valid = (
             f"Valid display is {listed}"
             if count == 1
             else f"Valid display is one of {count} choices: {listed}"
         )
         text = f"{what} '{display}' for {target}. {valid} (for the language(s) '{shown}')"
-    run.add(Issue(severity, "invalid", text, "invalid-display", [display_path]), True)
+    run.add(Issue(severity, "invalid", text, "invalid-display", [display_path], message_id), True)
 
 
 # --- entry points -------------------------------------------------------------------------------
@@ -990,7 +1019,15 @@ def validate(
             # A bare code (no system parameter) is looked for in the value set, as with inferSystem.
             if mode != "code":
                 run.add(
-                    Issue("warning", "invalid", NO_SYSTEM, "invalid-data", [path] if path else None), True
+                    Issue(
+                        "warning",
+                        "invalid",
+                        NO_SYSTEM,
+                        "invalid-data",
+                        [path] if path else None,
+                        "Coding_has_no_system__cannot_validate",
+                    ),
+                    True,
                 )
                 outcome.result = False
             else:
@@ -1021,6 +1058,7 @@ def validate(
                     f"The provided code '{shown}' was not found in the value set '{value_set.shown}'",
                     "this-code-not-in-vs",
                     [f"{path}.code"],
+                    "None_of_the_provided_codes_are_in_the_value_set_one",
                 )
             )
         if ok is not True and v is not False:
@@ -1071,7 +1109,7 @@ def validate(
                     and system_path in (issue.expression or [])
                 ):
                     was = issue.text
-                    issue.severity = "warning"
+                    issue.severity, issue.message_id = "warning", "UNKNOWN_CODESYSTEM_CODING_NOT_CHECKED"
                     issue.text = (
                         f"The code system {coding.system}|{coding.version} is not known, so the coding was "
                         "not checked"
@@ -1086,14 +1124,16 @@ def validate(
         and not no_code_summary
         and (not internal or not any(i.severity == "error" for i in run.issues))
     ):
+        message_id = "None_of_the_provided_codes_are_in_the_value_set_one"
         if mode == "codeableConcept":
             text, where = f"No valid coding was found for the value set '{value_set.shown}'", None
+            message_id = "TX_GENERAL_CC_ERROR_MESSAGE"
         else:
             text = (
                 f"The provided code {', '.join(codelist)} was not found in the value set '{value_set.shown}'"
             )
             where = [_path(issue_path, "code")]
-        run.add(Issue("error", "code-invalid", text, "not-in-vs", where), True)
+        run.add(Issue("error", "code-invalid", text, "not-in-vs", where, message_id), True)
     valid = ok is True and not any(i.severity == "error" for i in run.issues)
     result = ValidationResult(result=valid)
     if found_system:
@@ -1115,7 +1155,10 @@ def validate(
             result.inactive = True
             result.status = run.status if run.status and run.status != "inactive" else None
         text = _inactive_text(run.inactive_code or first_code or "", run.status)
-        run.add(Issue("warning", "business-rule", text, "code-comment", [run.inactive_path or "code"]), True)
+        where = [run.inactive_path or "code"]
+        run.add(
+            Issue("warning", "business-rule", text, "code-comment", where, "INACTIVE_CONCEPT_FOUND"), True
+        )
     elif run.status == "deprecated":
         result.status = "deprecated"
         run.add(
@@ -1125,6 +1168,7 @@ def validate(
                 f"The concept '{first_code}' is deprecated and its use should be reviewed",
                 "code-comment",
                 [_path(issue_path, "code")],
+                "DEPRECATED_CONCEPT_FOUND",
             ),
             True,
         )
@@ -1143,7 +1187,9 @@ def _unusable_value_set(
 ) -> ValidationResult:
     """Answer ``result=false`` for a value set that cannot be evaluated (tx.fhir.org: handlePrepareError)."""
     result = ValidationResult(
-        result=False, issues=[Issue("error", "not-found", text, "not-found")], messages=[text]
+        result=False,
+        issues=[Issue("error", "not-found", text, "not-found", None, "Unable_to_resolve_value_Set_")],
+        messages=[text],
     )
     if codeable is not None:
         result.codeable_concept = codeable
@@ -1191,6 +1237,7 @@ def _explain_not_in_value_set(
                 "Coding.system must be an absolute reference, not a local reference",
                 "invalid-data",
                 [where] if where else None,
+                "Terminology_TX_System_Relative",
             ),
             True,
         )
@@ -1205,6 +1252,7 @@ def _explain_not_in_value_set(
                     f"The Coding references a value set, not a code system ('{system}')",
                     "invalid-data",
                     [_path(path, "system")],
+                    "Terminology_TX_System_ValueSet2",
                 ),
                 True,
             )
@@ -1219,17 +1267,18 @@ def _explain_not_in_value_set(
                     "Coding.system",
                     "invalid-data",
                     [_path(path, "system")],
+                    "CODESYSTEM_CS_NO_SUPPLEMENT",
                 ),
                 True,
             )
             return
         known = registry.versions_of("CodeSystem", system)
         key = f"{system}|{version}" if version and known else system
-        text = unknown_system_text(registry, system, version, CANNOT_VALIDATE)
+        issue = unknown_system_issue(registry, system, version, _path(path, "system"))
         if key not in run.unknown:
             run.unknown[key] = None
-            run.add(Issue("error", "not-found", text, "not-found", [_path(path, "system")]))
-        run.say(text)
+            run.add(issue)
+        run.say(issue.text)
         return
     checker._status(run, own)
     code_path = _path(path, "code")
@@ -1239,16 +1288,7 @@ def _explain_not_in_value_set(
             for issue in located.issues:
                 run.add(issue, True)
         else:
-            run.add(
-                Issue(
-                    "error",
-                    "code-invalid",
-                    unknown_code_message(own, coding.code or ""),
-                    "invalid-code",
-                    [code_path],
-                ),
-                True,
-            )
+            run.add(unknown_code_issue(own, coding.code or "", code_path), True)
         return
     concept = located.concept
     if not options.membership_only and run.inactive_path is None and concept.inactive:
@@ -1310,15 +1350,15 @@ def _unknown_code_system_result(
         text = (
             f"CodeSystem {supplement.canonical} is a supplement, so can't be used as a value in Coding.system"
         )
-        result.issues = [Issue("error", "invalid", text, "invalid-data", [where])]
+        result.issues = [
+            Issue("error", "invalid", text, "invalid-data", [where], "CODESYSTEM_CS_NO_SUPPLEMENT")
+        ]
     else:
         known = registry.versions_of("CodeSystem", system)
-        text = unknown_system_text(registry, system, version, CANNOT_VALIDATE)
-        result.issues = [Issue("error", "not-found", text, "not-found", [where])]
-        unknown = f"{system}|{version}" if version and known else system
-        result.unknown_systems.append(unknown)
-        if version and not known:
-            result.unknown_systems[-1] = system
+        issue = unknown_system_issue(registry, system, version, where)
+        text = issue.text
+        result.issues = [issue]
+        result.unknown_systems.append(f"{system}|{version}" if version and known else system)
     result.messages = [text]
     return result
 

@@ -220,11 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"PostgreSQL {server.bin.parent.name} on 127.0.0.1:{server.port}: TERMINOLOGY_DATABASE_URL={url}",
               file=sys.stderr)  # fmt: skip
         child = subprocess.Popen(args.command, env={**os.environ, "TERMINOLOGY_DATABASE_URL": url})
-        try:
-            return child.wait()
-        except KeyboardInterrupt:
-            child.send_signal(signal.SIGINT)
-            return child.wait()
+        # Ctrl-C or a SIGTERM stops the command first; the server stops when it has exited.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda received, _frame: child.send_signal(received))
+        return child.wait()
 
 
 if __name__ == "__main__":

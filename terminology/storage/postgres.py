@@ -29,10 +29,17 @@ log = logging.getLogger(__name__)
 
 # pg_advisory_xact_lock key that serialises migrations of replicas starting together ("tx15").
 MIGRATION_LOCK = 0x7478_3135
-INSERT_FEEDBACK = (
-    f"INSERT INTO feedback({FEEDBACK_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-    "ON CONFLICT (service, card, outcome, outcome_timestamp) DO NOTHING"
-)
+ROW_VALUES = "(%s, %s, %s, %s, %s, %s, %s)"
+
+
+def insert_feedback(count: int) -> str:
+    """Return one INSERT of ``count`` rows: a single statement is atomic without BEGIN and COMMIT."""
+    return (
+        f"INSERT INTO feedback({FEEDBACK_COLUMNS}) VALUES {', '.join([ROW_VALUES] * count)} "
+        "ON CONFLICT (service, card, outcome, outcome_timestamp) DO NOTHING"
+    )
+
+
 CLAIM_JTI = (
     "INSERT INTO jti(jti, expires) VALUES (%s, %s) "
     "ON CONFLICT (jti) DO UPDATE SET expires = excluded.expires WHERE jti.expires < %s"
@@ -75,7 +82,9 @@ class PostgresStore(Store):
         self._lock = threading.Lock()
         self._migrated = False
         self._inherited: list[ConnectionPool] = []
-        self._connect_options = {"prepare_threshold": 0}
+        # Autocommit: each write is one statement, committed by PostgreSQL as it returns (no BEGIN and
+        # COMMIT round trips); reads that need a transaction open one explicitly.
+        self._connect_options = {"prepare_threshold": 0, "autocommit": True}
         if "connect_timeout" not in conninfo_to_dict(url):
             self._connect_options["connect_timeout"] = max(1, round(timeout))
         if "application_name" not in conninfo_to_dict(url):
@@ -88,7 +97,6 @@ class PostgresStore(Store):
     def _configure(self, conn: psycopg.Connection) -> None:
         # A statement that waits on a lock or a dying server gives up like a connection wait does.
         conn.execute(f"SET statement_timeout = {int(self.timeout * 1000)}")
-        conn.commit()
 
     def _connections(self) -> ConnectionPool:
         if self._pid != os.getpid():
@@ -129,11 +137,12 @@ class PostgresStore(Store):
             ) from exc
 
     @contextmanager
-    def _transaction(self, doing: str, timeout: float | None = None):
+    def _connection(self, doing: str, timeout: float | None = None):
+        """Lend a pooled connection (autocommit), migrating first if start-up could not."""
         with self._unavailable_on_error(doing):
             if not self._migrated:
                 self._migrate()
-            with self._connections().connection(timeout=timeout) as conn, conn.transaction():
+            with self._connections().connection(timeout=timeout) as conn:
                 yield conn
 
     def _migrate(self) -> int:
@@ -156,21 +165,25 @@ class PostgresStore(Store):
             return self._migrate()
 
     def add_feedback(self, service: str, entries: list[dict]) -> int:
-        """Store the entries in one transaction; return once PostgreSQL has committed it."""
+        """Store the entries with one statement; return once PostgreSQL has committed it."""
         rows = feedback_rows(service, entries, received_now(), Jsonb)
-        with self._transaction("storing feedback") as conn, conn.cursor() as cursor:
-            cursor.executemany(INSERT_FEEDBACK, rows)
+        with self._connection("storing feedback") as conn:
+            conn.execute(insert_feedback(len(rows)), [value for row in rows for value in row])
         return len(rows)
 
     def _claim_jti(self, jti: str, keep_until: int, now: int, purge: bool) -> bool:
-        with self._transaction("checking the JWT id") as conn:
+        with self._connection("checking the JWT id") as conn:
             if purge:
                 conn.execute("DELETE FROM jti WHERE expires < %s", (now,))
             return conn.execute(CLAIM_JTI, (jti, keep_until, now)).rowcount == 1
 
     def feedback(self) -> Iterator[dict]:
         """Yield the stored entries, oldest first, through a server-side cursor (no full load)."""
-        with self._transaction("reading feedback") as conn, conn.cursor(name="feedback_export") as cursor:
+        with (
+            self._connection("reading feedback") as conn,
+            conn.transaction(),
+            conn.cursor(name="feedback_export") as cursor,
+        ):
             cursor.itersize = 1000
             cursor.execute(f"SELECT id, {FEEDBACK_COLUMNS} FROM feedback ORDER BY id")
             for row_id, received, *rest in cursor:
@@ -179,7 +192,7 @@ class PostgresStore(Store):
     def ready(self) -> tuple[bool, str]:
         """Check that the database answers within a probe's time, is migrated, and accepts writes."""
         try:
-            with self._transaction("checking that it is writable", timeout=min(self.timeout, 1.5)) as conn:
+            with self._connection("checking that it is writable", timeout=min(self.timeout, 1.5)) as conn:
                 read_only = conn.execute("SHOW transaction_read_only").fetchone()[0]
         except StoreUnavailable as exc:
             cause = exc.__cause__

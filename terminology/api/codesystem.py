@@ -1,4 +1,4 @@
-"""CodeSystem operations.
+"""CodeSystem operations: $lookup, $validate-code and $batch-validate-code.
 
 GET|POST /CodeSystem/$lookup, /CodeSystem/{id}/$lookup
 GET|POST /CodeSystem/$validate-code, /CodeSystem/{id}/$validate-code

@@ -1,4 +1,4 @@
-"""Server metadata.
+"""Server metadata: CapabilityStatement, TerminologyCapabilities, $versions, and what GET / answers.
 
 GET /metadata (CapabilityStatement), GET /metadata?mode=terminology (TerminologyCapabilities)
 GET /$versions

@@ -1,4 +1,4 @@
-"""ConceptMap operations.
+"""ConceptMap operations: $translate.
 
 GET|POST /ConceptMap/$translate, /ConceptMap/{id}/$translate
 """

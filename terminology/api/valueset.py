@@ -1,4 +1,4 @@
-"""ValueSet operations.
+"""ValueSet operations: $expand, $validate-code and $batch-validate-code.
 
 GET|POST /ValueSet/$expand, /ValueSet/{id}/$expand
 GET|POST /ValueSet/$validate-code, /ValueSet/{id}/$validate-code

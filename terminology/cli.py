@@ -18,21 +18,6 @@ COMMAND_MODULES: list[str] = [
 ]
 
 
-def import_group(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    """Return the subcommands of `terminology import`, creating the `import` group on first use.
-
-    Every importer module registers its `terminology import <kind>` parser here, so the group is
-    made once whichever module registers first.
-    """
-    parser = commands.choices.get("import")
-    if parser is None:
-        parser = commands.add_parser(
-            "import", help="turn vendor files (CPT, HCPCS, fee schedules...) into content"
-        )
-        parser.import_commands = parser.add_subparsers(dest="import_kind", required=True, metavar="KIND")
-    return parser.import_commands
-
-
 def _serve(args: argparse.Namespace) -> int:
     """Run gunicorn with the project's gunicorn configuration."""
     from gunicorn.app.wsgiapp import run

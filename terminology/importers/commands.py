@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from terminology.cli import import_group
-from terminology.importers.common import run_import
+from terminology.importers.common import import_group, run_import
 
 OUT_HELP = "content directory to write (default: content/ in the data directory, TERMINOLOGY_DATA_DIR)"
 

@@ -1,7 +1,8 @@
-"""Shared helpers of the importers: the one CLI runner, text reading, dates, atomic writes."""
+"""Importers' shared helpers: the `terminology import` group, the one CLI runner, reading, atomic writes."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import signal
@@ -267,3 +268,18 @@ def declare_property(resource: dict, code: str, kind: str, description: str, uri
     props = [p for p in resource.get("property", []) if p.get("code") != code]
     props.append(definition)
     resource["property"] = props
+
+
+def import_group(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Return the subcommands of `terminology import`, creating the `import` group on first use.
+
+    Every importer module registers its `terminology import <kind>` parser here, so the group is
+    made once whichever module registers first.
+    """
+    parser = commands.choices.get("import")
+    if parser is None:
+        parser = commands.add_parser(
+            "import", help="turn vendor files (CPT, HCPCS, fee schedules...) into content"
+        )
+        parser.import_commands = parser.add_subparsers(dest="import_kind", required=True, metavar="KIND")
+    return parser.import_commands

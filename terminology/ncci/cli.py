@@ -185,7 +185,7 @@ def _add_import_options(parser: argparse.ArgumentParser) -> None:
 
 def register(commands) -> None:
     """Add `import ncci-ptp` and `import mue` under the shared `import` command, and `ncci list`."""
-    from terminology.cli import import_group
+    from terminology.importers.common import import_group
 
     group = import_group(commands)
     ptp = group.add_parser(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from terminology.cli import build_parser, import_group, main
+from terminology.cli import build_parser, main
 from terminology.content.loader import load_registry
 from terminology.engine.pctc import pctc_modifier_problems
 from terminology.engine.systems import CPT, HCPCS
 from terminology.errors import ImportFailure
+from terminology.importers.common import import_group
 from terminology.importers.cpt import import_cpt
 from terminology.importers.hcpcs import import_hcpcs
 from terminology.importers.pctc import import_pctc

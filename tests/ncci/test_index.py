@@ -7,8 +7,9 @@ from datetime import date
 
 import pytest
 
-from terminology.cli import build_parser, import_group, main
+from terminology.cli import build_parser, main
 from terminology.errors import ImportFailure
+from terminology.importers.common import import_group
 from terminology.ncci.index import ImportChecks, NcciIndex, import_mue, import_ptp, index_path
 from tests.ncci_fixtures import mue_row, ptp_row, write_mue, write_ptp, write_ptp_zip
 

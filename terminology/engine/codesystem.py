@@ -9,7 +9,8 @@ from terminology.engine.designations import DISPLAY_USE, Designation
 from terminology.engine.resource import LoadedResource
 
 _WORD = re.compile(r"[a-z0-9]+")
-_INACTIVE_STATUSES = frozenset({"retired", "deprecated", "inactive"})
+# Deprecated concepts are still active (a warning, not inactive), as tx.fhir.org judges them.
+_INACTIVE_STATUSES = frozenset({"retired", "inactive"})
 CONCEPT_PROPERTIES = "http://hl7.org/fhir/concept-properties#"
 STANDARDS_STATUS = "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status"
 # Property codes FHIR defines (the concept-properties code system), known by code even when a
@@ -54,6 +55,8 @@ class Concept:
     termination: str | None = None
     words: tuple[str, ...] = ()
     extensions: list[dict] = field(default_factory=list)
+    # The concept this one is nested in (``concept.concept``); hierarchical expansions follow it.
+    tree_parent: str | None = None
 
     def inactive_on(self, day: str) -> bool:
         """Say whether the concept is inactive on ``day``: by status, or past its termination date.
@@ -133,8 +136,9 @@ class CodeSystemIndex(LoadedResource):
         self.meanings: dict[str, str] = dict(_KNOWN_MEANINGS)
         for code, definition in self.property_defs.items():
             uri = definition.get("uri", "")
-            if uri.startswith(CONCEPT_PROPERTIES):
-                self.meanings[code] = uri[len(CONCEPT_PROPERTIES) :]
+            meaning = uri[len(CONCEPT_PROPERTIES) :] if uri.startswith(CONCEPT_PROPERTIES) else None
+            if meaning in _KNOWN_MEANINGS.values():
+                self.meanings[code] = meaning
         self.concepts: dict[str, Concept] = {}
         self.order: list[Concept] = []
         self.roots: list[Concept] = []
@@ -160,6 +164,7 @@ class CodeSystemIndex(LoadedResource):
             concept = self._build(raw)
             if parent is not None:
                 concept.parents.append(parent.code)
+                concept.tree_parent = parent.code
                 parent.children.append(concept.code)
             else:
                 self.roots.append(concept)
@@ -196,6 +201,8 @@ class CodeSystemIndex(LoadedResource):
         standards = concept.extension_value(STANDARDS_STATUS)
         if standards == "withdrawn":
             concept.inactive = True
+        elif standards == "deprecated":
+            concept.deprecated = True
         if standards and concept.status is None:
             concept.status = str(standards)
         text = " ".join(concept.displays())

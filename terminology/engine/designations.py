@@ -13,6 +13,16 @@ DISPLAY_USE = {"system": HL7_TERM_MAINT, "code": "preferredForLanguage", "displa
 _DISPLAY_USES = {(HL7_TERM_MAINT, "preferredForLanguage"), (SNOMED, "900000000000548007")}
 _PREFERRED_USES = _DISPLAY_USES | {(SNOMED, "900000000000013009")}
 _INACTIVE_STATUSES = frozenset({"withdrawn", "inactive", "retired", "deprecated"})
+# Designation extensions an answer carries (others are the content's own business).
+_SHOWN_EXTENSIONS = frozenset(
+    {
+        "http://hl7.org/fhir/StructureDefinition/coding-sctdescid",
+        "http://hl7.org/fhir/StructureDefinition/rendering-style",
+        "http://hl7.org/fhir/StructureDefinition/rendering-xhtml",
+        "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status",
+        "http://hl7.org/fhir/StructureDefinition/codesystem-alternate",
+    }
+)
 
 
 @dataclass(slots=True)
@@ -55,8 +65,9 @@ class Designation:
         if self.use:
             out["use"] = self.use
         out["value"] = self.value
-        if self.extensions:
-            out["extension"] = self.extensions
+        shown = [e for e in self.extensions if e.get("url") in _SHOWN_EXTENSIONS]
+        if shown:
+            out["extension"] = shown
         return out
 
 
@@ -179,3 +190,18 @@ def preferred(designations: list[Designation], prefs: LanguagePreferences | None
                     if found is not None:
                         return found
     return next((d for d in designations if d.language is None and d.is_display), None)
+
+
+def include_concept_designations(ref: dict, language: str | None) -> list[Designation]:
+    """Return what a ``compose.include.concept`` entry says of its concept: its display (in the value
+    set's language) and its designations."""
+    out = []
+    if ref.get("display"):
+        out.append(Designation(ref["display"].strip(), language, None))
+    for d in ref.get("designation", []):
+        out.append(
+            Designation(
+                d.get("value", "").strip(), d.get("language"), d.get("use"), extensions=d.get("extension", [])
+            )
+        )
+    return out

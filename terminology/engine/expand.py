@@ -7,12 +7,18 @@ from datetime import date
 
 from terminology.engine.clock import today
 from terminology.engine.codesystem import CONCEPT_PROPERTIES, CodeSystemIndex, words_of
-from terminology.engine.designations import Designation, preferred
+from terminology.engine.designations import Designation, include_concept_designations, preferred
 from terminology.engine.languages import LanguagePreferences
 from terminology.engine.registry import Registry
-from terminology.engine.valueset import Evaluation, Member, ValueSetIndex
+from terminology.engine.valueset import (
+    Evaluation,
+    Member,
+    ValueSetIndex,
+    required_supplements,
+    supplements_of,
+)
 from terminology.engine.versions import VersionRule
-from terminology.errors import NotFound, TerminologyError, TooCostly
+from terminology.errors import TerminologyError, TooCostly
 
 LABEL = (
     "http://hl7.org/fhir/StructureDefinition/codesystem-label",
@@ -99,6 +105,8 @@ class Expansion:
     # (code, uri) of every property the entries carry.
     property_definitions: list[tuple[str, str | None]] = field(default_factory=list)
     display_language: str | None = None
+    versions_match: bool | None = None
+    fragments: list[CodeSystemIndex] = field(default_factory=list)
 
 
 def display_languages(options: ExpandOptions, value_set: ValueSetIndex) -> LanguagePreferences | None:
@@ -120,29 +128,6 @@ def display_languages(options: ExpandOptions, value_set: ValueSetIndex) -> Langu
                     f"Invalid displayLanguage: '{text}'", tx_code="invalid-display", issue_code="processing"
                 ) from None
     return None
-
-
-def required_supplements(
-    registry: Registry, value_set: ValueSetIndex, wanted: list[str]
-) -> list[CodeSystemIndex]:
-    """Return the supplements a request or value set requires; a missing one is a 4xx.
-
-    :raise NotFound: naming the first supplement that is not loaded.
-    """
-    found: list[CodeSystemIndex] = []
-    for reference in [*value_set.supplements, *wanted]:
-        url, _, version = reference.partition("|")
-        supplement = registry.find("CodeSystem", url, version or None)
-        if supplement is None or getattr(supplement, "content", None) != "supplement":
-            raise NotFound(f"Required supplement not found: {reference}", issue_code="not-found")
-        if supplement not in found:
-            found.append(supplement)  # type: ignore[arg-type]
-    return found
-
-
-def _applies_to(supplement: CodeSystemIndex, code_system: CodeSystemIndex) -> bool:
-    base_url, _, base_version = (supplement.supplements or "").partition("|")
-    return base_url == code_system.url and (not base_version or base_version == code_system.version)
 
 
 def _value(ext: dict):
@@ -180,7 +165,7 @@ class _Builder:
         key = id(code_system)
         found = self._by_system.get(key)
         if found is None:
-            found = self._by_system[key] = tuple(s for s in self.supplements if _applies_to(s, code_system))
+            found = self._by_system[key] = supplements_of(code_system, self.supplements)
             for supplement in found:
                 if supplement.canonical not in self.used_supplements:
                     self.used_supplements.append(supplement.canonical)
@@ -199,10 +184,7 @@ class _Builder:
         supplements = self.supplements_for(code_system)
         designations = code_system.designations_of(concept, supplements)
         if ref is not None:
-            if ref.get("display"):
-                designations.append(Designation(ref["display"].strip(), self.value_set.language, None))
-            for d in ref.get("designation", []):
-                designations.append(Designation(d.get("value", "").strip(), d.get("language"), d.get("use")))
+            designations.extend(include_concept_designations(ref, self.value_set.language))
         best = preferred(designations, self.languages)
         shown = (
             [d for d in designations if d is not best and self._wanted(d)]
@@ -267,23 +249,20 @@ class _Builder:
 
 
 def _nest(entries: list[ExpandedConcept]) -> list[ExpandedConcept]:
-    """Put each entry under its nearest ancestor that is in the expansion (first parents, as tx.fhir.org)."""
+    """Put each entry under its nearest ancestor in the expansion, following the code system's nesting.
+
+    Parents stated only by a ``parent`` property do not nest (tx.fhir.org shows those flat).
+    """
     placed: dict[tuple[int, str], ExpandedConcept] = {}
     roots: list[ExpandedConcept] = []
     for entry in entries:
         code_system = entry.member.code_system
         parent = None
-        seen: set[str] = set()
-        ancestor = entry.member.concept
-        while ancestor.parents and parent is None:
-            above = ancestor.parents[0]
-            if above in seen:
-                break
-            seen.add(above)
+        above = entry.member.concept.tree_parent
+        while above is not None and parent is None:
             parent = placed.get((id(code_system), above))
-            ancestor = code_system.find(above) or ancestor
-            if ancestor.code != above:
-                break
+            concept = code_system.find(above)
+            above = concept.tree_parent if concept is not None else None
         (parent.children if parent is not None else roots).append(entry)
         placed[(id(code_system), entry.member.concept.code)] = entry
     return roots
@@ -292,7 +271,7 @@ def _nest(entries: list[ExpandedConcept]) -> list[ExpandedConcept]:
 def expand(registry: Registry, value_set: ValueSetIndex, options: ExpandOptions, limit: int) -> Expansion:
     """Expand a value set; refuse (too-costly) when more than ``limit`` codes would be returned."""
     evaluation: Evaluation = value_set.evaluation(registry, options.system_versions)
-    supplements = required_supplements(registry, value_set, options.use_supplements)
+    supplements = required_supplements(registry, [*value_set.supplements, *options.use_supplements])
     members = evaluation.members
     if options.filter:
         text = options.filter.strip().lower()
@@ -312,6 +291,8 @@ def expand(registry: Registry, value_set: ValueSetIndex, options: ExpandOptions,
     nest = (
         not options.exclude_nested
         and evaluation.can_nest
+        # A text filter over a whole code system lists its matches flat (tx.fhir.org's search path).
+        and not (options.filter and evaluation.whole_system)
         and options.offset <= 0
         and (options.count is None or options.count > total)
     )
@@ -348,6 +329,8 @@ def expand(registry: Registry, value_set: ValueSetIndex, options: ExpandOptions,
         used_supplements=used_supplements,
         status_warnings=_warnings(value_set, evaluation),
         rule_parameters=list(dict.fromkeys(r.parameter for r in evaluation.used_rules)),
+        versions_match=evaluation.versions_match,
+        fragments=list(evaluation.fragments),
         property_definitions=list(builder.definitions.items()),
         display_language=echoed_language,
     )

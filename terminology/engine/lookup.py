@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from terminology.engine.codesystem import CodeSystemIndex, Concept, PropertyValue
+from terminology.engine.designations import Designation
 from terminology.engine.registry import Registry
 from terminology.engine.validate import CodingInput, ValidationOptions, check_coding
+from terminology.engine.valueset import required_supplements, supplements_of
 from terminology.errors import NotFound
 
 
@@ -21,6 +23,9 @@ class LookupResult:
     properties: list[PropertyValue]
     property_descriptions: dict[str, str]
     include_designations: bool
+    # Every designation: the display (in the code system's language), the concept's own, the supplements'.
+    designations: list[Designation] = field(default_factory=list)
+    used_supplements: list[str] = field(default_factory=list)
 
 
 def lookup(
@@ -30,12 +35,15 @@ def lookup(
     version: str | None = None,
     wanted_properties: list[str] | None = None,
     on: date | None = None,
+    supplements: list[str] | None = None,
 ) -> LookupResult:
     """Look a code up; unknown systems, versions and codes raise NotFound (HTTP 404).
 
     ``on`` (the ``date`` parameter) picks the version in force on that day when no version is given,
-    and says whether a code with a termination date is still active then.
+    and says whether a code with a termination date is still active then. ``supplements``
+    (``useSupplement``) add their designations; one that is not loaded is a 404.
     """
+    wanted_supplements = required_supplements(registry, list(supplements or ()))
     # check_coding resolves the code system (by version, or by date) and judges the code.
     check = check_coding(registry, CodingInput(system, code, version), ValidationOptions(date=on))
     errors = [i for i in check.issues if i.severity == "error"]
@@ -63,6 +71,7 @@ def lookup(
         properties.append(PropertyValue("parent", "Code", parent))
     for child in concept.children if everything or "child" in wanted else ():
         properties.append(PropertyValue("child", "Code", child))
+    applied = supplements_of(code_system, wanted_supplements)
     return LookupResult(
         code_system=code_system,
         concept=concept,
@@ -70,4 +79,6 @@ def lookup(
         properties=properties,
         property_descriptions=code_system.property_descriptions,
         include_designations=everything or "designation" in wanted or not wanted_properties,
+        designations=code_system.designations_of(concept, applied),
+        used_supplements=[s.canonical for s in applied],
     )

@@ -7,7 +7,14 @@ from datetime import date
 
 from terminology.engine.clock import today
 from terminology.engine.codesystem import CodeSystemIndex, Concept
-from terminology.engine.designations import Designation, display_count, match_display, preferred, present
+from terminology.engine.designations import (
+    Designation,
+    display_count,
+    include_concept_designations,
+    match_display,
+    preferred,
+    present,
+)
 from terminology.engine.issues import Issue
 from terminology.engine.languages import LanguagePreferences
 from terminology.engine.patterns import ScanBudget
@@ -21,7 +28,9 @@ from terminology.engine.valueset import (
     check_circularity,
     find_code_system,
     referenced_value_set,
+    required_supplements,
     status_warning,
+    supplements_of,
     unknown_system_text,
 )
 from terminology.engine.versions import (
@@ -69,6 +78,8 @@ class ValidationOptions:
     # ``abstract=false`` refuses codes that are not selectable (notSelectable).
     abstract_ok: bool = True
     version_rules: tuple[VersionRule, ...] = ()
+    # ``useSupplement``: supplements whose designations count, as if the value set named them.
+    use_supplements: tuple[str, ...] = ()
 
     def cache_key(self, today_: date) -> tuple:
         """Return everything an answer depends on besides the codings (a memo key)."""
@@ -83,6 +94,7 @@ class ValidationOptions:
             self.membership_only,
             self.abstract_ok,
             self.version_rules,
+            self.use_supplements,
         )
 
 
@@ -454,6 +466,8 @@ class _Checker:
         # Filters are built once per call; regex filters spend one budget across imports.
         self.budget = budget or ScanBudget(registry.pattern_limits)
         self.filters: dict[int, list] = {}
+        # Supplements the value set or the request requires: a missing one fails the request (4xx).
+        self.supplements = required_supplements(registry, [*value_set.supplements, *options.use_supplements])
         here = (*pathway, value_set.canonical)
         compose = value_set.compose
         for include in compose.get("include", []) + compose.get("exclude", []):
@@ -461,10 +475,11 @@ class _Checker:
                 if reference in self.others:
                     continue
                 try:
-                    other = referenced_value_set(registry, reference, value_set)
-                except NotFound:
+                    other = referenced_value_set(registry, reference, value_set, options.version_rules)
+                except NotFound as exc:
+                    shown = getattr(exc, "reference", reference)
                     raise _PrepareError(
-                        f"A definition for the value Set '{reference}' could not be found"
+                        f"A definition for the value Set '{shown}' could not be found"
                     ) from None
                 check_circularity(other, here)
                 self.others[reference] = _Checker(registry, other, options, languages, here, self.budget)
@@ -722,7 +737,7 @@ class _Checker:
             if ref is None or concept is None:
                 return False
             outcome.designations = code_system.designations_of(concept, self._supplements(code_system))
-            outcome.designations.extend(_include_designations(ref, self.value_set))
+            outcome.designations.extend(include_concept_designations(ref, self.value_set.language))
         else:
             if concept is None:
                 return False
@@ -742,7 +757,6 @@ class _Checker:
             run.add(issue, issue.tx_code == "code-rule" and issue.severity != "information")
         if located.normalized:
             run.normalized = located.normalized
-            run.say(located.issues[0].text)
         if not options.abstract_ok and concept.abstract:
             run.add(
                 Issue(
@@ -803,7 +817,7 @@ class _Checker:
         return True
 
     def _supplements(self, code_system: CodeSystemIndex) -> tuple[CodeSystemIndex, ...]:
-        return supplements_for(self.registry, code_system, self.value_set.supplements)
+        return supplements_of(code_system, self.supplements)
 
 
 def _concept_ref(include: dict, code: str, concept: Concept | None) -> dict | None:
@@ -818,31 +832,6 @@ def _concept_ref(include: dict, code: str, concept: Concept | None) -> dict | No
 
 def _value(element: dict):
     return next((v for k, v in element.items() if k.startswith("value")), None)
-
-
-def _include_designations(ref: dict, value_set: ValueSetIndex) -> list[Designation]:
-    out = []
-    if ref.get("display"):
-        out.append(Designation(ref["display"].strip(), value_set.language, None))
-    for d in ref.get("designation", []):
-        out.append(Designation(d.get("value", "").strip(), d.get("language"), d.get("use")))
-    return out
-
-
-def supplements_for(
-    registry: Registry, code_system: CodeSystemIndex, wanted: list[str]
-) -> tuple[CodeSystemIndex, ...]:
-    """Return the supplements of ``code_system`` that a value set asks for (``valueset-supplement``)."""
-    found = []
-    for reference in wanted:
-        url, _, version = reference.partition("|")
-        supplement = registry.find("CodeSystem", url, version or None)
-        if supplement is None or getattr(supplement, "content", None) != "supplement":
-            continue
-        base_url, _, base_version = (supplement.supplements or "").partition("|")
-        if base_url == code_system.url and (not base_version or base_version == code_system.version):
-            found.append(supplement)
-    return tuple(found)
 
 
 def working_languages(
@@ -903,6 +892,8 @@ def _check_display(
                 dict.fromkeys(f'"{d.value}"' for d in designations if d.active and d.is_display)
             )
             status = next((d.status for d in designations if d.value.lower() == display.lower()), "") or ""
+            # A withdrawn designation reads as deprecated here, as tx.fhir.org words it.
+            status = "deprecated" if status == "withdrawn" else status
             run.add(
                 Issue(
                     "warning",

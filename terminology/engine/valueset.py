@@ -15,6 +15,7 @@ from terminology.engine.versions import (
     has_wildcard,
     present_versions,
     rule_version,
+    split_canonical,
     version_key,
     version_matches,
 )
@@ -62,10 +63,16 @@ class Evaluation:
     used_value_sets: list[str] = field(default_factory=list)
     status_warnings: list[tuple[str, str]] = field(default_factory=list)
     used_rules: list[VersionRule] = field(default_factory=list)
+    # Fragment code systems used: the expansion may miss codes (``valueset-unclosed``).
+    fragments: list[CodeSystemIndex] = field(default_factory=list)
     # False once the members cannot be shown as a tree (imports, enumerations, several filters).
     can_nest: bool = True
-    # True when one system contributes codes from more than one version.
+    # True when one system is composed in more than one version (entries then name theirs).
     several_versions: bool = False
+    # True when an include takes a whole code system (no concept list, no filter).
+    whole_system: bool = False
+    # True when codes are one whatever their version (``versionsMatch``): None when not decided here.
+    versions_match: bool | None = None
     pair: tuple = ()  # (members, index), the form ``ValueSetIndex.members`` returns
 
     def note(self, items: list, value) -> None:
@@ -211,11 +218,11 @@ def _filter_predicate(code_system: CodeSystemIndex, flt: dict, budget: ScanBudge
             tx_code="vs-invalid",
             expression=element,
         )
-    if op == "child-of" and prop == "concept":
+    if op == "child-of" and prop in ("concept", "code"):
         concept = code_system.find(value)
         children = set(concept.children) if concept is not None else set()
         return lambda c: c.code in children
-    if op in ("is-a", "descendent-of", "is-not-a", "generalizes") and prop == "concept":
+    if op in ("is-a", "descendent-of", "is-not-a", "generalizes") and prop in ("concept", "code"):
         below = code_system.descendants(value)
         if op == "is-a":
             return lambda c: c.code == value or c.code in below
@@ -242,15 +249,10 @@ def _filter_predicate(code_system: CodeSystemIndex, flt: dict, budget: ScanBudge
         if prop == "display":
             return lambda c: (c.display in wanted) is (op != "not-in")
 
-        folded = {w.lower() for w in wanted}
-
         def match(c) -> bool:
-            found = False
-            for v in c.property_values(prop):
-                if (str(v).lower() in folded) if isinstance(v, bool) else (str(v) in wanted):
-                    found = True
-                    break
-            return found is (op != "not-in")
+            # Booleans are written true/false: a filter value "TRUE" matches nothing (tx.fhir.org).
+            values = {str(v).lower() if isinstance(v, bool) else str(v) for v in c.property_values(prop)}
+            return bool(values & wanted) is (op != "not-in")
 
         return match
     raise UnprocessableRequest(
@@ -259,8 +261,25 @@ def _filter_predicate(code_system: CodeSystemIndex, flt: dict, budget: ScanBudge
     )
 
 
-def referenced_value_set(registry: Registry, reference: str, source: ValueSetIndex) -> ValueSetIndex:
+class MissingImport(NotFound):
+    """A value set a compose imports is not loaded; ``reference`` is the ``url|version`` looked for."""
+
+    def __init__(self, message: str, reference: str, status: int) -> None:
+        super().__init__(message, status=status)
+        self.reference = reference
+
+
+def referenced_value_set(
+    registry: Registry,
+    reference: str,
+    source: ValueSetIndex,
+    rules: tuple[VersionRule, ...] = (),
+    used: list[VersionRule] | None = None,
+) -> ValueSetIndex:
     """Resolve a ``compose.include.valueSet`` reference: ``url[|version]``, or ``#id`` of a contained one.
+
+    ``default-valueset-version`` / ``force-valueset-version`` rules pick the version of a reference
+    that does not pin one (the ones that decide are appended to ``used``).
 
     :raise NotFound: when it names nothing loaded.
     """
@@ -269,7 +288,41 @@ def referenced_value_set(registry: Registry, reference: str, source: ValueSetInd
         if found is None:
             raise NotFound(f"A definition for the value Set '{reference}' could not be found")
         return found
-    return registry.value_set_by_canonical(reference)
+    url, version = split_canonical(reference)
+    pinned = rule_version(tuple(r for r in rules if r.value_set), url, version, used)
+    try:
+        return registry.value_set_by_canonical(f"{url}|{pinned}" if pinned else url)
+    except NotFound as exc:
+        # A missing import is "not found" (the HL7 suite), whether or not a version was pinned.
+        raise MissingImport(exc.message, f"{url}|{pinned}" if pinned else url, exc.status) from None
+
+
+def required_supplements(registry: Registry, references: list[str]) -> list[CodeSystemIndex]:
+    """Return the supplements a request (``useSupplement``) or value set (``valueset-supplement``) requires.
+
+    :raise NotFound: naming the first one that is not loaded (tx.fhir.org's wording).
+    """
+    found: list[CodeSystemIndex] = []
+    for reference in references:
+        url, _, version = reference.partition("|")
+        supplement = registry.find("CodeSystem", url, version or None)
+        if supplement is None or getattr(supplement, "content", None) != "supplement":
+            raise NotFound(f"Required supplement not found: {reference}", issue_code="not-found")
+        if supplement not in found:
+            found.append(supplement)  # type: ignore[arg-type]
+    return found
+
+
+def supplements_of(
+    code_system: CodeSystemIndex, supplements: list[CodeSystemIndex]
+) -> tuple[CodeSystemIndex, ...]:
+    """Return those of ``supplements`` that supplement this code system (version)."""
+    out = []
+    for supplement in supplements:
+        base_url, _, base_version = (supplement.supplements or "").partition("|")
+        if base_url == code_system.url and (not base_version or base_version == code_system.version):
+            out.append(supplement)
+    return tuple(out)
 
 
 def find_code_system(registry: Registry, url: str, version: str | None) -> CodeSystemIndex | None:
@@ -330,7 +383,7 @@ def include_version(
 ) -> tuple[str | None, CodeSystemIndex | None]:
     """Return the version an include uses under the rules, and that code system version (or None)."""
     system = include["system"]
-    version = rule_version(rules, system, include.get("version"), used)
+    version = rule_version(tuple(r for r in rules if not r.value_set), system, include.get("version"), used)
     return version, find_code_system(registry, system, version)
 
 
@@ -384,9 +437,13 @@ def _select(
                 issue_code="business-rule", tx_code="invalid",
             )  # fmt: skip
         out.note(out.used_code_systems, code_system.canonical)
+        if code_system.content == "fragment":
+            out.note(out.fragments, code_system)
         warning = status_warning(code_system, value_set)
         if warning is not None:
             out.note(out.status_warnings, warning)
+        if "concept" not in include and "filter" not in include:
+            out.whole_system = True
         if "concept" in include:
             selected = []
             for ref in include["concept"]:
@@ -400,7 +457,7 @@ def _select(
             ]
             selected = [Member(code_system, c) for c in code_system.order if all(p(c) for p in predicates)]
     for vs_ref in include.get("valueSet", []):
-        other = referenced_value_set(registry, vs_ref, value_set)
+        other = referenced_value_set(registry, vs_ref, value_set, rules, out.used_rules)
         check_circularity(other, pathway)
         inner = evaluate(registry, other, rules, pathway, budget)
         if not vs_ref.startswith("#"):
@@ -409,6 +466,8 @@ def _select(
             out.note(out.used_code_systems, used)
         for used in inner.used_value_sets:
             out.note(out.used_value_sets, used)
+        for fragment in inner.fragments:
+            out.note(out.fragments, fragment)
         for warning in inner.status_warnings:
             out.note(out.status_warnings, warning)
         warning = status_warning(other, value_set)
@@ -455,31 +514,56 @@ def evaluate(
     compose = value_set.compose
     members: dict[tuple[str, str | None, str], Member] = {}
     here = (*pathway, value_set.canonical)
-    versions_by_system: dict[str, set] = {}
-    includes = compose.get("include", [])
+    includes, excludes = compose.get("include", []), compose.get("exclude", [])
+    out.versions_match = _versions_match(value_set, includes, excludes)
+
+    def key_of(member: Member) -> tuple[str, str | None, str]:
+        version = None if out.versions_match else member.code_system.version
+        return (member.code_system.url, version, member.concept.code)
+
     for include in by_version_descending(includes):
         element = f"ValueSet.compose.include[{_position(includes, include)}]"
         for member in _select(registry, value_set, include, rules, here, out, budget, element):
             if value_set.excludes_inactive and member.concept.inactive:
                 continue
-            key = (member.code_system.url, member.code_system.version, member.concept.code)
+            key = key_of(member)
             if key in members:
                 out.can_nest = False
                 continue
             members[key] = member
-            versions_by_system.setdefault(member.code_system.url, set()).add(member.code_system.version)
-    for i, exclude in enumerate(compose.get("exclude", [])):
+    for i, exclude in enumerate(excludes):
         element = f"ValueSet.compose.exclude[{i}]"
         for member in _select(registry, value_set, exclude, rules, here, out, budget, element):
-            members.pop((member.code_system.url, member.code_system.version, member.concept.code), None)
+            members.pop(key_of(member), None)
     budget.value_set = importing
-    out.several_versions = any(len(v) > 1 for v in versions_by_system.values())
+    # Entries name their version when one system is composed in more than one version.
+    stated: dict[str, set] = {}
+    for item in [*includes, *excludes]:
+        if item.get("system"):
+            stated.setdefault(item["system"], set()).add(item.get("version"))
+    out.several_versions = any(len(v) > 1 for v in stated.values())
     out.members = list(members.values())
     out.index = {}
     for member in out.members:
         out.index.setdefault(member.key, member)
     out.pair = (out.members, out.index)
     return out
+
+
+def _versions_match(value_set: ValueSetIndex, includes: list[dict], excludes: list[dict]) -> bool | None:
+    """Say whether codes match across versions (``versionsMatch``): as the value set says, or, when it is
+    silent and it excludes other versions of the one system it includes, True (tx.fhir.org)."""
+    stated = value_set.parameters.get("versionsMatch")
+    if stated is not None:
+        return None if str(stated).lower() != "true" else True
+    if not includes or not excludes:
+        return None
+    system = includes[0].get("system")
+    every = [*includes, *excludes]
+    if not all(i.get("system") == system and i.get("version") for i in every):
+        return None
+    overlap = {i["version"] for i in includes} & {e["version"] for e in excludes}
+    return None if overlap else True
 
 
 def _position(items: list, item) -> int:

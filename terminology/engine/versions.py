@@ -93,25 +93,30 @@ def present_versions(versions: list[str]) -> str:
 
 
 _RULE_PARAMETERS = {
-    "default": "system-version",
-    "check": "check-system-version",
-    "override": "force-system-version",
+    ("default", False): "system-version",
+    ("check", False): "check-system-version",
+    ("override", False): "force-system-version",
+    ("default", True): "default-valueset-version",
+    ("check", True): "check-valueset-version",
+    ("override", True): "force-valueset-version",
 }
 
 
 @dataclass(frozen=True, slots=True)
 class VersionRule:
     """A request's say on a code system version: ``system-version`` (default), ``check-system-version``
-    (check) or ``force-system-version`` (override)."""
+    (check) or ``force-system-version`` (override); with ``value_set``, the same for the versions of
+    value sets a compose imports (``default-valueset-version``…)."""
 
     system: str
     version: str
     mode: str
+    value_set: bool = False
 
     @property
     def parameter(self) -> tuple[str, str]:
         """Return the parameter name and ``url|version`` value that stated this rule."""
-        return _RULE_PARAMETERS[self.mode], f"{self.system}|{self.version}"
+        return _RULE_PARAMETERS[(self.mode, self.value_set)], f"{self.system}|{self.version}"
 
 
 def rule_version(

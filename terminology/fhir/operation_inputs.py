@@ -32,6 +32,7 @@ class LookupInput:
     version: str | None
     properties: list[str]
     date: date | None = None
+    use_supplements: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -103,6 +104,7 @@ def _options(params: OperationParams) -> ValidationOptions:
         infer_system=params.boolean("inferSystem"),
         membership_only=params.boolean("valueset-membership-only"),
         version_rules=system_versions(params),
+        use_supplements=tuple(str(s) for s in params.strings("useSupplement")),
     )
     if params.first("abstract") is not None:
         options.abstract_ok = params.boolean("abstract")
@@ -126,7 +128,10 @@ def lookup_input(params: OperationParams, instance=None) -> LookupInput:
         )
     if not system:
         raise InvalidRequest("No system was provided for the code to look up", expression="system")
-    return LookupInput(system, code, version, params.strings("property"), service_date(params))
+    return LookupInput(
+        system, code, version, params.strings("property"), service_date(params),
+        tuple(str(s) for s in params.strings("useSupplement")),
+    )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -143,6 +148,7 @@ class ValidateContext:
 _OPTION_NAMES = frozenset({
     "lenient-display-validation", "activeOnly", "displayLanguage", "date", ACCEPT_LANGUAGE, "inferSystem",
     "valueset-membership-only", "abstract", "system-version", "check-system-version", "force-system-version",
+    "useSupplement", "default-valueset-version", "check-valueset-version", "force-valueset-version",
 })  # fmt: skip
 # Parameters that change the context: a batch item naming one of them gets its own context.
 CODE_SYSTEM_CONTEXT_NAMES = _OPTION_NAMES | {"url", "system", "version"}
@@ -174,23 +180,27 @@ def code_system_validate_input(
 
 
 _PIN_MODES = {
-    "system-version": "default",
-    "check-system-version": "check",
-    "force-system-version": "override",
+    "system-version": ("default", False),
+    "check-system-version": ("check", False),
+    "force-system-version": ("override", False),
+    "default-valueset-version": ("default", True),
+    "check-valueset-version": ("check", True),
+    "force-valueset-version": ("override", True),
 }
 
 
 def system_versions(params: OperationParams) -> tuple[VersionRule, ...]:
-    """Read the ``system-version`` / ``check-system-version`` / ``force-system-version`` rules."""
+    """Read the version rules: ``system-version`` / ``check-system-version`` / ``force-system-version``
+    for code systems, and the ``*-valueset-version`` ones for the value sets a compose imports."""
     rules: list[VersionRule] = []
-    for name, mode in _PIN_MODES.items():
+    for name, (mode, for_value_sets) in _PIN_MODES.items():
         for value in params.strings(name):
             url, version = split_canonical(str(value))
             if not version:
                 raise InvalidRequest(
                     f"Parameter '{name}' must be 'url|version', not '{value}'", expression=name
                 )
-            rules.append(VersionRule(url, version, mode))
+            rules.append(VersionRule(url, version, mode, for_value_sets))
     return tuple(rules)
 
 

@@ -12,6 +12,8 @@ from terminology.engine.translate import TranslateMatch
 from terminology.engine.validate import ValidationResult
 from terminology.fhir.outcome import operation_outcome
 
+_EXT_UNCLOSED = "http://hl7.org/fhir/StructureDefinition/valueset-unclosed"
+_FRAGMENT_REASON = "This extension is based on a fragment of the code system {url}"
 _EXT_EXPANSION_PROPERTY = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.property"
 _EXT_CONTAINS_PROPERTY = (
     "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.contains.property"
@@ -29,6 +31,8 @@ def _designation(d: Designation) -> dict:
         part.append({"name": "language", "valueCode": d.language})
     if d.use:
         part.append({"name": "use", "valueCoding": d.use})
+    if d.source:
+        part.append({"name": "source", "valueCanonical": d.source})
     part.append({"name": "value", "valueString": d.value})
     return {"name": "designation", "part": part}
 
@@ -54,8 +58,9 @@ def lookup_parameters(result: LookupResult) -> dict:
         out.append({"name": "definition", "valueString": result.concept.definition})
     out.append({"name": "abstract", "valueBoolean": result.concept.abstract})
     if result.include_designations:
-        out.extend(_designation(d) for d in result.concept.designations)
+        out.extend(_designation(d) for d in result.designations)
     out.extend(_property(p, result.property_descriptions.get(p.code)) for p in result.properties)
+    out.extend({"name": "used-supplement", "valueCanonical": s} for s in result.used_supplements)
     return {"resourceType": "Parameters", "parameter": out}
 
 
@@ -155,6 +160,9 @@ def expansion_value_set(expansion: Expansion, echoed: list[dict]) -> dict:
     parameter.extend({"name": "used-valueset", "valueUri": v} for v in expansion.used_value_sets)
     parameter.extend({"name": "used-supplement", "valueUri": s} for s in expansion.used_supplements)
     parameter.extend({"name": name, "valueUri": value} for name, value in expansion.rule_parameters)
+    parameter.extend({"name": "used-fragment", "valueUri": f.canonical} for f in expansion.fragments)
+    if expansion.versions_match:
+        parameter.append({"name": "versionsMatch", "valueBoolean": True})
     body: dict = {
         "identifier": f"urn:uuid:{uuid.uuid4()}",
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -163,8 +171,16 @@ def expansion_value_set(expansion: Expansion, echoed: list[dict]) -> dict:
     if options.offset or options.count is not None:
         body["offset"] = options.offset
     body["parameter"] = parameter
+    extensions: list[dict] = []
+    if expansion.fragments:
+        # The code system is a fragment: codes may exist that this expansion cannot list.
+        extensions.append({"url": _EXT_UNCLOSED, "valueBoolean": True})
+        extensions.extend(
+            {"url": f"{_EXT_UNCLOSED}-reason", "valueString": _FRAGMENT_REASON.format(url=f.url)}
+            for f in expansion.fragments
+        )
     if expansion.property_definitions:
-        body["extension"] = [
+        extensions += [
             {
                 "url": _EXT_EXPANSION_PROPERTY,
                 "extension": [{"url": "code", "valueCode": code}]
@@ -172,6 +188,8 @@ def expansion_value_set(expansion: Expansion, echoed: list[dict]) -> dict:
             }
             for code, uri in expansion.property_definitions
         ]
+    if extensions:
+        body["extension"] = extensions
     if expansion.contains:
         body["contains"] = [_contains_entry(entry) for entry in expansion.contains]
     value_set["expansion"] = body

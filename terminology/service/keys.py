@@ -53,7 +53,7 @@ def lookup_key(request: LookupInput, shared: bool = True) -> Hashable | None:
     if not shared:
         return None
     return ("lookup", request.system, request.code, request.version, tuple(request.properties),
-            request.date or today())  # fmt: skip
+            request.date or today(), request.use_supplements)  # fmt: skip
 
 
 def _options_key(request: ValidateInput) -> tuple:

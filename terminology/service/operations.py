@@ -121,8 +121,9 @@ class TerminologyService:
 
         def compute() -> dict:
             found = lookup(
-                registry, request.system, request.code, request.version, request.properties, request.date
-            )
+                registry, request.system, request.code, request.version, request.properties, request.date,
+                list(request.use_supplements),
+            )  # fmt: skip
             return lookup_parameters(found)
 
         return self.answers.get_or_compute(keys.lookup_key(request, shared), compute)

@@ -122,6 +122,10 @@ def test_lookup_on_hierarchy_reports_parent_child_and_designations(tmp_path, syn
     props = [parts(p["part"]) for p in params_named(body, "property")]
     assert {"code": "child", "value": "zz-child"} in [{k: p[k] for k in ("code", "value")} for p in props]
     designations = [parts(d["part"]) for d in params_named(body, "designation")]
-    assert designations == [{"language": "en", "value": "Synthetic parent (short)"}]
+    # The display comes first as the preferred designation (tx.fhir.org), then the concept's own.
+    preferred = {"system": "http://terminology.hl7.org/CodeSystem/hl7TermMaintInfra", "code": "preferredForLanguage"}
+    assert [{k: v for k, v in d.get("use", {}).items() if k != "display"} for d in designations[:1]] == [preferred]
+    assert designations[0]["value"] == "Synthetic parent concept"
+    assert designations[1:] == [{"language": "en", "value": "Synthetic parent (short)"}]
     child = client.get(f"/CodeSystem/$lookup?system={url}&code=zz-child&property=parent").get_json()
     assert [parts(p["part"])["value"] for p in params_named(child, "property")] == ["zz-parent"]

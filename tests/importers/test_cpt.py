@@ -59,6 +59,7 @@ def test_round_trip_shows_every_designation_and_property(tmp_path, out, serve):
     assert param(body, "display") == BASE["Z9001"]
     assert param(body, "version") == "2026"
     assert designations == {
+        "preferredForLanguage": [BASE["Z9001"]],  # the display, as tx.fhir.org lists it
         "upper": [BASE["Z9001"].upper()],
         "med": [BASE["Z9001"].upper()[:48]],
         "short": [BASE["Z9001"].upper()[:28].rstrip()],
@@ -123,7 +124,7 @@ def test_missing_optional_files_are_reported_and_skipped(tmp_path, out, serve):
     for name in ("LONGUT.txt", "ConsumerDescriptor.txt", "ClinicianDescriptor.txt", "Deleted_DTK_tab.txt"):
         assert f"optional file {name} not found" in notes
     status, designations, _, _ = lookup(serve(out), "Z9001")
-    assert status == 200 and set(designations) == {"med", "short"}
+    assert status == 200 and set(designations) == {"preferredForLanguage", "med", "short"}
 
 
 def test_missing_required_file_stops_the_import(tmp_path, out):

@@ -42,7 +42,8 @@ def test_round_trip(tmp_path, out, serve, writer):
     if writer is write_hcpcs_text:
         expected = "Synthetic supply one, first part of its long description continued"
     assert param(body, "display") == expected
-    assert designations == [("short", "SYNTH SUPPLY ONE")]
+    # The display comes first as the preferred designation (tx.fhir.org), then the short description.
+    assert designations == [("preferredForLanguage", expected), ("short", "SYNTH SUPPLY ONE")]
     assert properties["modifier"] is False
     assert properties["add-date"] == "2020-01-01"
     assert properties["action-effective-date"] == "2026-01-01"

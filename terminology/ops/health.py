@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Blueprint, Flask, current_app
+import orjson
+from flask import Blueprint, Flask, Response, current_app
 
-from terminology.api.http import fhir_response
 from terminology.engine.issues import Issue
 from terminology.fhir.outcome import operation_outcome
 
@@ -41,25 +41,34 @@ def run_checks(checks: list[ReadinessCheck]) -> tuple[bool, list[Issue]]:
     for check in checks:
         try:
             ok, detail = check()
-        except Exception as exc:
+        except Exception:
+            # The log has the exception; /readyz is open to anyone, so it says no more (no paths).
             log.exception("readiness check %r failed", check)
-            ok, detail = False, f"readiness check {getattr(check, '__name__', check)!s} failed: {exc}"
+            name = getattr(check, "__name__", "unnamed")
+            ok, detail = False, f"readiness check {name} failed (the server log has the error)"
         ready = ready and bool(ok)
         issues.append(Issue("information" if ok else "error", "informational" if ok else "transient", detail))
     return ready, issues
 
 
+def _outcome(issues: list[Issue], status: int = 200, headers: dict | None = None) -> Response:
+    # The probes answer FHIR JSON without content negotiation (they are not FHIR interactions),
+    # so they need nothing of the api package's rendering: ops stays below api.
+    body = orjson.dumps(operation_outcome(issues))
+    return Response(body, status=status, headers=headers, content_type="application/fhir+json; charset=utf-8")
+
+
 @bp.route("/livez", methods=["GET"])
 def livez():
     """Answer 200 while the process can serve requests (the liveness probe)."""
-    return fhir_response(operation_outcome([Issue("information", "informational", "alive")]))
+    return _outcome([Issue("information", "informational", "alive")])
 
 
 @bp.route("/readyz", methods=["GET"])
 def readyz():
     """Answer 200 when content and every registered readiness check pass, else 503."""
     ready, issues = run_checks(current_app.extensions[READINESS])
-    return fhir_response(operation_outcome(issues), 200 if ready else 503, {"Cache-Control": "no-store"})
+    return _outcome(issues, 200 if ready else 503, {"Cache-Control": "no-store"})
 
 
 def init_app(app: Flask) -> None:

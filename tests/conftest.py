@@ -87,7 +87,11 @@ def postgres_url(postgres_server):
 
     schema = f"test_{uuid.uuid4().hex[:12]}"
     postgres_server.execute(f"CREATE SCHEMA {schema}")
-    yield postgres_server.url(options=f"-csearch_path={schema}")
+    # Named after the schema, so that the pools the test's apps leave behind can be closed afterwards.
+    yield postgres_server.url(options=f"-csearch_path={schema}", application_name=schema)
+    postgres_server.execute(
+        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{schema}'"
+    )
     postgres_server.execute(f"DROP SCHEMA {schema} CASCADE")
 
 

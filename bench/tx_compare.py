@@ -98,6 +98,8 @@ class Comparison:
     strict_fragments: bool = False
     variables: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # Explain a difference in full (top level); trial pairings of array items stop at the first one.
+    explain: bool = True
 
     # -- strings ---------------------------------------------------------------------------------
     def string_matches(self, expected: str, actual: str) -> bool:
@@ -203,18 +205,31 @@ class Comparison:
                 return f"array item count differs at {path}: expected {len(expected)}, got {len(actual)}"
             return None
         required = [i for i, item in enumerate(expected) if not self.is_optional(item)]
-        if not self.pattern_mode and (len(actual) > len(expected) or len(actual) < len(required)):
-            return (
-                f"array item count differs at {path}: expected {len(required)}"
-                + (f"..{len(expected)}" if len(required) != len(expected) else "")
-                + f", got {len(actual)}"
-            )
+        count_differs = not self.pattern_mode and (len(actual) > len(expected) or len(actual) < len(required))
+        if count_differs and not self.explain:
+            return f"array item count differs at {path}"
         candidates, pair_warnings = self._candidates(expected, actual, path)
         match_of_actual = _maximum_matching(candidates, len(actual))
         matched_expected = {e for e in match_of_actual if e is not None}
         for j, e in enumerate(match_of_actual):
             if e is not None:
                 self.warnings.extend(pair_warnings.get((e, j), []))
+        missing = [i for i in required if i not in matched_expected]
+        unexpected = [] if self.pattern_mode else [j for j, e in enumerate(match_of_actual) if e is None]
+        if len(missing) + len(unexpected) > 1 or (count_differs and (missing or unexpected)):
+            parts = []
+            if missing:
+                parts.append("missing " + ", ".join(_label(expected[i]) for i in missing))
+            if unexpected:
+                parts.append("unexpected " + ", ".join(_label(actual[j]) for j in unexpected))
+            message = (
+                f"items differ at {path} (expected {len(expected)}, got {len(actual)}): {'; '.join(parts)}"
+            )
+            if len(missing) == 1 and len(unexpected) == 1:
+                message += "; " + (
+                    self._scratch().compare(expected[missing[0]], actual[unexpected[0]], path) or ""
+                )
+            return message
         for i in required:
             if i not in matched_expected:
                 return self._explain_missing(expected, actual, i, path, match_of_actual)
@@ -352,6 +367,15 @@ def _without_controls(value: object) -> object:
     if isinstance(value, list):
         return [_without_controls(v) for v in value]
     return value
+
+
+def _label(item: object) -> str:
+    """Name an array item briefly: by its identity field, else by its JSON."""
+    if isinstance(item, dict):
+        for name in (*_PAIRING_FIELDS, "severity"):
+            if isinstance(item.get(name), str):
+                return f"{name}={item[name]}"
+    return _show(_without_controls(item), 80)
 
 
 def _kind(value: object) -> str:

@@ -158,7 +158,7 @@ class Answer:
 Transport = Callable[[str, str, dict, bytes | None], Answer]
 
 
-def requests_transport(base: str, timeout: float = 120.0) -> Transport:
+def requests_transport(base: str, timeout: float = 30.0) -> Transport:
     """Send requests to a running server with `requests` (one kept-alive session)."""
     import requests
 
@@ -228,6 +228,7 @@ class Outcome:
     request: dict | None = None
     actual: object = None
     expected: object = None
+    seconds: float = 0.0
 
 
 class Runner:
@@ -278,10 +279,13 @@ class Runner:
 
     def run_test(self, test: TestCase, setup: list[dict]) -> Outcome:
         """Run one test; never raises (a broken answer is a failed test)."""
+        started = time.perf_counter()
         try:
-            return self._run(test, setup)
+            outcome = self._run(test, setup)
         except Exception as exc:  # a runner must report, not stop, on a bad answer
-            return Outcome(test, False, f"{type(exc).__name__}: {exc}")
+            outcome = Outcome(test, False, f"{type(exc).__name__}: {exc}")
+        outcome.seconds = time.perf_counter() - started
+        return outcome
 
     def _run(self, test: TestCase, setup: list[dict]) -> Outcome:
         if not (self.tests_dir / test.response).exists():
@@ -401,7 +405,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def started_server(env: dict, log_path: Path, workers: int = 1):
+def started_server(env: dict, log_path: Path, workers: int = 2):
     """Start this project's server (gunicorn, its settings) on 127.0.0.1; yield its base URL.
 
     Raises RuntimeError with the end of the server's log when it does not start.
@@ -425,7 +429,7 @@ def started_server(env: dict, log_path: Path, workers: int = 1):
                 "terminology:create_app()",
             ],
             cwd=ROOT,
-            env={**os.environ, "TERMINOLOGY_ACCESS_LOG": "false", "TERMINOLOGY_TIMEOUT": "300", **env},
+            env={**os.environ, "TERMINOLOGY_ACCESS_LOG": "false", "TERMINOLOGY_TIMEOUT": "30", **env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -561,7 +565,13 @@ def run(args: argparse.Namespace) -> int:
         write_failure(output, outcome)
     summary = {
         name: [
-            {"test": o.test.name, "passed": o.passed, "message": o.message, "warnings": o.warnings}
+            {
+                "test": o.test.name,
+                "passed": o.passed,
+                "message": o.message,
+                "warnings": o.warnings,
+                "seconds": round(o.seconds, 3),
+            }
             for o in outcomes
         ]
         for name, outcomes in results.items()

@@ -60,7 +60,9 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.config.update({key: value for key, value in (config or {}).items() if setting_field(key) is None})
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
-    registry = load_registry([Path(d) for d in settings.content_dirs], settings.pattern_limits())
+    registry = load_registry(
+        [Path(d) for d in settings.content_dirs], settings.content_policy, settings.pattern_limits()
+    )
     app.extensions["terminology.registry"] = registry
     app.extensions["terminology.service"] = TerminologyService(registry, settings)
     errors.init_app(app)

@@ -37,7 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    """Validate content directories; print the first problem (exit 1) or a summary (exit 0)."""
+    """Validate content directories strictly; print every problem (exit 1) or a summary (exit 0)."""
     from terminology.bundling.content import RuleContent
     from terminology.config import load_settings
     from terminology.content.loader import load_registry
@@ -47,10 +47,14 @@ def _check(args: argparse.Namespace) -> int:
     settings = load_settings()
     directories = args.dirs or settings.content_dirs
     try:
-        registry = load_registry([Path(d) for d in directories], settings.pattern_limits())
+        registry = load_registry([Path(d) for d in directories], "strict", settings.pattern_limits())
         RuleContent.from_registry(registry)  # the bundling rule files hold together, as at start-up
     except ContentError as exc:
-        print(f"error: {exc.path}: {exc.element}: {exc.message}", file=sys.stderr)
+        problems = getattr(exc, "problems", None) or [exc]
+        for problem in problems:
+            path = getattr(problem, "source", None) or getattr(problem, "path", "")
+            print(f"error: {path}: {problem.element}: {problem.message}", file=sys.stderr)
+        print(f"{counted(len(problems), 'problem')} found", file=sys.stderr)
         return 1
     counts = registry.counts()
     concepts = sum(len(cs.concepts) for cs in registry.resources("CodeSystem"))

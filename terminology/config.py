@@ -81,6 +81,9 @@ class Settings(BaseSettings):
 
     # content and data
     content_dirs: ColonList = Field(default_factory=bundled_content_dirs)
+    content_policy: Literal["strict", "lenient"] = Field(
+        "strict", description="bad content stops start-up (strict) or is set aside and reported (lenient)"
+    )
     data_dir: str = Field(default_factory=default_data_dir)
     feedback_db: str = Field("", description="CDS Hooks feedback database (default DATA_DIR/feedback.sqlite)")
     # The state replicas share (CDS feedback, the JWT replay list); unset: the SQLite file above.
@@ -140,7 +143,7 @@ class Settings(BaseSettings):
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
-    @field_validator("auth_mode", "log_level", mode="before")
+    @field_validator("auth_mode", "log_level", "content_policy", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return (value.strip().lower() or None) if isinstance(value, str) else value

@@ -168,6 +168,14 @@ class ServiceUnavailable(TerminologyError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class UnusableResource(TerminologyError):
+    """A request needs a resource that could not be loaded (lenient policy) or was sent broken."""
+
+    status = 422
+    issue_code = "invalid"
+    tx_code = "invalid-data"
+
+
 class ContentError(Exception):
     """A content file is invalid; start-up stops with the file and element named.
 
@@ -186,6 +194,16 @@ class ContentError(Exception):
     def of(cls, path: str, error: TerminologyError, element: str = "(resource)") -> ContentError:
         """Report a domain error met while checking a file, at the element it names (if any)."""
         return cls(path, error.expression[0] if error.expression else element, error.message, error)
+
+
+class ContentErrors(ContentError):
+    """Content failed the strict policy: every problem found (the first one also as path/element/message)."""
+
+    def __init__(self, problems: list) -> None:
+        first = problems[0]
+        super().__init__(first.source, first.element, first.message)
+        self.problems = list(problems)
+        self.args = ("\n".join(str(p) for p in problems),)
 
 
 class ImportFailure(Exception):

@@ -74,3 +74,15 @@ def test_counted_nouns():
     assert counted(1_125_012, "row") == "1,125,012 rows"
     assert counted(1, "feedback entry", "feedback entries") == "1 feedback entry"
     assert counted(0, "feedback entry", "feedback entries") == "0 feedback entries"
+
+
+def test_check_lists_every_problem_and_exits_1(tmp_path, capsys, monkeypatch):
+    # `check` is strict whatever the serving policy is.
+    monkeypatch.setenv("TERMINOLOGY_CONTENT_POLICY", "lenient")
+    first = write_resource(tmp_path, "a.json", dict(SYNTHETIC_CS, status=["active"]))
+    second = write_resource(tmp_path, "b.json", {k: v for k, v in SYNTHETIC_CS.items() if k != "url"} | {"id": "b"})
+    assert main(["check", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert f"error: {first}: CodeSystem.status: Input should be a valid string" in err
+    assert f"error: {second}: CodeSystem.url: is required: a resource without a url cannot be referenced" in err
+    assert err[-1] == "2 problems found"

@@ -1,8 +1,20 @@
-"""Load and validate content directories (used by create_app and `terminology check`)."""
+"""Load and validate content: the content directories (create_app, `terminology check`) and tx-resource.
+
+Every resource is checked the same way, whether it is a file of a content directory or a resource
+sent with a request (``tx-resource``): fhir.resources (R4B) validation, the R4 required codes, and
+our own rules (declared properties, unique codes). Each finding is a ``LoadProblem`` naming the file
+(or request parameter) and the element. A *refused* resource cannot be served at all; a *degraded*
+one is served (a CodeSystem without ``status``, an undeclared property, a value set that includes a
+code its code system lacks...). The content policy decides what a problem does at start-up:
+``strict`` stops start-up listing every problem; ``lenient`` loads what can be loaded, logs each
+problem, keeps them for ``/readyz``, and requests that touch a refused resource get a 4xx.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -10,9 +22,13 @@ import orjson
 from terminology.engine.codesystem import CodeSystemIndex
 from terminology.engine.concept_map_index import ConceptMapIndex
 from terminology.engine.patterns import PatternLimits, pattern_problems
-from terminology.engine.registry import Registry
+from terminology.engine.registry import LoadProblem, Registry, RegistryOverlay
 from terminology.engine.valueset import ValueSetIndex
-from terminology.errors import ContentError, TerminologyError
+from terminology.errors import ContentError, ContentErrors, TerminologyError
+
+log = logging.getLogger(__name__)
+
+POLICIES = ("strict", "lenient")
 
 INDEX_CLASSES: dict[str, Callable] = {
     "CodeSystem": CodeSystemIndex,
@@ -20,10 +36,14 @@ INDEX_CLASSES: dict[str, Callable] = {
     "ConceptMap": ConceptMapIndex,
 }
 
-
 # Codes with a *required* binding in R4 that fhir.resources does not enforce (it checks only
 # the code datatype); a typo here would silently change how the content is served.
 _STATUS = {"draft", "active", "retired", "unknown"}
+# R5 adds child-of and descendent-leaf; R4 servers take them (the HL7 test suite sends them).
+_FILTER_OPS = {
+    "=", "is-a", "descendent-of", "is-not-a", "regex", "in", "not-in", "generalizes", "exists",
+    "child-of", "descendent-leaf",
+}  # fmt: skip
 REQUIRED_CODES: dict[str, list[tuple[str, set[str]]]] = {
     "CodeSystem": [
         ("status", _STATUS),
@@ -33,12 +53,8 @@ REQUIRED_CODES: dict[str, list[tuple[str, set[str]]]] = {
     ],
     "ValueSet": [
         ("status", _STATUS),
-        ("compose.include[].filter[].op", {
-            "=", "is-a", "descendent-of", "is-not-a", "regex", "in", "not-in", "generalizes", "exists",
-        }),
-        ("compose.exclude[].filter[].op", {
-            "=", "is-a", "descendent-of", "is-not-a", "regex", "in", "not-in", "generalizes", "exists",
-        }),
+        ("compose.include[].filter[].op", _FILTER_OPS),
+        ("compose.exclude[].filter[].op", _FILTER_OPS),
     ],
     "ConceptMap": [
         ("status", _STATUS),
@@ -48,6 +64,13 @@ REQUIRED_CODES: dict[str, list[tuple[str, set[str]]]] = {
         }),
     ],
 }  # fmt: skip
+
+# Concept properties FHIR itself defines (http://hl7.org/fhir/concept-properties): a code system may
+# use them without declaring them in CodeSystem.property.
+FHIR_CONCEPT_PROPERTIES = frozenset({
+    "inactive", "deprecated", "deprecationDate", "retirementDate", "effectiveDate", "notSelectable",
+    "parent", "child", "partOf", "synonym", "comment", "itemWeight", "status",
+})  # fmt: skip
 
 
 def _values_at(node: object, steps: list[str], path: str):
@@ -60,19 +83,11 @@ def _values_at(node: object, steps: list[str], path: str):
         return
     if step.endswith("[]"):
         name = step[:-2]
-        for i, item in enumerate(node.get(name, []) or []):
+        items = node.get(name, []) or []
+        for i, item in enumerate(items if isinstance(items, list) else []):
             yield from _values_at(item, rest, f"{path}.{name}[{i}]")
     elif step in node:
         yield from _values_at(node[step], rest, f"{path}.{step}")
-
-
-def check_required_codes(resource: dict, source: str) -> None:
-    """Refuse codes outside the R4 required value sets (status, content, equivalence, filter op…)."""
-    resource_type = resource["resourceType"]
-    for dotted, allowed in REQUIRED_CODES.get(resource_type, []):
-        for path, value in _values_at(resource, dotted.split("."), resource_type):
-            if value not in allowed:
-                raise ContentError(source, path, f"'{value}' is not one of {', '.join(sorted(allowed))}")
 
 
 def _model_for(resource_type: str):
@@ -101,62 +116,154 @@ def element_path(resource_type: str, loc: Iterable) -> str:
     return path
 
 
-def validate_resource(resource: object, source: str) -> dict:
-    """Validate one resource dict with fhir.resources R4B; raise ContentError naming the element."""
+@dataclass(slots=True)
+class Checked:
+    """The outcome of checking one resource: what may be served (None: refused) and every problem."""
+
+    resource: dict | None
+    problems: list[LoadProblem]
+
+
+def check_resource(
+    resource: object, source: str, served: bool = True, pattern_limits: PatternLimits | None = None
+) -> Checked:
+    """Check one resource; return every problem, refused or degraded, with its element.
+
+    ``served``: a content file (it needs an ``id`` and a ``url``); request resources need neither.
+    ``pattern_limits``: regex filters RE2 cannot run within them refuse the value set (both policies).
+    """
+    if not isinstance(resource, dict):
+        return Checked(None, [LoadProblem(source, "(root)", "a FHIR resource must be a JSON object")])
+    resource_type = resource.get("resourceType")
+    identity = _identity(resource)
+    if resource_type not in INDEX_CLASSES:
+        message = f"'{resource_type}' is not served (expected CodeSystem, ValueSet or ConceptMap)"
+        return Checked(None, [LoadProblem(source, "resourceType", message, **identity)])
+    problems: list[LoadProblem] = []
+
+    def problem(element: str, message: str, refused: bool = True, **codes: str) -> None:
+        problems.append(LoadProblem(source, element, message, refused, **identity, **codes))
+
+    if resource_type == "ValueSet":
+        _check_filters(resource, problem)
+        for error in pattern_problems(resource, pattern_limits or PatternLimits()):
+            problems.append(LoadProblem(source, error.expression[0], error.message, cause=error, **identity))
+    validated = resource
+    if "status" not in resource:
+        # R4 requires status; packages in the wild omit it. Served as 'unknown'.
+        problem(f"{resource_type}.status", "is required; the resource is served with status 'unknown'", False)
+        validated = {**resource, "status": "unknown"}
+    _check_model(resource_type, validated, problem, {p.element for p in problems})
+    for dotted, allowed in REQUIRED_CODES[resource_type]:
+        for path, value in _values_at(resource, dotted.split("."), resource_type):
+            if isinstance(value, str) and value not in allowed:
+                problem(path, f"'{value}' is not one of {', '.join(sorted(allowed))}")
+    if served and not resource.get("url"):
+        problem(f"{resource_type}.url", "is required: a resource without a url cannot be referenced")
+    if served and not resource.get("id"):
+        problem(f"{resource_type}.id", "is missing: the resource is served, but cannot be read by id", False)
+    if resource_type == "CodeSystem":
+        _check_code_system(resource, problem)
+    refused = any(p.refused for p in problems)
+    return Checked(None if refused else resource, problems)
+
+
+def _identity(resource: dict) -> dict:
+    def text(name: str) -> str | None:
+        value = resource.get(name)
+        return value if isinstance(value, str) else None
+
+    kind = resource.get("resourceType")
+    return {
+        "resource_type": kind if isinstance(kind, str) else None,
+        "url": text("url"),
+        "version": text("version"),
+    }
+
+
+def _check_model(resource_type: str, resource: dict, problem: Callable, reported: set[str]) -> None:
+    """Validate with fhir.resources R4B; unknown elements degrade, anything else refuses.
+
+    Errors inside an element already ``reported`` (in better words) are not repeated.
+    """
     from pydantic import ValidationError
 
-    if not isinstance(resource, dict):
-        raise ContentError(source, "(root)", "a FHIR resource must be a JSON object")
-    resource_type = resource.get("resourceType")
-    if resource_type not in INDEX_CLASSES:
-        raise ContentError(
-            source,
-            "resourceType",
-            f"'{resource_type}' is not served (expected CodeSystem, ValueSet or ConceptMap)",
-        )
     try:
         _model_for(resource_type).model_validate(resource)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ContentError(source, element_path(resource_type, first["loc"]), first["msg"]) from None
-    check_required_codes(resource, source)
-    for required in ("id", "url", "status"):
-        if not resource.get(required):
-            raise ContentError(source, f"{resource_type}.{required}", "is required for served content")
-    if resource_type == "CodeSystem":
-        _check_code_system(resource, source)
-    return resource
+        for error in exc.errors():
+            element = element_path(resource_type, error["loc"])
+            if any(element == done or element.startswith(f"{done}.") for done in reported):
+                continue
+            if error["type"] == "extra_forbidden":
+                problem(element, "is not an element of this resource; ignored", False)
+            else:
+                problem(element, error["msg"])
 
 
-def _check_code_system(resource: dict, source: str) -> None:
-    declared = {p["code"]: p.get("type") for p in resource.get("property", [])}
+def _check_filters(resource: dict, problem: Callable) -> None:
+    """A filter needs a value (R4 1..1); say so in tx.fhir.org's words, naming the filter."""
+    compose = resource.get("compose")
+    if not isinstance(compose, dict):
+        return
+    for kind in ("include", "exclude"):
+        for i, include in enumerate(compose.get(kind, []) or []):
+            if not isinstance(include, dict):
+                continue
+            for j, flt in enumerate(include.get("filter", []) or []):
+                if isinstance(flt, dict) and flt.get("value") in (None, ""):
+                    problem(
+                        f"ValueSet.compose.{kind}[{i}].filter[{j}]",
+                        f"The system {include.get('system')} filter with property = {flt.get('property')}, "
+                        f"op = {flt.get('op')} has no value",
+                        issue_code="invalid",
+                        tx_code="vs-invalid",
+                    )
+
+
+def _check_code_system(resource: dict, problem: Callable) -> None:
+    properties = resource.get("property", [])
+    declared = {p["code"]: p.get("type") for p in properties if isinstance(p, dict) and "code" in p}
     seen: set[str] = set()
 
-    def walk(concepts: list[dict], path: str) -> None:
+    def walk(concepts: object, path: str) -> None:
+        if not isinstance(concepts, list):
+            return
         for i, concept in enumerate(concepts):
             here = f"{path}[{i}]"
+            if not isinstance(concept, dict) or not isinstance(concept.get("code"), str):
+                continue  # the model check reports it
             code = concept["code"]
             if code in seen:
-                raise ContentError(source, f"{here}.code", f"duplicate code '{code}'")
+                problem(f"{here}.code", f"duplicate code '{code}'")
             seen.add(code)
-            for j, prop in enumerate(concept.get("property", [])):
-                if prop["code"] not in declared and prop["code"] not in ("parent", "child"):
-                    raise ContentError(
-                        source,
-                        f"{here}.property[{j}].code",
-                        f"property '{prop['code']}' is not declared in CodeSystem.property",
-                    )
+            for j, prop in enumerate(concept.get("property", []) or []):
+                if not isinstance(prop, dict):
+                    continue
+                name = prop.get("code")
+                if name not in declared:
+                    if name not in FHIR_CONCEPT_PROPERTIES:
+                        undeclared = f"property '{name}' is not declared in CodeSystem.property"
+                        problem(f"{here}.property[{j}].code", undeclared, False)
+                    continue
                 value_key = next((k for k in prop if k.startswith("value")), "")
-                want = declared.get(prop["code"])
+                want = declared.get(name)
                 if want and value_key.lower() != f"value{want}".lower():
-                    raise ContentError(
-                        source,
-                        f"{here}.property[{j}].{value_key}",
-                        f"property '{prop['code']}' is declared as {want}",
+                    problem(
+                        f"{here}.property[{j}].{value_key}", f"property '{name}' is declared as {want}", False
                     )
             walk(concept.get("concept", []), f"{here}.concept")
 
     walk(resource.get("concept", []), "CodeSystem.concept")
+
+
+def validate_resource(resource: object, source: str) -> dict:
+    """Check one resource strictly (importers, inline resources): raise ContentError on the first problem."""
+    checked = check_resource(resource, source)
+    if checked.problems:
+        first = checked.problems[0]
+        raise ContentError(first.source, first.element, first.message)
+    return resource  # type: ignore[return-value]
 
 
 def read_json(path: Path) -> object:
@@ -167,40 +274,77 @@ def read_json(path: Path) -> object:
         raise ContentError(str(path), "(json)", f"not valid JSON: {exc}") from None
 
 
-def content_files(directories: Iterable[Path]) -> list[Path]:
-    """List the *.json files of the content directories, in a stable order."""
+def content_files(directories: Iterable[Path], problems: list[LoadProblem] | None = None) -> list[Path]:
+    """List the *.json files of the content directories, in a stable order.
+
+    A missing directory raises ContentError, or is recorded in ``problems`` when a list is given.
+    """
     files: list[Path] = []
     for directory in directories:
         if not directory.is_dir():
-            raise ContentError(str(directory), "(directory)", "content directory does not exist")
+            if problems is None:
+                raise ContentError(str(directory), "(directory)", "content directory does not exist")
+            problems.append(LoadProblem(str(directory), "(directory)", "content directory does not exist"))
+            continue
         files.extend(sorted(directory.glob("*.json")))
     return files
 
 
-def load_registry(directories: Iterable[Path], pattern_limits: PatternLimits | None = None) -> Registry:
-    """Load, validate and cross-check every content file; return the registry.
+def load_registry(
+    directories: Iterable[Path], policy: str = "strict", pattern_limits: PatternLimits | None = None
+) -> Registry:
+    """Load, check and cross-check every content file; return the registry.
 
-    ``pattern_limits`` bound the regex filters of value sets (loaded now, or sent with requests).
-    Raises ContentError naming the file and element on the first problem.
+    ``strict``: any problem raises ContentErrors listing every problem (file and element).
+    ``lenient``: refused resources are set aside (requests naming them get a 4xx), degraded ones
+    are served; every problem is logged and kept in ``registry.problems``. ``pattern_limits``
+    bound the regex filters of value sets (loaded now, or sent with requests).
     """
+    if policy not in POLICIES:
+        raise ValueError(f"content policy must be one of {', '.join(POLICIES)}, not {policy!r}")
     registry = Registry(pattern_limits)
-    for path in content_files(directories):
-        resource = validate_resource(read_json(path), str(path))
-        item = INDEX_CLASSES[resource["resourceType"]](resource, str(path))
-        clash = registry.add(item)
-        if clash is not None and _supersedes(item, clash):
-            registry.replace(clash, item)
-        elif clash is not None and _supersedes(clash, item):
+    problems: list[LoadProblem] = []
+    for path in content_files(directories, problems):
+        try:
+            raw = read_json(path)
+        except ContentError as exc:
+            problems.append(LoadProblem(exc.path, exc.element, exc.message))
             continue
-        elif clash is not None:
-            raise ContentError(
-                str(path),
-                f"{item.resource_type}.url",
-                f"duplicate {item.resource_type} '{item.canonical}' (id '{item.id}'): "
-                f"already loaded from {clash.source}",
-            )
-    cross_check(registry)
+        problems.extend(add_resource(registry, raw, str(path)))
+    problems.extend(cross_check(registry))
+    registry.problems = problems
+    if problems and policy == "strict":
+        raise ContentErrors(problems)
+    for found in problems:
+        log.warning("content %s: %s", "refused" if found.refused else "degraded", found)
     return registry
+
+
+def add_resource(registry: Registry, raw: object, source: str, served: bool = True) -> list[LoadProblem]:
+    """Check one resource and add it to the registry (or record it as refused); return its problems."""
+    checked = check_resource(raw, source, served, registry.pattern_limits)
+    problems = list(checked.problems)
+    if checked.resource is None:
+        first = next(p for p in problems if p.refused)
+        registry.refuse(first)
+        return problems
+    resource = checked.resource
+    item = INDEX_CLASSES[resource["resourceType"]](resource, source)
+    clash = registry.add(item)
+    if clash is not None and _supersedes(item, clash):
+        registry.replace(clash, item)
+    elif clash is not None and not _supersedes(clash, item):
+        problems.append(
+            LoadProblem(
+                source,
+                f"{item.resource_type}.url",
+                f"duplicate {item.resource_type} '{item.canonical}': already loaded from {clash.source}",
+                resource_type=item.resource_type,
+                url=item.url,
+                version=item.version,
+            )
+        )
+    return problems
 
 
 def _supersedes(new, old) -> bool:
@@ -218,77 +362,120 @@ def _supersedes(new, old) -> bool:
     )
 
 
-def cross_check(registry: Registry) -> None:
-    """Check references between resources: value-set includes and concept-map codes."""
-    for value_set in registry.resources("ValueSet"):
-        cross_check_value_set(registry, value_set)
-    for concept_map in registry.resources("ConceptMap"):
-        _check_map(registry, concept_map)
+def cross_check(registry: Registry) -> list[LoadProblem]:
+    """Check references between resources (value-set includes, concept-map codes); return the problems.
 
-
-def check_patterns(resource: dict, source: str, limits: PatternLimits) -> None:
-    """Refuse a value set whose regex filters RE2 cannot run within the limits (file and element).
-
-    Cheap (each pattern is compiled once, no code is scanned): every content policy calls it
-    before a value set is evaluated, so a bad pattern never holds start-up up.
+    These leave the resources served (degraded): a request that needs the missing part gets the
+    engine's own answer (an unknown system or an unresolvable import is a 4xx).
     """
-    problems = pattern_problems(resource, limits) if resource.get("resourceType") == "ValueSet" else []
-    if problems:
-        raise ContentError.of(source, problems[0])
+    problems: list[LoadProblem] = []
+    for value_set in registry.resources("ValueSet"):
+        problems.extend(cross_check_value_set(registry, value_set))
+    for concept_map in registry.resources("ConceptMap"):
+        problems.extend(_check_map(registry, concept_map))
+    return problems
 
 
-def cross_check_value_set(registry: Registry, value_set: ValueSetIndex) -> None:
-    """Check that a value set's patterns and includes are sound and that it can be evaluated."""
-    check_patterns(value_set.resource, value_set.source, registry.pattern_limits)
+def _degraded(item, element: str, message: str) -> LoadProblem:
+    return LoadProblem(item.source, element, message, False, item.resource_type, item.url, item.version)
+
+
+def cross_check_value_set(registry: Registry, value_set: ValueSetIndex) -> list[LoadProblem]:
+    """Check that a value set's includes resolve and that it can be evaluated; return the problems."""
+    problems: list[LoadProblem] = []
     compose = value_set.resource.get("compose", {})
     for kind in ("include", "exclude"):
         for i, include in enumerate(compose.get(kind, [])):
-            _check_include(registry, value_set, f"ValueSet.compose.{kind}[{i}]", include)
-    try:
-        value_set.members(registry)
-    except TerminologyError as exc:
-        raise ContentError.of(value_set.source, exc, "ValueSet.compose") from None
+            problems.extend(_check_include(registry, value_set, f"ValueSet.compose.{kind}[{i}]", include))
+    if not problems:
+        try:
+            value_set.members(registry)
+        except TerminologyError as exc:
+            problems.append(_degraded(value_set, "ValueSet.compose", exc.message))
+    return problems
 
 
-def _check_include(registry: Registry, value_set, path: str, include: dict) -> None:
+def _check_include(registry: Registry, value_set, path: str, include: dict) -> list[LoadProblem]:
+    problems = []
     for j, reference in enumerate(include.get("valueSet", [])):
         try:
             registry.value_set_by_canonical(reference)
         except TerminologyError as exc:
-            raise ContentError(value_set.source, f"{path}.valueSet[{j}]", exc.message) from None
+            problems.append(_degraded(value_set, f"{path}.valueSet[{j}]", exc.message))
     if "system" not in include:
-        return
+        return problems
     system, version = include["system"], include.get("version")
     found = registry.find("CodeSystem", system, version)
     if found is None:
         shown = f"{system}|{version}" if version else system
-        raise ContentError(value_set.source, f"{path}.system", f"code system '{shown}' is not loaded")
+        problems.append(_degraded(value_set, f"{path}.system", f"code system '{shown}' is not loaded"))
+        return problems
     for j, concept in enumerate(include.get("concept", [])):
         if found.find(concept["code"]) is None:
-            raise ContentError(
-                value_set.source,
-                f"{path}.concept[{j}].code",
-                f"code '{concept['code']}' is not in {found.canonical}",
+            problems.append(
+                _degraded(
+                    value_set,
+                    f"{path}.concept[{j}].code",
+                    f"code '{concept['code']}' is not in {found.canonical}",
+                )
             )
+    return problems
 
 
-def _check_map(registry: Registry, concept_map) -> None:
+def _check_map(registry: Registry, concept_map) -> list[LoadProblem]:
+    problems = []
     for g, group in enumerate(concept_map.resource.get("group", [])):
         source = registry.find("CodeSystem", group.get("source", ""), group.get("sourceVersion"))
         target = registry.find("CodeSystem", group.get("target", ""), group.get("targetVersion"))
         for e, element in enumerate(group.get("element", [])):
             here = f"ConceptMap.group[{g}].element[{e}]"
             if source is not None and source.find(element.get("code", "")) is None:
-                raise ContentError(
-                    concept_map.source,
-                    f"{here}.code",
-                    f"code '{element.get('code')}' is not in {source.canonical}",
+                problems.append(
+                    _degraded(
+                        concept_map,
+                        f"{here}.code",
+                        f"code '{element.get('code')}' is not in {source.canonical}",
+                    )
                 )
             for t, mapped in enumerate(element.get("target", [])):
                 code = mapped.get("code")
                 if target is not None and code and target.find(code) is None:
-                    raise ContentError(
-                        concept_map.source,
-                        f"{here}.target[{t}].code",
-                        f"code '{code}' is not in {target.canonical}",
+                    problems.append(
+                        _degraded(
+                            concept_map,
+                            f"{here}.target[{t}].code",
+                            f"code '{code}' is not in {target.canonical}",
+                        )
                     )
+    return problems
+
+
+# -- resources sent with a request (tx-resource) ---------------------------------------------------
+
+
+def request_overlay(
+    base: Registry, resources: list[tuple[object, str]], holders: list[tuple[dict, str]] = ()
+) -> RegistryOverlay:
+    """Build the registry one request sees: ``base`` plus the resources it sent (tx-resource).
+
+    Each resource is checked like a content file (except that it needs no id or url). A refused one
+    is remembered, so that a request that uses it gets the 4xx that names the problem; a resource
+    sent twice (same url|version) is used once. Contained resources, of these and of the other
+    ``holders`` (an inline valueSet), are added too, also as ``#id`` (how their container refers
+    to them). The overlay lives as long as the request.
+    """
+    overlay = RegistryOverlay(base)
+    for raw, source in resources:
+        overlay.problems.extend(add_resource(overlay, raw, source, served=False))
+    for holder, source in [*resources, *holders]:
+        contained = holder.get("contained") if isinstance(holder, dict) else None
+        for i, inner in enumerate(contained if isinstance(contained, list) else []):
+            if not isinstance(inner, dict) or inner.get("resourceType") not in INDEX_CLASSES:
+                continue
+            where = f"{source}.contained[{i}]"
+            if inner.get("url"):
+                overlay.problems.extend(add_resource(overlay, inner, where, served=False))
+            if isinstance(inner.get("id"), str):
+                local = {**inner, "url": f"#{inner['id']}"}
+                overlay.problems.extend(add_resource(overlay, local, where, served=False))
+    return overlay

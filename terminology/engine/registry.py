@@ -1,9 +1,11 @@
-"""Registry of loaded content keyed by type, id and canonical url|version."""
+"""Registry of loaded content keyed by type, id and canonical url|version; the per-request overlay."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
+from pathlib import PurePath
 from typing import Protocol
 
 from terminology.engine.codesystem import CodeSystemIndex
@@ -11,7 +13,7 @@ from terminology.engine.concept_map_index import ConceptMapIndex
 from terminology.engine.patterns import PatternLimits
 from terminology.engine.valueset import ImplicitValueSet, ValueSetIndex, member_cache
 from terminology.engine.versions import split_canonical, version_for_date, version_key, version_period
-from terminology.errors import NotFound
+from terminology.errors import NotFound, TerminologyError, UnusableResource
 
 RESOURCE_TYPES = ("CodeSystem", "ValueSet", "ConceptMap")
 
@@ -42,8 +44,53 @@ def unknown_system_message(url: str, version: str | None, known: list[str]) -> s
     return f"A definition for CodeSystem '{url}' could not be found, so the code cannot be validated"
 
 
+@dataclass(frozen=True, slots=True)
+class LoadProblem:
+    """A problem found in a resource while loading it: where (file and element) and what.
+
+    ``refused``: the resource cannot be served; otherwise it is served, degraded. ``issue_code`` and
+    ``tx_code`` are what a request that needs a refused resource is answered with.
+    """
+
+    source: str
+    element: str
+    message: str
+    refused: bool = True
+    resource_type: str | None = None
+    url: str | None = None
+    version: str | None = None
+    issue_code: str = "invalid"
+    tx_code: str = "invalid-data"
+    # The domain error behind the problem, when there is one (a regex RE2 cannot run...): a request
+    # that needs the resource answers with it, its status and issue code.
+    cause: TerminologyError | None = None
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.element}: {self.message}"
+
+    def error(self) -> TerminologyError:
+        """Return the 4xx a request that needs this refused resource gets."""
+        if self.cause is not None:
+            return self.cause
+        if self.tx_code != "invalid-data":
+            text = self.message  # already in tx.fhir.org's words
+        else:
+            shown = f"{self.url}|{self.version}" if self.version else self.url
+            origin = PurePath(self.source).name if "/" in self.source else self.source
+            where = f"{self.element}: {self.message}"
+            text = f"The {self.resource_type} '{shown}' could not be loaded ({origin}): {where}"
+        return UnusableResource(
+            text, expression=self.element, tx_code=self.tx_code, issue_code=self.issue_code
+        )
+
+
 class Registry:
-    """All served resources. Built once at start-up, then read-only."""
+    """All served resources. Built once at start-up, then read-only.
+
+    Resources are keyed by ``url|version``; several may share an ``id`` (packages do that), and
+    a read by id gets the first one loaded. ``refused`` remembers the resources the lenient policy
+    set aside, so that a request naming one gets its problem instead of "not found".
+    """
 
     def __init__(self, pattern_limits: PatternLimits | None = None) -> None:
         # How much work regex filters may do when a value set of (or sent to) this registry is evaluated.
@@ -53,24 +100,45 @@ class Registry:
         self._latest: dict[str, dict[str, Published]] = {t: {} for t in RESOURCE_TYPES}
         self._implicit: dict[str, ImplicitValueSet] = {}
         self.member_cache = member_cache()
+        self.refused: dict[tuple[str, str], dict[str | None, LoadProblem]] = {}
+        self.problems: list[LoadProblem] = []
 
     def add(self, item: Published) -> Published | None:
-        """Register a resource; return the one already holding its id or url|version, if any."""
+        """Register a resource; return the one already holding its url|version, if any."""
         rtype = item.resource_type
         versions = self.by_url[rtype].setdefault(item.url, {})
-        clash = versions.get(item.version) or self.by_id[rtype].get(item.id)
+        clash = versions.get(item.version)
         if clash is not None:
             return clash
         versions[item.version] = item
-        self.by_id[rtype][item.id] = item
+        if item.id:
+            self.by_id[rtype].setdefault(item.id, item)
         latest = max(versions.values(), key=lambda r: version_key(r.version))
         self._latest[rtype][item.url] = latest
         return None
 
+    def refuse(self, problem: LoadProblem) -> None:
+        """Remember a resource that could not be loaded, by its url (and version) when it has one."""
+        if problem.resource_type in RESOURCE_TYPES and problem.url:
+            self.refused.setdefault((problem.resource_type, problem.url), {})[problem.version] = problem
+
+    def refusal(self, resource_type: str, url: str, version: str | None = None) -> LoadProblem | None:
+        """Return why the resource with this url (and version) was refused, if it was."""
+        found = self.refused.get((resource_type, url))
+        if not found:
+            return None
+        return found.get(version) if version is not None else next(iter(found.values()))
+
+    def _not_found(self, resource_type: str, url: str, version: str | None, error: NotFound) -> NotFound:
+        """Return the refusal of a resource the content held but could not load, else ``error``."""
+        problem = self.refusal(resource_type, url, version)
+        return problem.error() if problem is not None else error  # type: ignore[return-value]
+
     def replace(self, old: Published, new: Published) -> None:
         """Put ``new`` in the place of ``old`` (a complete CodeSystem superseding a fragment)."""
         rtype = old.resource_type
-        self.by_id[rtype].pop(old.id, None)
+        if self.by_id[rtype].get(old.id) is old:
+            del self.by_id[rtype][old.id]
         versions = self.by_url[rtype].get(old.url, {})
         if versions.get(old.version) is old:
             del versions[old.version]
@@ -81,8 +149,9 @@ class Registry:
             raise ValueError(f"'{new.canonical}' clashes with another resource (replacing {old.canonical})")
 
     def resources(self, resource_type: str) -> Iterable[Published]:
-        """Return every resource of a type, in id order."""
-        return (self.by_id[resource_type][k] for k in sorted(self.by_id[resource_type]))
+        """Return every resource of a type, in id order (then url and version)."""
+        every = [item for versions in self.by_url[resource_type].values() for item in versions.values()]
+        return sorted(every, key=lambda r: (r.id or "", r.url, version_key(r.version)))
 
     def read(self, resource_type: str, resource_id: str) -> Published:
         """Return a resource by logical id or raise NotFound."""
@@ -110,7 +179,9 @@ class Registry:
         found = self.find("CodeSystem", url, version)
         if found is None:
             known = self.versions_of("CodeSystem", url)
-            raise NotFound(unknown_system_message(url, version, known))
+            raise self._not_found(
+                "CodeSystem", url, version, NotFound(unknown_system_message(url, version, known))
+            )
         return found  # type: ignore[return-value]
 
     def code_system_for_date(self, url: str, on: date) -> CodeSystemIndex:
@@ -147,12 +218,20 @@ class Registry:
                     self._implicit[code_system.canonical] = found
         if found is None:
             shown = f"{url}|{version}" if version else url
-            raise NotFound(f"A definition for the value Set '{shown}' could not be found")
+            raise self._not_found(
+                "ValueSet",
+                url,
+                version,
+                NotFound(f"A definition for the value Set '{shown}' could not be found"),
+            )
         return found  # type: ignore[return-value]
 
     def value_set_by_canonical(self, reference: str) -> ValueSetIndex:
         """Resolve a ``url|version`` value-set reference (compose.include.valueSet)."""
         url, version = split_canonical(reference)
+        refused = self.refusal("ValueSet", url, version)
+        if refused is not None and self.find("ValueSet", url, version) is None:
+            raise refused.error()
         try:
             return self.value_set(url, version)
         except NotFound:
@@ -172,9 +251,75 @@ class Registry:
         found = self.find("ConceptMap", url, version)
         if found is None:
             shown = f"{url}|{version}" if version else url
-            raise NotFound(f"A definition for the ConceptMap '{shown}' could not be found")
+            raise self._not_found(
+                "ConceptMap",
+                url,
+                version,
+                NotFound(f"A definition for the ConceptMap '{shown}' could not be found"),
+            )
         return found  # type: ignore[return-value]
 
     def counts(self) -> dict[str, int]:
         """Return how many resources of each type are loaded."""
-        return {t: len(self.by_id[t]) for t in RESOURCE_TYPES}
+        return {t: sum(len(v) for v in self.by_url[t].values()) for t in RESOURCE_TYPES}
+
+
+class RegistryOverlay(Registry):
+    """What one request sees: the loaded registry plus the resources the request sent (tx-resource).
+
+    The overlay holds only the request's own resources; every lookup falls back to ``base``. A
+    resource of the request takes the place of a loaded one with the same url|version, and counts
+    as a newer version otherwise. Value sets evaluated under an overlay keep their members here,
+    never in the shared value-set objects, so nothing a request sent outlives it.
+    """
+
+    def __init__(self, base: Registry) -> None:
+        super().__init__(base.pattern_limits)
+        self.base = base
+        # Members of the value sets this request evaluates: computed over the overlay, gone with it.
+        self.member_cache = RequestMembers()
+
+    def find(self, resource_type: str, url: str, version: str | None = None) -> Published | None:
+        if version is not None:
+            own = self.by_url[resource_type].get(url, {}).get(version)
+            return own if own is not None else self.base.find(resource_type, url, version)
+        own = self._latest[resource_type].get(url)
+        loaded = self.base.find(resource_type, url)
+        if own is None or loaded is None:
+            return own or loaded
+        return loaded if version_key(loaded.version) > version_key(own.version) else own
+
+    def versions_of(self, resource_type: str, url: str) -> list[str]:
+        own = super().versions_of(resource_type, url)
+        return sorted({*own, *self.base.versions_of(resource_type, url)}, key=version_key)
+
+    def has_system(self, url: str) -> bool:
+        return url in self._latest["CodeSystem"] or self.base.has_system(url)
+
+    def resources(self, resource_type: str) -> Iterable[Published]:
+        own = list(super().resources(resource_type))
+        keys = {(r.url, r.version) for r in own}
+        loaded = [r for r in self.base.resources(resource_type) if (r.url, r.version) not in keys]
+        return sorted([*own, *loaded], key=lambda r: (r.id or "", r.url, version_key(r.version)))
+
+    def read(self, resource_type: str, resource_id: str) -> Published:
+        own = self.by_id.get(resource_type, {}).get(resource_id)
+        return own if own is not None else self.base.read(resource_type, resource_id)
+
+    def refusal(self, resource_type: str, url: str, version: str | None = None) -> LoadProblem | None:
+        return super().refusal(resource_type, url, version) or self.base.refusal(resource_type, url, version)
+
+    def concept_maps(self) -> list[ConceptMapIndex]:
+        urls = sorted({*self._latest["ConceptMap"], *self.base._latest["ConceptMap"]})
+        return [self.find("ConceptMap", u) for u in urls]  # type: ignore[misc]
+
+
+class RequestMembers(dict):
+    """The value-set member cache of one request's overlay: a plain dict that lives with the request."""
+
+    def get_or_compute(self, key, compute):
+        """Return the members for ``key``, evaluating them on first use."""
+        found = self.get(key)
+        if found is None:
+            found = self[key] = compute()
+        return found

@@ -11,7 +11,7 @@ from terminology.engine.translate import TranslateRequest
 from terminology.engine.validate import CodingInput, ValidationOptions
 from terminology.engine.valueset import ValueSetIndex
 from terminology.engine.versions import VersionRule, split_canonical
-from terminology.errors import InvalidRequest, NotFound, UnprocessableRequest
+from terminology.errors import InvalidRequest, UnprocessableRequest
 from terminology.fhir.params import OperationParams
 
 NO_CODE = (
@@ -205,32 +205,22 @@ def system_versions(params: OperationParams) -> tuple[VersionRule, ...]:
 
 
 def inline_value_set(params: OperationParams, registry: Registry) -> ValueSetIndex | None:
-    """Return the value set given inline in the ``valueSet`` parameter, validated with fhir.resources."""
+    """Return the value set given inline in the ``valueSet`` parameter, checked like content.
+
+    A request's own value set needs no id. What it includes is resolved when it is evaluated,
+    so an unknown system or value set gets the operation's own answer.
+    """
     found = params.resource("valueSet")
     if found is None:
         return None
-    from terminology.content.loader import cross_check_value_set, validate_resource
-    from terminology.errors import ContentError
+    from terminology.content.loader import check_resource
 
-    try:
-        resource = validate_resource(found.value, found.path)
-    except ContentError as exc:
-        raise UnprocessableRequest(
-            f"Invalid ValueSet: {exc.element}: {exc.message}", expression=found.path
-        ) from None
-    if resource["resourceType"] != "ValueSet":
+    if found.value.get("resourceType") != "ValueSet":
         raise UnprocessableRequest("The valueSet parameter must carry a ValueSet", expression=found.path)
-    value_set = ValueSetIndex(resource, found.path)
-    try:
-        cross_check_value_set(registry, value_set)
-    except ContentError as exc:
-        if exc.error is not None:
-            raise exc.error from None  # its own status and issue code, naming the element
-        # A reference to content we do not have is "not found"; anything else is a bad value set.
-        unresolved = exc.element.endswith(".system") or ".valueSet[" in exc.element
-        error = NotFound if unresolved else UnprocessableRequest
-        raise error(exc.message, expression=exc.element) from None
-    return value_set
+    checked = check_resource(found.value, found.path, served=False, pattern_limits=registry.pattern_limits)
+    if checked.resource is None:
+        raise next(p for p in checked.problems if p.refused).error()
+    return ValueSetIndex(checked.resource, found.path)
 
 
 def resolve_value_set(params: OperationParams, registry: Registry, instance=None) -> ValueSetIndex:

@@ -16,22 +16,33 @@ log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
 
 # app.extensions key of the readiness checks: callables returning (ok, detail). Features append theirs.
+# A detail may be a list: its first text is the check's result, each further one a warning.
 READINESS = "terminology.readiness"
-ReadinessCheck = Callable[[], tuple[bool, str]]
+ReadinessCheck = Callable[[], tuple[bool, str | list[str]]]
 
 
-def content_loaded() -> tuple[bool, str]:
-    """Check that the content registry is loaded and holds at least one code system."""
+def content_loaded() -> tuple[bool, str | list[str]]:
+    """Check that the content registry is loaded and holds at least one code system.
+
+    Under the lenient content policy, every resource set aside or served degraded is listed too
+    (one warning each, with its file and element): ready, but an operator should look.
+    """
     registry = current_app.extensions.get("terminology.registry")
     if registry is None:
         return False, "content is not loaded"
     counts = registry.counts()
     if not counts.get("CodeSystem"):
         return False, "no code system is loaded"
-    return True, (
+    summary = (
         f"content loaded: {counts['CodeSystem']} code systems, {counts.get('ValueSet', 0)} value sets, "
         f"{counts.get('ConceptMap', 0)} concept maps"
     )
+    problems = getattr(registry, "problems", [])
+    if not problems:
+        return True, summary
+    refused = sum(p.refused for p in problems)
+    summary += f"; {len(problems)} content problems ({refused} refusing a resource, the rest degrading one)"
+    return True, [summary, *(f"{'refused' if p.refused else 'degraded'}: {p}" for p in problems)]
 
 
 def run_checks(checks: list[ReadinessCheck]) -> tuple[bool, list[Issue]]:
@@ -47,7 +58,9 @@ def run_checks(checks: list[ReadinessCheck]) -> tuple[bool, list[Issue]]:
             name = getattr(check, "__name__", "unnamed")
             ok, detail = False, f"readiness check {name} failed (the server log has the error)"
         ready = ready and bool(ok)
-        issues.append(Issue("information" if ok else "error", "informational" if ok else "transient", detail))
+        first, *more = detail if isinstance(detail, list) else [detail]
+        issues.append(Issue("information" if ok else "error", "informational" if ok else "transient", first))
+        issues.extend(Issue("warning", "informational", text) for text in more)
     return ready, issues
 
 

@@ -16,6 +16,7 @@ import orjson
 
 from terminology.caching import BoundedCache
 from terminology.config import Settings
+from terminology.content.loader import request_overlay
 from terminology.engine.expand import expand
 from terminology.engine.lookup import lookup
 from terminology.engine.registry import Registry
@@ -104,11 +105,27 @@ class TerminologyService:
     def _registry_for(self, params: OperationParams) -> tuple[Registry, bool]:
         """Return the registry a call runs against, and whether its answers may be cached.
 
-        The hook for ``tx-resource``: a call that sends its own resources runs against a
-        request-scoped overlay of the registry, and must answer ``(overlay, False)`` here so that
-        nothing it computes is cached under keys that ignore those resources (``service.keys``).
+        A call that sends its own resources (``tx-resource``, or an inline ``valueSet`` holding
+        ``contained`` ones) runs against a request-scoped overlay of the registry, and answers
+        ``(overlay, False)``: nothing it computes is cached under keys that ignore those resources
+        (``service.keys``).
         """
-        return self.registry, True
+        by_name = params.by_name()
+        if "tx-resource" not in by_name and "valueSet" not in by_name:
+            return self.registry, True
+        sent = []
+        for found in by_name.get("tx-resource", []):
+            if found.value_type != "resource":
+                raise InvalidRequest("Parameter 'tx-resource' must carry a resource", expression=found.path)
+            sent.append((found.value, found.path))
+        holders = [
+            (found.value, found.path)
+            for found in by_name.get("valueSet", [])
+            if found.value_type == "resource" and found.value.get("contained")
+        ]
+        if not sent and not holders:
+            return self.registry, True
+        return request_overlay(self.registry, sent, holders), False
 
     @staticmethod
     def _instance(registry: Registry, resource_type: str, resource_id: str | None):

@@ -82,7 +82,7 @@ def test_runner_passes_and_fails_by_the_suite_rules(mini_suite, transport, tmp_p
     assert outcomes["metadata"].passed, outcomes["metadata"].message
     assert outcomes["good"].passed, outcomes["good"].message
     assert not outcomes["wrong"].passed
-    assert "array item count differs at .parameter" in outcomes["wrong"].message
+    assert "missing name=result; unexpected name=result, name=code" in outcomes["wrong"].message
     printed = io.StringIO()
     assert report(results, "general mode, tx-resource", printed) == (2, 1)
     assert "mini      1 passed, 1 failed" in printed.getvalue()

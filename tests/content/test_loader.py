@@ -6,8 +6,9 @@ import copy
 
 import pytest
 
+from terminology import create_app
 from terminology.content.loader import load_registry
-from terminology.errors import ContentError
+from terminology.errors import ContentError, ContentErrors
 from tests.conftest import SYNTHETIC_CS, write_resource
 
 SYN = SYNTHETIC_CS["url"]
@@ -154,3 +155,128 @@ def test_unknown_map_equivalence_is_refused(tmp_path):
     write_resource(tmp_path, "cs.json", SYNTHETIC_CS)
     write_resource(tmp_path, "map.json", concept_map("zz-parent", "same-ish"))
     assert load_error(tmp_path).element == "ConceptMap.group[0].element[0].target[0].equivalence"
+
+
+# -- problems listed in full, and the lenient policy ----------------------------------------------
+
+
+def load_problems(directory) -> list:
+    with pytest.raises(ContentErrors) as caught:
+        load_registry([directory])
+    return caught.value.problems
+
+
+def test_strict_lists_every_problem_not_only_the_first(tmp_path):
+    bad = copy.deepcopy(SYNTHETIC_CS)
+    bad["concept"][1]["code"] = 7
+    bad["content"] = "everything"
+    write_resource(tmp_path, "a.json", bad)
+    write_resource(tmp_path, "b.json", {"resourceType": "Patient", "id": "p"})
+    (tmp_path / "c.json").write_text("{", encoding="utf-8")
+    problems = load_problems(tmp_path)
+    found = {(p.source.rsplit("/", 1)[-1], p.element) for p in problems}
+    assert found == {("a.json", "CodeSystem.concept[1].code"), ("a.json", "CodeSystem.content"),
+                     ("b.json", "resourceType"), ("c.json", "(json)")}  # fmt: skip
+
+
+def test_fhir_defined_concept_properties_need_no_declaration(tmp_path):
+    cs = copy.deepcopy(SYNTHETIC_CS)
+    cs["property"] = []
+    cs["concept"][1]["property"] = [
+        {"code": "status", "valueCode": "retired"}, {"code": "inactive", "valueBoolean": True},
+        {"code": "notSelectable", "valueBoolean": True},
+    ]  # fmt: skip
+    cs["concept"][0]["concept"][0].pop("property")
+    write_resource(tmp_path, "cs.json", cs)
+    concept = load_registry([tmp_path]).code_system(SYN).find("zz-retired")
+    assert concept.inactive and concept.abstract
+
+
+def test_resources_may_share_an_id_when_url_or_version_differ(tmp_path):
+    write_resource(tmp_path, "a.json", SYNTHETIC_CS)
+    write_resource(tmp_path, "b.json", {**SYNTHETIC_CS, "version": "2.0.0"})
+    write_resource(tmp_path, "c.json", {**SYNTHETIC_CS, "url": "http://example.org/fhir/CodeSystem/other"})
+    registry = load_registry([tmp_path])
+    assert registry.versions_of("CodeSystem", SYN) == ["1.0.0", "2.0.0"]
+    assert registry.counts()["CodeSystem"] == 3
+    assert registry.read("CodeSystem", "synthetic").source.endswith("a.json")
+
+
+def bad_package(directory):
+    """Good content plus resources a real package may hold: degraded ones and broken ones."""
+    write_resource(directory, "cs.json", SYNTHETIC_CS)
+    no_status = {k: v for k, v in SYNTHETIC_CS.items() if k != "status"}
+    write_resource(
+        directory, "no-status.json", {**no_status, "id": "ns", "url": "http://example.org/fhir/CodeSystem/ns"}
+    )
+    broken = copy.deepcopy(SYNTHETIC_CS)
+    broken.update(id="broken", url="http://example.org/fhir/CodeSystem/broken")
+    broken["concept"][0]["code"] = 7
+    write_resource(directory, "broken.json", broken)
+    deliberate = {
+        "unknown-code": {"include": [{"system": SYN, "concept": [{"code": "zz-missing"}]}]},
+        "missing-import": {"include": [{"valueSet": ["http://example.org/fhir/ValueSet/absent"]}]},
+        "unknown-system": {"include": [{"system": "http://example.org/fhir/CodeSystem/absent"}]},
+        "circle-a": {"include": [{"valueSet": ["http://example.org/fhir/ValueSet/circle-b"]}]},
+        "circle-b": {"include": [{"valueSet": ["http://example.org/fhir/ValueSet/circle-a"]}]},
+        "uses-broken": {"include": [{"system": "http://example.org/fhir/CodeSystem/broken"}]},
+    }
+    for name, compose in deliberate.items():
+        write_resource(directory, f"{name}.json", {**value_set(**compose), "id": name,
+                                                     "url": f"http://example.org/fhir/ValueSet/{name}"})  # fmt: skip
+
+
+def test_strict_refuses_a_real_package_naming_each_problem(tmp_path):
+    bad_package(tmp_path)
+    elements = {(p.source.rsplit("/", 1)[-1], p.element) for p in load_problems(tmp_path)}
+    assert ("no-status.json", "CodeSystem.status") in elements
+    assert ("broken.json", "CodeSystem.concept[0].code") in elements
+    assert ("unknown-code.json", "ValueSet.compose.include[0].concept[0].code") in elements
+    assert ("missing-import.json", "ValueSet.compose.include[0].valueSet[0]") in elements
+    assert ("unknown-system.json", "ValueSet.compose.include[0].system") in elements
+    assert ("circle-a.json", "ValueSet.compose") in elements
+
+
+def test_lenient_serves_what_it_can_and_answers_the_rest_with_4xx(tmp_path, caplog):
+    bad_package(tmp_path)
+    app = create_app({"CONTENT_DIRS": [str(tmp_path)], "CONTENT_POLICY": "lenient"})
+    client = app.test_client()
+    registry = app.extensions["terminology.registry"]
+    assert {p.source.rsplit("/", 1)[-1] for p in registry.problems if p.refused} == {"broken.json"}
+    assert "broken.json: CodeSystem.concept[0].code" in caplog.text
+    # A CodeSystem without status is served.
+    lookup = client.get("/CodeSystem/$lookup?system=http://example.org/fhir/CodeSystem/ns&code=zz-child")
+    assert lookup.status_code == 200
+    # A refused code system: 422 naming the file and the element, directly and through a value set.
+    for path in ("/CodeSystem/$lookup?system=http://example.org/fhir/CodeSystem/broken&code=x",
+                 "/ValueSet/$expand?url=http://example.org/fhir/ValueSet/uses-broken"):  # fmt: skip
+        answer = client.get(path)
+        assert answer.status_code == 422, path
+        text = answer.get_json()["issue"][0]["details"]["text"]
+        assert "could not be loaded (broken.json): CodeSystem.concept[0].code" in text
+    # The deliberately bad value sets load; each request gets its 4xx.
+    expected = {"missing-import": (404, "not-found"), "unknown-system": (404, "not-found"),
+                "circle-a": (422, "processing")}  # fmt: skip
+    for name, (status, code) in expected.items():
+        answer = client.get(f"/ValueSet/$expand?url=http://example.org/fhir/ValueSet/{name}")
+        assert (answer.status_code, answer.get_json()["issue"][0]["code"]) == (status, code), name
+    assert (
+        client.get("/ValueSet/$expand?url=http://example.org/fhir/ValueSet/unknown-code").status_code == 200
+    )
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    warnings = [i["details"]["text"] for i in ready.get_json()["issue"] if i["severity"] == "warning"]
+    assert any(w.startswith("refused: ") and "broken.json: CodeSystem.concept[0].code" in w for w in warnings)
+    assert any(w.startswith("degraded: ") and "no-status.json: CodeSystem.status" in w for w in warnings)
+
+
+def test_the_content_policy_is_a_setting(monkeypatch, tmp_path):
+    bad_package(tmp_path)
+    monkeypatch.setenv("TERMINOLOGY_CONTENT_DIRS", str(tmp_path))
+    with pytest.raises(ContentErrors):
+        create_app()
+    monkeypatch.setenv("TERMINOLOGY_CONTENT_POLICY", "lenient")
+    assert create_app().extensions["terminology.registry"].problems
+    monkeypatch.setenv("TERMINOLOGY_CONTENT_POLICY", "sloppy")
+    with pytest.raises(SystemExit, match="TERMINOLOGY_CONTENT_POLICY"):
+        create_app()

@@ -391,7 +391,8 @@ def cross_check_value_set(registry: Registry, value_set: ValueSetIndex) -> list[
         try:
             value_set.members(registry)
         except TerminologyError as exc:
-            problems.append(_degraded(value_set, "ValueSet.compose", exc.message))
+            element = exc.expression[0] if exc.expression else "ValueSet.compose"
+            problems.append(_degraded(value_set, element, exc.message))
     return problems
 
 

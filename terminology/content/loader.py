@@ -406,10 +406,15 @@ def _check_include(registry: Registry, value_set, path: str, include: dict) -> l
     if "system" not in include:
         return problems
     system, version = include["system"], include.get("version")
-    found = registry.find("CodeSystem", system, version)
+    found = registry.loaded("CodeSystem", system, version)
     if found is None:
         shown = f"{system}|{version}" if version else system
-        problems.append(_degraded(value_set, f"{path}.system", f"code system '{shown}' is not loaded"))
+        why = (
+            "was refused (see its own problem)"
+            if registry.refusal("CodeSystem", system, version)
+            else "is not loaded"
+        )
+        problems.append(_degraded(value_set, f"{path}.system", f"code system '{shown}' {why}"))
         return problems
     for j, concept in enumerate(include.get("concept", [])):
         if found.find(concept["code"]) is None:
@@ -426,8 +431,8 @@ def _check_include(registry: Registry, value_set, path: str, include: dict) -> l
 def _check_map(registry: Registry, concept_map) -> list[LoadProblem]:
     problems = []
     for g, group in enumerate(concept_map.resource.get("group", [])):
-        source = registry.find("CodeSystem", group.get("source", ""), group.get("sourceVersion"))
-        target = registry.find("CodeSystem", group.get("target", ""), group.get("targetVersion"))
+        source = registry.loaded("CodeSystem", group.get("source", ""), group.get("sourceVersion"))
+        target = registry.loaded("CodeSystem", group.get("target", ""), group.get("targetVersion"))
         for e, element in enumerate(group.get("element", [])):
             here = f"ConceptMap.group[{g}].element[{e}]"
             if source is not None and source.find(element.get("code", "")) is None:
@@ -454,29 +459,14 @@ def _check_map(registry: Registry, concept_map) -> list[LoadProblem]:
 # -- resources sent with a request (tx-resource) ---------------------------------------------------
 
 
-def request_overlay(
-    base: Registry, resources: list[tuple[object, str]], holders: list[tuple[dict, str]] = ()
-) -> RegistryOverlay:
+def request_overlay(base: Registry, resources: list[tuple[object, str]]) -> RegistryOverlay:
     """Build the registry one request sees: ``base`` plus the resources it sent (tx-resource).
 
     Each resource is checked like a content file (except that it needs no id or url). A refused one
     is remembered, so that a request that uses it gets the 4xx that names the problem; a resource
-    sent twice (same url|version) is used once. Contained resources, of these and of the other
-    ``holders`` (an inline valueSet), are added too, also as ``#id`` (how their container refers
-    to them). The overlay lives as long as the request.
+    sent twice (same url|version) is used once. The overlay lives as long as the request.
     """
     overlay = RegistryOverlay(base)
     for raw, source in resources:
         overlay.problems.extend(add_resource(overlay, raw, source, served=False))
-    for holder, source in [*resources, *holders]:
-        contained = holder.get("contained") if isinstance(holder, dict) else None
-        for i, inner in enumerate(contained if isinstance(contained, list) else []):
-            if not isinstance(inner, dict) or inner.get("resourceType") not in INDEX_CLASSES:
-                continue
-            where = f"{source}.contained[{i}]"
-            if inner.get("url"):
-                overlay.problems.extend(add_resource(overlay, inner, where, served=False))
-            if isinstance(inner.get("id"), str):
-                local = {**inner, "url": f"#{inner['id']}"}
-                overlay.problems.extend(add_resource(overlay, local, where, served=False))
     return overlay

@@ -129,11 +129,6 @@ class Registry:
             return None
         return found.get(version) if version is not None else next(iter(found.values()))
 
-    def _not_found(self, resource_type: str, url: str, version: str | None, error: NotFound) -> NotFound:
-        """Return the refusal of a resource the content held but could not load, else ``error``."""
-        problem = self.refusal(resource_type, url, version)
-        return problem.error() if problem is not None else error  # type: ignore[return-value]
-
     def replace(self, old: Published, new: Published) -> None:
         """Put ``new`` in the place of ``old`` (a complete CodeSystem superseding a fragment)."""
         rtype = old.resource_type
@@ -161,7 +156,23 @@ class Registry:
         return item
 
     def find(self, resource_type: str, url: str, version: str | None = None) -> Published | None:
-        """Return the resource with this url (and version; latest when none), or None."""
+        """Return the resource with this url (and version; latest when none), or None.
+
+        :raise UnusableResource: (4xx) when the content held this resource but it was refused
+            (lenient policy, or sent broken with the request): the request needs it.
+        """
+        if version is None:
+            found = self._latest[resource_type].get(url)
+        else:
+            found = self.by_url[resource_type].get(url, {}).get(version)
+        if found is None and self.refused:
+            problem = self.refusal(resource_type, url, version)
+            if problem is not None:
+                raise problem.error()
+        return found
+
+    def loaded(self, resource_type: str, url: str, version: str | None = None) -> Published | None:
+        """Return the resource with this url (and version; latest when none), or None (never raises)."""
         if version is None:
             return self._latest[resource_type].get(url)
         return self.by_url[resource_type].get(url, {}).get(version)
@@ -179,9 +190,7 @@ class Registry:
         found = self.find("CodeSystem", url, version)
         if found is None:
             known = self.versions_of("CodeSystem", url)
-            raise self._not_found(
-                "CodeSystem", url, version, NotFound(unknown_system_message(url, version, known))
-            )
+            raise NotFound(unknown_system_message(url, version, known))
         return found  # type: ignore[return-value]
 
     def code_system_for_date(self, url: str, on: date) -> CodeSystemIndex:
@@ -218,20 +227,12 @@ class Registry:
                     self._implicit[code_system.canonical] = found
         if found is None:
             shown = f"{url}|{version}" if version else url
-            raise self._not_found(
-                "ValueSet",
-                url,
-                version,
-                NotFound(f"A definition for the value Set '{shown}' could not be found"),
-            )
+            raise NotFound(f"A definition for the value Set '{shown}' could not be found")
         return found  # type: ignore[return-value]
 
     def value_set_by_canonical(self, reference: str) -> ValueSetIndex:
         """Resolve a ``url|version`` value-set reference (compose.include.valueSet)."""
         url, version = split_canonical(reference)
-        refused = self.refusal("ValueSet", url, version)
-        if refused is not None and self.find("ValueSet", url, version) is None:
-            raise refused.error()
         try:
             return self.value_set(url, version)
         except NotFound:
@@ -251,12 +252,7 @@ class Registry:
         found = self.find("ConceptMap", url, version)
         if found is None:
             shown = f"{url}|{version}" if version else url
-            raise self._not_found(
-                "ConceptMap",
-                url,
-                version,
-                NotFound(f"A definition for the ConceptMap '{shown}' could not be found"),
-            )
+            raise NotFound(f"A definition for the ConceptMap '{shown}' could not be found")
         return found  # type: ignore[return-value]
 
     def counts(self) -> dict[str, int]:
@@ -279,15 +275,23 @@ class RegistryOverlay(Registry):
         # Members of the value sets this request evaluates: computed over the overlay, gone with it.
         self.member_cache = RequestMembers()
 
-    def find(self, resource_type: str, url: str, version: str | None = None) -> Published | None:
+    def loaded(self, resource_type: str, url: str, version: str | None = None) -> Published | None:
         if version is not None:
             own = self.by_url[resource_type].get(url, {}).get(version)
-            return own if own is not None else self.base.find(resource_type, url, version)
+            return own if own is not None else self.base.loaded(resource_type, url, version)
         own = self._latest[resource_type].get(url)
-        loaded = self.base.find(resource_type, url)
+        loaded = self.base.loaded(resource_type, url)
         if own is None or loaded is None:
             return own or loaded
         return loaded if version_key(loaded.version) > version_key(own.version) else own
+
+    def find(self, resource_type: str, url: str, version: str | None = None) -> Published | None:
+        found = self.loaded(resource_type, url, version)
+        if found is None:
+            problem = self.refusal(resource_type, url, version)
+            if problem is not None:
+                raise problem.error()
+        return found
 
     def versions_of(self, resource_type: str, url: str) -> list[str]:
         own = super().versions_of(resource_type, url)

@@ -483,6 +483,7 @@ class _Checker:
                     ) from None
                 check_circularity(other, here)
                 self.others[reference] = _Checker(registry, other, options, languages, here, self.budget)
+        self.budget.value_set = value_set.canonical  # the value set a too-costly refusal names
         for kind in ("include", "exclude"):
             for i, include in enumerate(compose.get(kind, [])):
                 if "system" not in include or "filter" not in include:

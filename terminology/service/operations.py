@@ -105,27 +105,19 @@ class TerminologyService:
     def _registry_for(self, params: OperationParams) -> tuple[Registry, bool]:
         """Return the registry a call runs against, and whether its answers may be cached.
 
-        A call that sends its own resources (``tx-resource``, or an inline ``valueSet`` holding
-        ``contained`` ones) runs against a request-scoped overlay of the registry, and answers
-        ``(overlay, False)``: nothing it computes is cached under keys that ignore those resources
-        (``service.keys``).
+        A call that sends its own resources (``tx-resource``) runs against a request-scoped overlay
+        of the registry, and answers ``(overlay, False)``: nothing it computes is cached under keys
+        that ignore those resources (``service.keys``).
         """
-        by_name = params.by_name()
-        if "tx-resource" not in by_name and "valueSet" not in by_name:
+        sent = params.by_name().get("tx-resource")
+        if not sent:
             return self.registry, True
-        sent = []
-        for found in by_name.get("tx-resource", []):
+        resources = []
+        for found in sent:
             if found.value_type != "resource":
                 raise InvalidRequest("Parameter 'tx-resource' must carry a resource", expression=found.path)
-            sent.append((found.value, found.path))
-        holders = [
-            (found.value, found.path)
-            for found in by_name.get("valueSet", [])
-            if found.value_type == "resource" and found.value.get("contained")
-        ]
-        if not sent and not holders:
-            return self.registry, True
-        return request_overlay(self.registry, sent, holders), False
+            resources.append((found.value, found.path))
+        return request_overlay(self.registry, resources), False
 
     @staticmethod
     def _instance(registry: Registry, resource_type: str, resource_id: str | None):

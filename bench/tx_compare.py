@@ -225,10 +225,13 @@ class Comparison:
             message = (
                 f"items differ at {path} (expected {len(expected)}, got {len(actual)}): {'; '.join(parts)}"
             )
-            if len(missing) == 1 and len(unexpected) == 1:
-                message += "; " + (
-                    self._scratch().compare(expected[missing[0]], actual[unexpected[0]], path) or ""
-                )
+            # Say why the first missing item does not match the unexpected one most like it.
+            pairs = [(i, j) for i in missing for j in unexpected if _label(expected[i]) == _label(actual[j])]
+            if not pairs and len(missing) == 1 and len(unexpected) == 1:
+                pairs = [(missing[0], unexpected[0])]
+            if pairs:
+                i, j = pairs[0]
+                message += "; " + (self._scratch().compare(expected[i], actual[j], path) or "")
             return message
         for i in required:
             if i not in matched_expected:

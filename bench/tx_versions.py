@@ -10,6 +10,7 @@ properties that R4 carries as the cross-version extensions.
 from __future__ import annotations
 
 import copy
+import re
 
 XVER = "http://hl7.org/fhir/5.0/StructureDefinition/extension-"
 EXPANSION_PROPERTY = XVER + "ValueSet.expansion.property"
@@ -26,10 +27,36 @@ _EQUIVALENCE = {
 
 
 def to_r4(resource: dict) -> dict:
-    """Return an R4 copy of an R5 resource of the suite (Parameters are converted item by item)."""
-    resource = copy.deepcopy(resource)
+    """Return an R4 copy of an R5 resource of the suite (Parameters are converted item by item).
+
+    As the Java client parses the files into its model first, primitives written as strings in
+    the suite (``"valueBoolean": "true"``) are sent as JSON booleans and numbers, and keys that are
+    not element names (``"definition:en"``) are dropped.
+    """
+    resource = _as_parsed(copy.deepcopy(resource))
     _r4_in_place(resource)
     return resource
+
+
+_ELEMENT_NAME = re.compile(r"^_?[A-Za-z][A-Za-z0-9]*$")
+_INTEGER_KEYS = frozenset({"valueInteger", "valueUnsignedInt", "valuePositiveInt"})
+
+
+def _as_parsed(node: object) -> object:
+    if isinstance(node, list):
+        return [_as_parsed(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if not _ELEMENT_NAME.match(key):
+            continue
+        if key == "valueBoolean" and value in ("true", "false"):
+            value = value == "true"
+        elif key in _INTEGER_KEYS and isinstance(value, str) and value.lstrip("-").isdigit():
+            value = int(value)
+        out[key] = _as_parsed(value)
+    return out
 
 
 def _r4_in_place(resource: dict) -> None:

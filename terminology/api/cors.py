@@ -41,6 +41,7 @@ def _preflight():
     if not _allowed(origin):
         return None
     response = Response(status=204)
+    del response.headers["Content-Type"]  # no body, so no media type
     response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
     response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
     response.headers["Access-Control-Max-Age"] = MAX_AGE

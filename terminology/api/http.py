@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import orjson
 from flask import Flask, Request, Response, current_app, request
 from werkzeug.exceptions import HTTPException
@@ -22,7 +24,15 @@ from terminology.service.operations import TerminologyService
 FHIR_JSON = "application/fhir+json"
 _JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
 _JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json", "application/json+fhir"})
-_OFFERED = [FHIR_JSON, "application/json"]
+# Media ranges of an Accept header we answer, and the Content-Type each gets (FHIR JSON, or plain
+# JSON for a client that asked for plain JSON by name).
+_ANSWERS = {
+    "application/fhir+json": FHIR_JSON,
+    "application/json+fhir": FHIR_JSON,  # the DSTU2 name, still sent by older clients
+    "application/json": "application/json",
+    "application/*": FHIR_JSON,
+    "*/*": FHIR_JSON,
+}
 
 
 def registry() -> Registry:
@@ -57,9 +67,40 @@ def negotiate() -> str:
     accept = req.environ.get("HTTP_ACCEPT")
     if not accept:
         return FHIR_JSON
-    best = req.accept_mimetypes.best_match(_OFFERED)
+    best = accepted_media_type(accept)
     if best is None:
         raise NotAcceptable(f"Cannot produce any of '{accept}'; this server speaks FHIR JSON only")
+    return best
+
+
+@lru_cache(maxsize=256)
+def accepted_media_type(accept: str) -> str | None:
+    """Return the media type to answer an Accept header with, or None when it allows no JSON we speak.
+
+    Parameters of a media range are honoured as FHIR clients send them: ``q`` weighs it,
+    ``fhirVersion`` must name R4 (4.0), and any other (``charset=utf-8``...) does not stop a match:
+    we always answer UTF-8. Of equal weights, the first range sent wins. (Clients send a handful of
+    distinct headers, so each is parsed once per worker.)
+    """
+    best, best_q = None, 0.0
+    for item in accept.split(","):
+        media, *parameters = item.split(";")
+        answer = _ANSWERS.get(media.strip().lower())
+        if answer is None:
+            continue
+        q = 1.0
+        for parameter in parameters:
+            key, _, value = parameter.partition("=")
+            key, value = key.strip().lower(), value.strip().strip('"')
+            if key == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+            elif key == "fhirversion" and not value.startswith("4.0"):
+                q = 0.0
+        if q > best_q:
+            best, best_q = answer, q
     return best
 
 
@@ -185,13 +226,31 @@ def fhir_blueprints() -> frozenset[str]:
     return current_app.extensions[FHIR_BLUEPRINTS_KEY]
 
 
+def options_response() -> Response | None:
+    """Answer OPTIONS on a route: 204 with the methods it allows (``Allow``), no body.
+
+    A CORS preflight from an allowed origin has been answered before this (api.cors); an unknown
+    path goes on to the 404 OperationOutcome.
+    """
+    req = request._get_current_object()
+    if req.method != "OPTIONS" or req.routing_exception is not None or req.url_rule is None:
+        return None
+    response = Response(status=204)
+    del response.headers["Content-Type"]  # no body, so no media type (not an empty text/html page)
+    response.headers["Allow"] = ", ".join(sorted(req.url_rule.methods or ()))
+    return response
+
+
 def init_app(app: Flask, fhir_blueprint_names: list[str]) -> None:
-    """Negotiate the response format before every FHIR request (406 for non-JSON)."""
+    """Negotiate the response format before every FHIR request (406 for non-JSON); answer OPTIONS."""
     names = app.extensions[FHIR_BLUEPRINTS_KEY] = frozenset(fhir_blueprint_names)
 
-    def negotiate_before_request() -> None:
+    def negotiate_before_request() -> Response | None:
         req = request._get_current_object()
+        if req.environ["REQUEST_METHOD"] == "OPTIONS":
+            return options_response()
         if req.blueprint in names:
             req.environ[MIMETYPE_KEY] = negotiate()
+        return None
 
     app.before_request(negotiate_before_request)

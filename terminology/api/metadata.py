@@ -11,6 +11,7 @@ import orjson
 from flask import Blueprint, Response, current_app, request
 
 from terminology.api.http import base_url, fhir_response, registry
+from terminology.config import Settings, settings_of
 from terminology.engine.systems import OWN_BASE
 from terminology.version import __version__
 
@@ -28,9 +29,12 @@ _OPERATION_DEFINITIONS = {
     "batch-validate-code": f"{OWN_BASE}/OperationDefinition/batch-validate-code",
 }
 EXPANSION_PARAMETERS = [
-    "activeOnly", "count", "displayLanguage", "excludeNested", "filter", "includeDesignations",
-    "offset", "property", "system-version", "check-system-version", "force-system-version",
+    "activeOnly", "count", "designation", "displayLanguage", "excludeNested", "filter", "includeDefinition",
+    "includeDesignations", "offset", "property", "system-version", "check-system-version",
+    "force-system-version", "tx-resource",
 ]  # fmt: skip
+# http://terminology.hl7.org/CodeSystem/restful-security-service
+_SECURITY_SERVICE = "http://terminology.hl7.org/CodeSystem/restful-security-service"
 _SEARCH_PARAMS = (
     ("url", "uri"),
     ("version", "token"),
@@ -77,6 +81,35 @@ def _resource(resource_type: str, operations: list[dict]) -> dict:
     }
 
 
+def _security(settings: Settings) -> dict:
+    """Describe how callers get in: CORS, the kind of access control, and the CDS Hooks JWT.
+
+    When access control is on, ops.access adds its own description of the credentials.
+    """
+    notes = []
+    if settings.auth_mode == "jwt":
+        service = {"coding": [{"system": _SECURITY_SERVICE, "code": "OAuth"}], "text": "OAuth"}
+    elif settings.auth_mode == "static":
+        service = {"text": "Bearer tokens issued by the operator"}
+    else:
+        service = {"text": "No authentication"}
+        notes.append(
+            "No authentication is configured for the FHIR operations; run behind a gateway in production."
+        )
+    if settings.cds_jwks:
+        issuers = f" from the issuers {settings.cds_issuers}" if settings.cds_issuers else ""
+        notes.append(
+            "The CDS Hooks services (/cds-services) require the EHR's signed JWT (CDS Hooks 2.0): one of "
+            f"{settings.cds_algorithms}{issuers}, its audience the service URL."
+        )
+    if settings.cors_origins.strip():
+        notes.append(f"Browsers may call from: {settings.cors_origins}.")
+    security = {"cors": bool(settings.cors_origins.strip()), "service": [service]}
+    if notes:
+        security["description"] = " ".join(notes)
+    return security
+
+
 def capability_statement() -> dict:
     """Build the CapabilityStatement (instantiates the HL7 terminology-server statement)."""
     base = base_url()
@@ -107,17 +140,15 @@ def capability_statement() -> dict:
                         "url": "definition",
                         "valueCanonical": "http://hl7.org/fhir/uv/tx-ecosystem/FeatureDefinition/CodeSystemAsParameter",
                     },
-                    {"url": "value", "valueBoolean": False},
+                    # CodeSystems (and value sets, supplements, concept maps) are taken as tx-resource.
+                    {"url": "value", "valueBoolean": True},
                 ],
             },
         ],
         "rest": [
             {
                 "mode": "server",
-                "security": {
-                    "cors": False,
-                    "description": "No authentication is configured; run behind a gateway in production.",
-                },
+                "security": _security(settings_of(current_app)),
                 "resource": [
                     _resource(
                         "CodeSystem",
@@ -170,7 +201,7 @@ def terminology_capabilities() -> dict:
         "software": {"name": "terminology", "version": __version__},
         "codeSystem": code_systems,
         "expansion": {
-            "hierarchical": False,
+            "hierarchical": True,
             "paging": True,
             "parameter": [{"name": name} for name in EXPANSION_PARAMETERS],
             "textFilter": "Matches a prefix of the code, or every word as a prefix of a word of "

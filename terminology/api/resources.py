@@ -1,6 +1,6 @@
 """Read and search of the published resources.
 
-GET /CodeSystem, /ValueSet, /ConceptMap (search: url, version, name, title, status, _summary, _count)
+GET /CodeSystem, /ValueSet, /ConceptMap (search by url, version, name, title, status, _id; _summary, _count)
 GET /CodeSystem/{id}, /ValueSet/{id}, /ConceptMap/{id} (read)
 """
 
@@ -75,29 +75,68 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
     return maximum if len(digits) > len(str(maximum)) else min(int(digits), maximum)
 
 
+# Search parameters, with the modifiers each takes ("" is none); result parameters; and the
+# parameters that only shape the response (not search parameters: never in the self link).
+_SEARCH_PARAMETERS = {
+    "url": {""}, "version": {""}, "status": {""}, "_id": {""},
+    "name": {"", "exact", "contains"}, "title": {"", "exact", "contains"},
+}  # fmt: skip
+_RESULT_PARAMETERS = frozenset({"_summary", "_count", "_offset"})
+_FORMAT_PARAMETERS = frozenset({"_format", "_pretty"})
+
+
+def _strict_handling() -> bool:
+    """Say whether the client asked for strict search handling (``Prefer: handling=strict``)."""
+    prefer = request.headers.get("Prefer", "")
+    return any(p.strip().replace(" ", "").lower() == "handling=strict" for p in prefer.split(";"))
+
+
+def _used_parameters() -> list[tuple[str, str]]:
+    """Return the query parameters this search uses, in order; unknown ones are left out.
+
+    FHIR search ignores a parameter it does not know unless the client sends ``Prefer:
+    handling=strict``, which makes it a 400 naming the parameter.
+    """
+    strict = _strict_handling()
+    used = []
+    for key, value in request.args.items(multi=True):
+        name, _, modifier = key.partition(":")
+        if name in _FORMAT_PARAMETERS:
+            continue
+        known = modifier in _SEARCH_PARAMETERS.get(name, ()) or (name in _RESULT_PARAMETERS and not modifier)
+        if known:
+            used.append((key, value))
+        elif strict:
+            raise InvalidRequest(
+                f"The search parameter '{key}' is not supported for {request.path.strip('/')} "
+                f"(supported: {', '.join([*_SEARCH_PARAMETERS, *sorted(_RESULT_PARAMETERS)])})",
+                expression=key,
+            )
+    return used
+
+
 def search(resource_type: str):
-    """Search one resource type; the result is a searchset Bundle."""
+    """Search one resource type; the result is a searchset Bundle whose self link shows what was used."""
+    used = _used_parameters()
     summary = request.args.get("_summary", "false")
     if summary not in ("true", "false", "count", "data"):
         raise InvalidRequest(
             f"_summary '{summary}' is not supported (true, false, count, data)", expression="_summary"
         )
     criteria = []
-    for key, value in request.args.items(multi=True):
+    for key, value in used:
         name, _, modifier = key.partition(":")
-        if name in ("url", "version", "name", "title", "status", "_id"):
+        if name in _SEARCH_PARAMETERS:
             criteria.append((name, modifier, value))
     found = [item for item in registry().resources(resource_type) if _matches(item, criteria)]
     count = _int_arg("_count", _DEFAULT_COUNT, _MAX_COUNT)
     offset = _int_arg("_offset", 0, len(found))
     page = [] if summary == "count" else found[offset : offset + count]
     base = base_url()
-    query = [(k, v) for k, v in request.args.items(multi=True) if k != "_offset"]
-    self_url = f"{base}/{resource_type}" + (
-        f"?{urlencode(list(request.args.items(multi=True)))}" if request.args else ""
-    )
+    self_url = f"{base}/{resource_type}" + (f"?{urlencode(used)}" if used else "")
     next_url = None
     if summary != "count" and offset + count < len(found):
+        query = [(k, v) for k, v in used if k != "_offset"]
         next_url = f"{base}/{resource_type}?{urlencode([*query, ('_offset', offset + count)])}"
     resources = [_summarised(item, summary) for item in page]
     return fhir_response(search_bundle(resources, len(found), self_url, next_url, base))

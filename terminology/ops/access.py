@@ -336,7 +336,11 @@ def describe_security(statement: dict) -> None:
         "without valid credentials gets 401 with a WWW-Authenticate: Bearer challenge."
     )
     for rest in statement.get("rest", []):
-        rest["security"] = security
+        # Keep what the statement already says (CORS origins, the CDS Hooks JWT) after this.
+        earlier = rest.get("security", {})
+        if earlier.get("description"):
+            security["description"] = f"{security['description']} {earlier['description']}"
+        rest["security"] = {**earlier, **security}
 
 
 def init_app(app: Flask) -> None:

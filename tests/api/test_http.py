@@ -140,6 +140,44 @@ def test_json_formats_and_accept_headers_are_honoured(client):
     outcome(client.get("/metadata", headers={"Accept": "application/fhir+xml"}), 406)
 
 
+@pytest.mark.parametrize(
+    ("accept", "mimetype"),
+    [("application/fhir+json; charset=utf-8", "application/fhir+json"),
+     ("application/fhir+json;fhirVersion=4.0", "application/fhir+json"),
+     ("application/fhir+json; fhirVersion=4.0; charset=UTF-8", "application/fhir+json"),
+     ("application/json; charset=utf-8", "application/json"),
+     ("application/json+fhir", "application/fhir+json"),
+     ("application/json;q=0.5, application/fhir+json", "application/fhir+json"),
+     ("text/html, application/xhtml+xml, application/fhir+json;q=0.9", "application/fhir+json")],
+)  # fmt: skip
+def test_accept_headers_fhir_clients_send_are_answered_everywhere(client, accept, mimetype):
+    paths = ["/metadata", "/CodeSystem", f"/CodeSystem/$lookup?system={CPT}&code=72126",
+             f"/CodeSystem/$validate-code?url={CPT}&code=72126", "/ValueSet/$expand?url=" + CPT + "?fhir_vs"]  # fmt: skip
+    for path in paths:
+        response = client.get(path, headers={"Accept": accept})
+        assert response.status_code == 200, (path, response.get_json())
+        assert response.mimetype == mimetype
+        assert response.headers["Content-Type"].endswith("charset=utf-8")
+    posted = client.post(f"/CodeSystem/$lookup?system={CPT}&code=72126", headers={"Accept": accept})
+    assert posted.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/fhir+json;fhirVersion=5.0", "application/fhir+json;q=0", "text/html"]
+)
+def test_accept_headers_we_cannot_answer_are_406(client, accept):
+    outcome(client.get("/metadata", headers={"Accept": accept}), 406)
+
+
+def test_options_answers_the_allowed_methods_without_a_body(client):
+    response = client.open("/CodeSystem/$lookup", method="OPTIONS")
+    assert response.status_code == 204
+    assert response.data == b"" and "Content-Type" not in response.headers
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+    assert client.open("/metadata", method="OPTIONS").headers["Allow"] == "GET, HEAD, OPTIONS"
+    outcome(client.open("/Patient/1", method="OPTIONS"), 404)
+
+
 def test_pretty_output(client):
     assert b"\n  " in client.get("/metadata?_pretty=true").data
 

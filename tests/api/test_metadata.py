@@ -41,8 +41,48 @@ def test_terminology_capabilities_lists_every_code_system_and_version(client):
         f"{ours}/ncci-modifier-rules": ["2026"],
     }
     names = {p["name"] for p in capabilities["expansion"]["parameter"]}
-    assert {"activeOnly", "count", "displayLanguage", "excludeNested", "offset", "property"} <= names
-    assert "tx-resource" not in names  # not supported, so not listed
+    assert names >= {
+        "activeOnly", "check-system-version", "count", "displayLanguage", "excludeNested", "force-system-version",
+        "includeDefinition", "includeDesignations", "offset", "property", "system-version", "tx-resource",
+    }  # fmt: skip
+    assert capabilities["expansion"]["hierarchical"] is True
+
+
+def _feature(statement: dict, definition: str) -> object:
+    for feature in statement["extension"]:
+        parts = {e["url"]: e for e in feature.get("extension", [])}
+        if parts.get("definition", {}).get("valueCanonical") == definition:
+            return next(v for k, v in parts["value"].items() if k.startswith("value"))
+    return None
+
+
+def test_capability_statement_says_code_systems_are_taken_as_tx_resource(client):
+    statement = client.get("/metadata").get_json()
+    parameter = "http://hl7.org/fhir/uv/tx-ecosystem/FeatureDefinition/CodeSystemAsParameter"
+    assert _feature(statement, parameter) is True
+    assert _feature(statement, "http://hl7.org/fhir/uv/tx-tests/FeatureDefinition/test-version") == "1.6.0"
+
+
+def test_security_describes_cors_and_access_control(tmp_path):
+    from terminology import create_app
+    from terminology.ops.access import hash_token
+
+    tokens = tmp_path / "tokens"
+    tokens.write_text(hash_token("synthetic-token") + "\n", encoding="utf-8")
+
+    plain = create_app({"TESTING": True}).test_client().get("/metadata").get_json()
+    security = fhir_valid(plain)["rest"][0]["security"]
+    assert security["cors"] is False
+    assert security["service"] == [{"text": "No authentication"}]
+    configured = create_app({
+        "TESTING": True, "CORS_ORIGINS": "https://ehr.example.org", "AUTH_MODE": "static",
+        "AUTH_TOKENS_FILE": str(tokens), "CDS_JWKS": "https://ehr.example.org/jwks.json",
+        "CDS_ISSUERS": "https://ehr.example.org",
+    }).test_client()  # fmt: skip
+    security = fhir_valid(configured.get("/metadata").get_json())["rest"][0]["security"]
+    assert security["cors"] is True
+    assert security["service"] == [{"text": "Bearer tokens issued by the operator"}]
+    assert "/cds-services" in security["description"] and "https://ehr.example.org" in security["description"]
 
 
 def test_versions_operation(client):

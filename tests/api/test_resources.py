@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from tests.helpers import BASE, CPT, fhir_valid
@@ -63,6 +65,27 @@ def test_bad_search_parameters_are_400(client, query):
     response = client.get(f"/ValueSet?{query}")
     assert response.status_code == 400
     assert response.get_json()["resourceType"] == "OperationOutcome"
+
+
+def test_unknown_search_parameters_are_ignored_and_left_out_of_the_self_link(client):
+    bundle = client.get(f"/CodeSystem?system=http://loinc.org&url={CPT}&_count=5&_pretty=true").get_json()
+    assert [e["resource"]["id"] for e in bundle["entry"]] == ["cpt-2026"]
+    self_link = next(link["url"] for link in bundle["link"] if link["relation"] == "self")
+    assert self_link == f"http://localhost/CodeSystem?url={quote(CPT, safe='')}&_count=5"
+    # An unknown parameter alone selects nothing: every CodeSystem, and a bare self link.
+    bundle = client.get("/CodeSystem?system=http://loinc.org").get_json()
+    assert bundle["total"] == 6
+    assert bundle["link"][0]["url"] == "http://localhost/CodeSystem"
+
+
+@pytest.mark.parametrize("query", ["system=http://loinc.org", "url:below=http://loinc.org", "_sort=name"])
+def test_strict_handling_refuses_unknown_search_parameters(client, query):
+    response = client.get(f"/CodeSystem?{query}", headers={"Prefer": "handling=strict"})
+    assert response.status_code == 400
+    issue = response.get_json()["issue"][0]
+    assert issue["expression"] == [query.split("=")[0]]
+    assert "is not supported for CodeSystem" in issue["details"]["text"]
+    assert client.get(f"/CodeSystem?{query}", headers={"Prefer": "handling=lenient"}).status_code == 200
 
 
 def test_full_urls_use_configured_base(app):

@@ -160,3 +160,14 @@ def test_r4_expansion_properties_are_read_as_r5():
     expansion = to_r5(value_set)["expansion"]
     assert expansion["property"] == [{"code": "prop", "uri": "http://example.org/p"}]
     assert expansion["contains"] == [{"code": "a", "property": [{"code": "prop", "valueCode": "old"}]}]
+
+
+def test_the_suites_loose_json_is_sent_as_a_fhir_parser_reads_it():
+    loose = {"resourceType": "Parameters", "parameter": [
+        {"name": "lenient-display-validation", "valueBoolean": "true"}, {"name": "count", "valueInteger": "5"},
+        {"name": "tx-resource", "resource": {"resourceType": "CodeSystem", "concept": [
+            {"code": "a", "definition:en": "stray"}]}}]}  # fmt: skip
+    sent = to_r4(loose)
+    assert sent["parameter"][0]["valueBoolean"] is True
+    assert sent["parameter"][1]["valueInteger"] == 5
+    assert sent["parameter"][2]["resource"]["concept"] == [{"code": "a"}]

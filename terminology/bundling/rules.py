@@ -115,24 +115,26 @@ class _Group:
     lines: list[Line]
     grouping: str
     provider: str | None = None  # practitioner: the rendering provider, when known
+    who: str = ""  # whose lines these are, as a finding's message names them
 
-    @property
-    def who(self) -> str:
-        """Say whose lines these are, as a finding's message names them."""
+    def __post_init__(self) -> None:
         if self.grouping == FACILITY_CLAIM:
-            return f"on the facility claim for {self.date}"
-        if self.provider:
-            return f"by rendering provider {self.provider} on {self.date}"
-        return f"by the claim's rendering provider on {self.date}"
+            self.who = f"on the facility claim for {self.date}"
+        elif self.provider:
+            self.who = f"by rendering provider {self.provider} on {self.date}"
+        else:
+            self.who = f"by the claim's rendering provider on {self.date}"
 
-    def finding(self, rule: str, severity: str, message: str, lines: list[Line], **parts) -> Finding:
+    def finding(
+        self, rule: str, severity: str, message: str, lines: list[Line], expressions=None, **parts
+    ) -> Finding:
         """Return a finding about some of the group's lines, naming the grouping."""
         return Finding(
             rule,
             severity,
             message,
             lines,
-            parts.pop("expressions", None) or [line.code_path for line in lines],
+            expressions or [line.code_path for line in lines],
             self.date,
             grouping=self.grouping,
             provider=self.provider,
@@ -182,6 +184,17 @@ class BundlingChecker:
         self.family_of = self.content.family_of
         self.family_codes = frozenset(self.family_of)
         self.modifier_rules: dict[str, ModifierRule] = self.content.modifiers
+        # Per MAI: whether a denial can be appealed, how the finding says so, the override reasons.
+        # MAI 1 and 3 denials can be overturned with documentation; MAI 2 is binding policy.
+        appeal = "documentation of medical necessity can overturn it on appeal"
+        self._mue_terms = {
+            mai: (
+                mai != 2,
+                appeal if mai != 2 else "a policy limit that documentation cannot overturn",
+                self.content.reasons_for.get(_MUE_REASONS.get(mai, ""), ()),
+            )
+            for mai in MUE_LABELS
+        }
         self.rule_canonicals = [
             c for c in (self.content.instructions_canonical, self.content.modifier_canonical) if c
         ]
@@ -292,21 +305,28 @@ class BundlingChecker:
                 else:
                     found.append(line)
             return [_Group(day, group, FACILITY_CLAIM) for (day, _claim), group in sorted(buckets.items())]
-        sole = None
-        if any(line.provider is None and line.claim_provider is None for line in lines):
-            sole = self._sole_providers(lines)
+        unnamed: list[Line] = []
         for line in lines:
             provider = line.provider or line.claim_provider
-            if provider is None and sole is not None:
-                # A line without a rendering provider is the claim's: the one its other lines name.
-                provider = sole.get(line.claim)
-            # Lines of a claim that names no provider at all are that claim's, whoever it is.
-            key = (line.date, provider) if provider is not None else (line.date, "\0" + line.claim)
+            if provider is None:
+                unnamed.append(line)
+                continue
+            key = (line.date, provider)
             found = buckets.get(key)
             if found is None:
                 buckets[key] = [line]
             else:
                 found.append(line)
+        if unnamed:
+            # A line without a rendering provider is the claim's: the one its other lines name; the
+            # lines of a claim that names none (or several) are that claim's, whoever it is.
+            sole = self._sole_providers(lines)
+            for line in unnamed:
+                provider = sole.get(line.claim)
+                key = (line.date, provider) if provider is not None else (line.date, "\0" + line.claim)
+                buckets.setdefault(key, []).append(line)
+            for group in buckets.values():
+                group.sort(key=line_number)
         return [
             _Group(day, group, RENDERING_PROVIDER, None if provider.startswith("\0") else provider)
             for (day, provider), group in sorted(buckets.items())
@@ -946,15 +966,9 @@ class BundlingChecker:
         setting: str,
     ) -> Finding:
         value, mai = row.value, row.mai
-        # MAI 1 and 3 denials can be overturned with documentation; MAI 2 is binding policy.
-        appealable = mai != 2
-        tail = (
-            "documentation of medical necessity can overturn it on appeal"
-            if appealable
-            else "a policy limit that documentation cannot overturn"
-        )
+        appealable, tail, reasons = self._mue_terms[mai]
         if mai == 1:
-            (line,) = lines
+            line = lines[0]
             what = f"Line {line.number}: {_units(units)} units of {code} exceed the MUE of {value} per line"
             denied, scope = "the whole line is denied", f"on line {line.number}"
         else:
@@ -963,13 +977,12 @@ class BundlingChecker:
                 f"{value} per date of service"
             )
             denied, scope = "the lines are denied", f"of {code} for this date"
-        kind = _MUE_REASONS.get(mai)
         return group.finding(
             "mue",
             "error",
             f"{what} ({MAI_TEXT[mai]}): {denied}; {tail}",
             list(lines),
-            expressions=[line.quantity_path or line.code_path for line in lines],
+            [line.quantity_path or line.code_path for line in lines],
             mue_value=value,
             mai=mai,
             units=units,
@@ -984,7 +997,7 @@ class BundlingChecker:
                 [line.number for line in lines],
                 units=float(value),
             ),
-            override_reasons=self._reasons(kind, lines, setting),
+            override_reasons=list(reasons),
         )
 
     # --- entry point --------------------------------------------------------------------------

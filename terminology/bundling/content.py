@@ -118,10 +118,21 @@ class Family:
     def best(self, codes) -> tuple[str, ...]:
         """Return the fewest codes describing what ``codes`` describe, preferring codes already there."""
         present = set(codes)
-        candidates = self.covers[self.parts(present)]
+        wanted = self.parts(present)
+        candidates = self.covers.get(wanted)
+        if candidates is None:  # more parts than build_covers tried: search once, then remember
+            candidates = self.covers[wanted] = self._search(wanted)
         if len(candidates) == 1:
             return candidates[0]
         return min(candidates, key=lambda cover: (-len(present.intersection(cover)), cover))
+
+    def _search(self, wanted: frozenset[str]) -> list[tuple[str, ...]]:
+        codes = sorted(self.parts_of)
+        for size in range(1, len(codes) + 1):
+            found = [chosen for chosen in combinations(codes, size) if self.parts(chosen) == wanted]
+            if found:
+                return found
+        raise ValueError(f"no codes describe {sorted(wanted)}")  # the codes' own parts always do
 
     def build_covers(self) -> None:
         """Find, for every set of parts the codes can describe, the smallest sets of codes describing it."""

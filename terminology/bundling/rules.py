@@ -472,7 +472,8 @@ class BundlingChecker:
                         "units",
                         "error",
                         f"Line {line.number}: {line.code}-{modifier.code} with {_units(quantity)} units; "
-                        f"a line with modifier {modifier.code} carries {allowed} unit ({rule.definition})",
+                        f"{rule.asserts} (modifier {modifier.code}) is reported on one line that carries "
+                        f"{allowed} unit",
                         [line],
                         expressions=[line.quantity_path or line.code_path, modifier.path],
                         codes=[line.code, modifier.code],

@@ -209,7 +209,7 @@ def test_units_that_are_not_a_whole_positive_number_are_a_claim_error(client, un
 
 def test_a_bilateral_line_carries_one_unit(client):
     (bilateral,) = findings(_check(client, item(1, "Z0020", "50", quantity=2)), "units")
-    assert bilateral["severity"] == "error" and "carries 1 unit" in bilateral["message"]
+    assert bilateral["severity"] == "error" and "on one line that carries 1 unit" in bilateral["message"]
     assert _suggestion(bilateral)["units"] == [1]
     assert findings(_check(client, item(1, "Z0020", "50")), "units") == []
 

@@ -60,6 +60,10 @@ _DUPLICATE_SOURCE = "CMS claims processing: duplicate line items (same code, mod
 _MUE_REASONS = {1: "mue-line-edit", 3: "mue-clinical"}
 # Bound of each per-worker memo of code, modifier and body-region answers (estimated bytes).
 CODE_MEMO_BYTES = 4 * 1024 * 1024
+# Valid (system, code) pairs each worker answers without the memo's lock: at most this many, of
+# short codes and systems only (a few hundred kB at most); past it, the set starts again.
+VALID_CODES = 8192
+_SHORT, _SHORT_SYSTEM = 32, 128
 _SETTING_NAMES = {
     "practitioner": "practitioner (professional)",
     "outpatient": "hospital outpatient (facility)",
@@ -179,6 +183,7 @@ class BundlingChecker:
         # input, so bounded (issue texts echo the code; a few MB hold thousands of codes).
         self._codes = BoundedCache("bundling-codes", CODE_MEMO_BYTES, sizeof=approximate_entry_size)
         self._modifiers = BoundedCache("bundling-modifiers", CODE_MEMO_BYTES, sizeof=approximate_entry_size)
+        self._valid: set[tuple[str | None, str]] = set()
         self._regions = BoundedCache("bundling-regions", CODE_MEMO_BYTES, sizeof=approximate_entry_size)
         self.maps_used: list[str] = list(self.content.maps_used)
         self.family_of = self.content.family_of
@@ -202,7 +207,21 @@ class BundlingChecker:
     # --- terminology checks -------------------------------------------------------------------
 
     def _code_issues(self, system: str | None, code: str) -> list[tuple[str, str, str]]:
-        return self._codes.get_or_compute((system, code), partial(self._find_code_issues, system, code))
+        key = (system, code)
+        if key in self._valid:  # most codes on a claim: known and valid
+            return []
+        found = self._codes.get_or_compute(key, partial(self._find_code_issues, system, code))
+        if not found:
+            self._note_valid(key)
+        return found
+
+    def _note_valid(self, key: tuple[str | None, str]) -> None:
+        """Remember a valid (system, code) in the lock-free set of valid codes (short keys; bounded)."""
+        if len(key[1]) > _SHORT or len(key[0] or "") > _SHORT_SYSTEM:
+            return
+        if len(self._valid) >= VALID_CODES:
+            self._valid.clear()
+        self._valid.add(key)
 
     def _find_code_issues(self, system: str | None, code: str) -> list[tuple[str, str, str]]:
         check = check_coding(self.registry, CodingInput(system, code), ValidationOptions())
@@ -219,8 +238,15 @@ class BundlingChecker:
         return found
 
     def _modifier_issue(self, system: str | None, code: str) -> tuple[str, str] | None:
-        find = partial(self._find_modifier_issue, system, code)
-        return self._modifiers.get_or_compute((system, code), find)
+        key = (system, "modifier:" + code)
+        if key in self._valid:
+            return None
+        found = self._modifiers.get_or_compute(
+            (system, code), partial(self._find_modifier_issue, system, code)
+        )
+        if found is None:
+            self._note_valid(key)
+        return found
 
     def _find_modifier_issue(self, system: str | None, code: str) -> tuple[str, str] | None:
         url = system or CPT

@@ -338,3 +338,17 @@ def test_a_long_claim_is_judged_in_linear_work(data_dir, monkeypatch):
     ptp = findings(body, "ncci-ptp")
     assert len(ptp) == 600  # one finding per column 2 line
     assert len(calls) <= 4 * 1200
+
+
+def test_the_set_of_valid_codes_is_bounded_and_holds_only_short_keys(bare_client, monkeypatch):
+    import terminology.bundling.rules as rules
+
+    checker = bare_client.application.extensions["terminology.bundling"]
+    monkeypatch.setattr(rules, "VALID_CODES", 2)
+    for code in ("72125", "72126", "72127", "62284"):
+        _check(bare_client, item(1, code))
+        assert len(checker._valid) <= 2
+    checker._note_valid(("http://www.ama-assn.org/go/cpt", "7" * 100))
+    assert ("http://www.ama-assn.org/go/cpt", "7" * 100) not in checker._valid
+    # A code answered from the set still gets its findings the same way.
+    assert findings(_check(bare_client, item(1, "62284"), item(2, "72240")), "combined-code")

@@ -78,7 +78,7 @@ def _lines_text(lines: list[Line]) -> str:
 
 
 def _units(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+    return str(int(value)) if value.is_integer() else str(value)
 
 
 def _shown(line: Line) -> str:
@@ -279,7 +279,10 @@ class BundlingChecker:
         return str(values[0]) if values else None
 
     def _terminology(self, lines: list[Line], findings: list[Finding]) -> None:
+        valid = self._valid
         for line in lines:
+            if (line.system, line.code) in valid and not line.modifiers:
+                continue  # the common line: a known code, no modifiers
             for severity, text, _tx in self._code_issues(line.system, line.code):
                 findings.append(
                     Finding(
@@ -756,16 +759,10 @@ class BundlingChecker:
         edits: _DayEdits,
         setting: str,
         fixes: list[_Fix],
+        by_code: dict[str, list[Line]],
         findings: list[Finding],
     ) -> set[frozenset[int]]:
         """Apply the edits in force; return the line pairs they judged."""
-        by_code: dict[str, list[Line]] = {}
-        for line in group.lines:
-            found = by_code.get(line.code)
-            if found is None:
-                by_code[line.code] = [line]
-            else:
-                found.append(line)
         fix_of = {line.number: fix for fix in fixes for line in (*fix.kept, *fix.covered)}
         taken: set[int] = set()  # covered lines whose NCCI edit governs them
         judged: set[frozenset[int]] = set()
@@ -830,12 +827,15 @@ class BundlingChecker:
         edition = edits.edition
         pair = f"{_shown(col1)} and {_shown(col2)}"
         dates = f"effective {ncci_date_text(row.effective)}, deletion {ncci_date_text(row.deletion)}"
-        finding = group.finding(
+        finding = Finding(
             "ncci-ptp",
             "error",
             "",
             [col1, col2] if col1.number < col2.number else [col2, col1],
-            expressions=[col2.code_path, col1.code_path],
+            [col2.code_path, col1.code_path],
+            group.date,
+            grouping=group.grouping,
+            provider=group.provider,
             column1=col1,
             column2=col2,
             modifier_indicator=str(row.indicator),
@@ -949,27 +949,22 @@ class BundlingChecker:
     # --- MUE ----------------------------------------------------------------------------------
 
     def _mue(
-        self, group: _Group, codes: list[str], edition: Edition, setting: str, findings: list[Finding]
+        self,
+        group: _Group,
+        by_code: dict[str, list[Line]],
+        codes: list[str],
+        edition: Edition,
+        setting: str,
+        findings: list[Finding],
     ) -> None:
         """Apply the MUE table to one group; ``codes`` are the group's distinct codes, sorted."""
         table = self.index.mue_table(edition)
-        by_code: dict[str, list[Line]] = {}
-        for line in group.lines:
-            code = line.code
-            if code in table:
-                same = by_code.get(code)
-                if same is None:
-                    by_code[code] = [line]
-                else:
-                    same.append(line)
-        if not by_code:
-            return
-        source = f"NCCI MUE {edition.setting} table effective {edition.start}"
+        source = None
         for code in codes:
-            lines = by_code.get(code)
-            if lines is None:
+            row = table.get(code)
+            if row is None:
                 continue
-            row = table[code]
+            lines = by_code[code]
             if row.mai == 1:  # a line edit: each line on its own
                 for line in lines:
                     if line.quantity > row.value:
@@ -980,6 +975,7 @@ class BundlingChecker:
             # A date-of-service edit: the units of the group's lines add up. Most codes sit on one line.
             total = lines[0].quantity if len(lines) == 1 else sum([line.quantity for line in lines])
             if total > row.value:
+                source = source or f"NCCI MUE {edition.setting} table effective {edition.start}"
                 findings.append(self._mue_finding(group, code, lines, total, row, source, setting))
 
     def _mue_finding(
@@ -1004,12 +1000,15 @@ class BundlingChecker:
                 f"{value} per date of service"
             )
             denied, scope = "the lines are denied", f"of {code} for this date"
-        return group.finding(
+        return Finding(
             "mue",
             "error",
             f"{what} ({MAI_TEXT[mai]}): {denied}; {tail}",
             list(lines),
             [line.quantity_path or line.code_path for line in lines],
+            group.date,
+            grouping=group.grouping,
+            provider=group.provider,
             mue_value=value,
             mai=mai,
             units=units,
@@ -1102,10 +1101,16 @@ class BundlingChecker:
         day_edits, mue_for = self._editions(lines, options, findings, used)
         family_codes = self.family_codes
         for group in self._groups(lines, setting):
-            members = group.lines
             components = self._units(group, findings)
             self._duplicates(group, setting, findings)
-            codes = sorted({line.code for line in members})
+            by_code: dict[str, list[Line]] = {}
+            for line in group.lines:
+                same = by_code.get(line.code)
+                if same is None:
+                    by_code[line.code] = [line]
+                else:
+                    same.append(line)
+            codes = sorted(by_code)
             edits = day_edits.get(group.date)
             governing: dict[frozenset, PtpRow] = {}
             if edits is not None and len(codes) > 1:
@@ -1116,7 +1121,7 @@ class BundlingChecker:
                 fixes = self._instruction_fixes(group, governing, setting, notes)
             edited: set[frozenset[int]] = set()
             if governing:
-                edited = self._ptp(group, governing, edits, setting, fixes, findings)  # type: ignore[arg-type]
+                edited = self._ptp(group, governing, edits, setting, fixes, by_code, findings)  # type: ignore[arg-type]
             # Where an NCCI edit judged the same two lines, its finding already says it.
             findings.extend(
                 note for note in notes if frozenset(line.number for line in note.lines) not in edited
@@ -1128,7 +1133,7 @@ class BundlingChecker:
                 self._pctc(group, findings)
             mue = mue_for.get(group.date)
             if mue is not None:
-                self._mue(group, codes, mue, setting, findings)
+                self._mue(group, by_code, codes, mue, setting, findings)
         findings.sort(key=Finding.sort_key)
         maps = list(self.maps_used)
         editions = sorted(used.values(), key=lambda e: (e.kind, e.setting, e.start, e.name))

@@ -105,6 +105,9 @@ class Comparison:
     def string_matches(self, expected: str, actual: str) -> bool:
         """Match an actual string against an expected literal or ``$...$`` pattern."""
         if not is_control(expected):
+            if "$version$" in expected and "version" in self.variables:
+                # A variable inside a text ("http://hl7.org/fhir/administrative-gender|$version$").
+                return actual == expected.replace("$version$", self.variables["version"])
             return actual == expected
         if expected.startswith("$choice:"):
             return actual in expected[8:-1].split("|")

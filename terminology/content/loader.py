@@ -304,20 +304,34 @@ def load_registry(
         raise ValueError(f"content policy must be one of {', '.join(POLICIES)}, not {policy!r}")
     registry = Registry(pattern_limits)
     problems: list[LoadProblem] = []
+    ignored = 0
     for path in content_files(directories, problems):
         try:
             raw = read_json(path)
         except ContentError as exc:
             problems.append(LoadProblem(exc.path, exc.element, exc.message))
             continue
+        if policy == "lenient" and not _terminology_resource(raw):
+            # A package (hl7.fhir.r4.core, an IG) holds profiles, examples, package.json...: not ours.
+            ignored += 1
+            continue
         problems.extend(add_resource(registry, raw, str(path)))
     problems.extend(cross_check(registry))
     registry.problems = problems
     if problems and policy == "strict":
         raise ContentErrors(problems)
+    if ignored:
+        log.info(
+            "content: %d files that are not CodeSystem, ValueSet or ConceptMap resources were ignored",
+            ignored,
+        )
     for found in problems:
         log.warning("content %s: %s", "refused" if found.refused else "degraded", found)
     return registry
+
+
+def _terminology_resource(raw: object) -> bool:
+    return isinstance(raw, dict) and raw.get("resourceType") in INDEX_CLASSES
 
 
 def add_resource(registry: Registry, raw: object, source: str, served: bool = True) -> list[LoadProblem]:

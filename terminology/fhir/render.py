@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from terminology.engine.codesystem import Designation, PropertyValue
 from terminology.engine.expand import ExpandedConcept, Expansion
 from terminology.engine.lookup import LookupResult
-from terminology.engine.translate import TranslateMatch
+from terminology.engine.translate import TranslateMatch, TranslateRequest
 from terminology.engine.validate import ValidationResult
 from terminology.fhir.outcome import operation_outcome
 
@@ -196,8 +196,13 @@ def expansion_value_set(expansion: Expansion, echoed: list[dict]) -> dict:
     return value_set
 
 
-def translate_parameters(matches: list[TranslateMatch], reverse: bool, asked: str) -> dict:
-    """Render $translate matches (R4 ``equivalence`` plus ``originMap``)."""
+def translate_parameters(matches: list[TranslateMatch], request: TranslateRequest, asked: str) -> dict:
+    """Render $translate matches as tx.fhir.org does: ``concept``, R4 ``equivalence``, ``originMap``.
+
+    A reverse translation (from a target code back to source codes) answers with the code asked
+    about as ``concept`` and the source code found as ``source``.
+    """
+    reverse = request.reverse
     out: list[dict] = [{"name": "result", "valueBoolean": bool(matches)}]
     if not matches:
         out.append({"name": "message", "valueString": f"No mappings could be found for {asked}"})
@@ -215,7 +220,11 @@ def translate_parameters(matches: list[TranslateMatch], reverse: bool, asked: st
         if display:
             coding["display"] = display
         part: list[dict] = [{"name": "equivalence", "valueCode": target.equivalence}]
-        if code:
+        if reverse:
+            part.append({"name": "concept", "valueCoding": {"system": request.system, "code": request.code}})
+            if code:
+                part.append({"name": "source", "valueCoding": coding})
+        elif code:
             part.append({"name": "concept", "valueCoding": coding})
         for condition in target.depends_on:
             depends = {"system": condition.get("system"), "code": condition.get("value")}
@@ -243,8 +252,7 @@ def translate_parameters(matches: list[TranslateMatch], reverse: bool, asked: st
             )
         if target.comment:
             part.append({"name": "message", "valueString": target.comment})
-        part.append({"name": "originMap", "valueUri": match.concept_map.canonical})
-        part.append({"name": "source", "valueUri": match.concept_map.canonical})
+        part.append({"name": "originMap", "valueCanonical": match.concept_map.canonical})
         out.append({"name": "match", "part": part})
     return {"resourceType": "Parameters", "parameter": out}
 

@@ -242,4 +242,4 @@ class TerminologyService:
         instance = self._instance(registry, "ConceptMap", resource_id)
         request, asked = translate_input(params, instance)
         matches = translate(registry, request, instance)
-        return translate_parameters(matches, request.reverse, asked)
+        return translate_parameters(matches, request, asked)

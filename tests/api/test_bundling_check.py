@@ -293,7 +293,9 @@ def test_translate_answers_what_is_bundled_into_a_code_on_a_date(client):
     assert sum(1 for p in everything.get_json()["parameter"] if p["name"] == "match") == 2
     reverse = client.get(f"/ConceptMap/$translate?url={url}&system={CPT}&targetCode=Z0001").get_json()
     (match,) = [p for p in reverse["parameter"] if p["name"] == "match"]
-    assert match["part"][1]["valueCoding"]["code"] == "Z0004"
+    # A reverse translation names the column 1 code found as the match's source.
+    source = next(p for p in match["part"] if p["name"] == "source")
+    assert source["valueCoding"]["code"] == "Z0004"
     bad = client.get(f"/ConceptMap/$translate?url={url}&system={CPT}&code=Z0001&date=July")
     assert bad.status_code == 400
 

@@ -49,7 +49,10 @@ def test_reverse_translation_finds_the_orders(client, method):
         "/ConceptMap/$translate",
         {"url": ORDER_MAP, "system": CPT, "code": "72126", "reverse": True},
     )
-    assert sorted(m["concept"]["code"] for m in matches(body)) == ["24933-4", "24934-2"]
+    # tx.fhir.org's form: the code asked about is the concept, each order found is the source.
+    assert sorted(m["source"]["code"] for m in matches(body)) == ["24933-4", "24934-2"]
+    assert all(m["concept"] == {"system": CPT, "code": "72126"} for m in matches(body))
+    assert all(m["originMap"] == f"{ORDER_MAP}|2026" for m in matches(body))
 
 
 def test_combined_code_map_returns_dependencies(client):

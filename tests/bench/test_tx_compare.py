@@ -115,3 +115,11 @@ def test_scrub_drops_what_the_comparison_ignores():
 def test_scrub_keeps_extensions_inside_compose():
     value_set = {"resourceType": "ValueSet", "compose": {"extension": [{"url": "http://example.org/x"}]}}
     assert scrub(value_set)["compose"]["extension"] == [{"url": "http://example.org/x"}]
+
+
+def test_the_version_variable_inside_a_text():
+    comparison = Comparison(variables={"version": "4.0.1"})
+    expected = "http://hl7.org/fhir/administrative-gender|$version$"
+    assert comparison.compare(expected, "http://hl7.org/fhir/administrative-gender|4.0.1") is None
+    assert comparison.compare(expected, "http://hl7.org/fhir/administrative-gender|5.0.0") is not None
+    assert comparison.compare("$version$", "4.0.1") is None

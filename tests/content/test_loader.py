@@ -280,3 +280,16 @@ def test_the_content_policy_is_a_setting(monkeypatch, tmp_path):
     monkeypatch.setenv("TERMINOLOGY_CONTENT_POLICY", "sloppy")
     with pytest.raises(SystemExit, match="TERMINOLOGY_CONTENT_POLICY"):
         create_app()
+
+
+def test_lenient_takes_the_terminology_of_a_package_and_ignores_the_rest(tmp_path):
+    package = tmp_path / "package"
+    write_resource(package, "package.json", {"name": "example.synthetic.package", "version": "0.1.0"})
+    write_resource(package, ".index.json", {"index-version": 1, "files": []})
+    write_resource(package, "StructureDefinition-x.json", {"resourceType": "StructureDefinition", "id": "x"})
+    write_resource(package, "CodeSystem-synthetic.json", SYNTHETIC_CS)
+    registry = load_registry([package], "lenient")
+    assert registry.problems == []
+    assert registry.counts() == {"CodeSystem": 1, "ValueSet": 0, "ConceptMap": 0}
+    # Strict content is our own: a file that is not terminology is a mistake there.
+    assert {p.element for p in load_problems(package)} == {"resourceType"}

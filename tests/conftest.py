@@ -14,6 +14,14 @@ from terminology import create_app
 CACHES_OFF = {"RESULT_CACHE_SIZE": 0, "RESPONSE_CACHE_MB": 0}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def feedback_store_outside_the_checkout(tmp_path_factory):
+    """Keep the feedback store of apps built on the default settings out of the checkout's data/."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TERMINOLOGY_FEEDBACK_DB", str(tmp_path_factory.mktemp("store") / "feedback.sqlite"))
+        yield
+
+
 @pytest.fixture(scope="session", params=["caches-on", "caches-off"])
 def app(request):
     """Build the app once per cache mode on the repository's bundled content."""

@@ -27,9 +27,14 @@ def free_port() -> int:
 
 
 def clean_environment(tmp_path: Path, **extra: str) -> dict:
-    """Return os.environ without TERMINOLOGY_*/PROMETHEUS_* settings, plus ``extra``."""
+    """Return os.environ without TERMINOLOGY_*/PROMETHEUS_* settings, plus ``extra``.
+
+    The data directory (NCCI index, feedback store) is ``tmp_path/data`` unless ``extra`` names one:
+    a server a test starts never reads or writes the checkout's own ``data/``.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TERMINOLOGY_", "PROMETHEUS_"))}
-    env.update({"TMPDIR": str(tmp_path), "PYTHONUNBUFFERED": "1", **extra})
+    env.update({"TMPDIR": str(tmp_path), "PYTHONUNBUFFERED": "1",
+                "TERMINOLOGY_DATA_DIR": str(tmp_path / "data"), **extra})  # fmt: skip
     return env
 
 

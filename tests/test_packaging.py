@@ -33,8 +33,10 @@ def installed(tmp_path_factory) -> Path:
 
 def _environment(installed: Path, tmp_path: Path) -> dict:
     # Run outside the checkout, with the installed copy first on the path: no source tree is seen.
-    return clean_environment(tmp_path, PYTHONPATH=str(installed), HOME=str(tmp_path / "home"),
-                             XDG_DATA_HOME=str(tmp_path / "xdg"))  # fmt: skip
+    env = clean_environment(tmp_path, PYTHONPATH=str(installed), HOME=str(tmp_path / "home"),
+                            XDG_DATA_HOME=str(tmp_path / "xdg"))  # fmt: skip
+    del env["TERMINOLOGY_DATA_DIR"]  # the default data directory is what is checked here
+    return env
 
 
 def test_the_wheel_carries_the_bundled_content(installed):

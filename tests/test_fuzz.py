@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 
 from terminology.config import bundled_content_dirs
 from tests.helpers import BASE, CPT, FHIR_JSON, as_parameters, fhir_valid
-from tests.regex_fixtures import A40, PATHOLOGICAL, SYSTEM, TEN_KB, VS_BASE, regex_content, regex_value_set
+from tests.regex_fixtures import (
+    A40,
+    PATHOLOGICAL,
+    REGEX_CS,
+    SYSTEM,
+    TEN_KB,
+    VS_BASE,
+    regex_content,
+    regex_value_set,
+)
 from tests.support import serving_process, wait_for_workers
 
 ENDPOINTS = [
@@ -159,16 +168,20 @@ def test_pathological_patterns_never_get_a_worker_killed(tmp_path):
         for operation in ("$expand", "$validate-code"):
             for pattern in PATTERNS:
                 for prop in ("code", "tag"):
-                    inline = regex_value_set("inline", pattern, prop=prop)
-                    body = as_parameters({"valueSet": inline, "system": SYSTEM, "code": A40 + "!"})
-                    response = requests.post(
-                        f"{base}/ValueSet/{operation}",
-                        json=body,
-                        headers={"Content-Type": FHIR_JSON},
-                        timeout=60,
-                    )
-                    assert response.status_code in (200, 422), (pattern[:40], response.text)
-                    fhir_valid(response.json())
+                    sent = regex_value_set("sent", pattern, prop=prop)
+                    inline = [("valueSet", sent)]  # over the loaded code system
+                    # Both sent as tx-resource, the value set named by url.
+                    tx_resource = [("url", sent["url"]), ("tx-resource", REGEX_CS), ("tx-resource", sent)]
+                    for given in (inline, tx_resource):
+                        body = as_parameters([*given, ("system", SYSTEM), ("code", A40 + "!")])
+                        response = requests.post(
+                            f"{base}/ValueSet/{operation}",
+                            json=body,
+                            headers={"Content-Type": FHIR_JSON},
+                            timeout=60,
+                        )
+                        assert response.status_code in (200, 422), (pattern[:40], response.text)
+                        fhir_valid(response.json())
             for name in PATHOLOGICAL:
                 query = {"url": f"{VS_BASE}-{name}", "system": SYSTEM, "code": A40 + "!"}
                 response = requests.get(f"{base}/ValueSet/{operation}", params=query, timeout=60)

@@ -19,6 +19,7 @@ from tests.helpers import CPT, FHIR_JSON, as_parameters, call, fhir_valid, issue
 from tests.regex_fixtures import (
     A40,
     PATHOLOGICAL,
+    REGEX_CS,
     SYSTEM,
     TEN_KB,
     VS_BASE,
@@ -82,7 +83,7 @@ def refused(response, status: int, issue_code: str, element: str = ELEMENT) -> s
     return issue["details"]["text"]
 
 
-def post(client, operation: str, params: dict):
+def post(client, operation: str, params: dict | list):
     return client.post(f"/ValueSet/${operation}", json=as_parameters(params), content_type=FHIR_JSON)
 
 
@@ -277,3 +278,46 @@ def test_a_code_of_the_system_outside_the_pattern_keeps_its_display_and_version(
     assert param(body, "message") == (
         f"The provided code '{SYSTEM}#{A40}!' was not found in the value set '{VS_BASE}-nested-twice|1.0.0'"
     )
+
+
+# The lenient content policy, and code systems and value sets sent as tx-resource ---------------
+
+
+def test_lenient_content_sets_bad_patterns_aside_and_serves_the_rest(tmp_path):
+    bad = [regex_value_set("backref", "(a)\\1"), regex_value_set("long", TEN_KB)]
+    good = [regex_value_set(name, pattern) for name, pattern in PATHOLOGICAL.items()]
+    directory = regex_content(tmp_path / "content", *bad, *good)
+    config = {"TESTING": True, "CONTENT_DIRS": [str(directory)], "CONTENT_POLICY": "lenient"}
+    client = create_app(config).test_client()
+    for name in PATHOLOGICAL:
+        assert expanded_codes(client.get(f"/ValueSet/$expand?url={VS_BASE}-{name}")) == [A40]
+    text = refused(client.get(f"/ValueSet/$expand?url={VS_BASE}-backref"), 422, "not-supported")
+    assert "uses a backreference" in text
+    query = {"url": f"{VS_BASE}-long", "system": SYSTEM, "code": A40}
+    text = refused(call(client, "GET", "/ValueSet/$validate-code", query), 422, "too-costly")
+    assert "longer than the 1000 characters" in text
+
+
+def tx_resource_params(value_set: dict, **extra) -> list[tuple[str, object]]:
+    """Parameters naming ``value_set`` by url, with it and the synthetic code system as tx-resource."""
+    sent = [("url", value_set["url"]), ("tx-resource", REGEX_CS), ("tx-resource", value_set)]
+    return sent + list(extra.items())
+
+
+@pytest.mark.parametrize("pattern", PATHOLOGICAL.values())
+def test_pathological_patterns_sent_as_tx_resource(client, pattern):
+    sent = regex_value_set("tx", pattern)
+    assert expanded_codes(post(client, "expand", tx_resource_params(sent))) == [A40]
+    for code, member in [(A40, True), (A40 + "!", False)]:
+        response = post(client, "validate-code", tx_resource_params(sent, system=SYSTEM, code=code))
+        assert param(fhir_valid(response.get_json()), "result") is member
+
+
+@pytest.mark.parametrize("operation", ["expand", "validate-code"])
+@pytest.mark.parametrize(
+    ("pattern", "issue_code", "reason"),
+    [(TEN_KB, "too-costly", "longer than the 1000 characters"), ("(a)\\1", "not-supported", "a backreference")],
+)  # fmt: skip
+def test_bad_patterns_sent_as_tx_resource_are_refused(client, operation, pattern, issue_code, reason):
+    params = tx_resource_params(regex_value_set("tx", pattern), system=SYSTEM, code=A40)
+    assert reason in refused(post(client, operation, params), 422, issue_code)

@@ -143,6 +143,14 @@ class Settings(BaseSettings):
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (or empty for the embedded SQLite store)")
+        return value
+
     @field_validator("auth_mode", "log_level", "content_policy", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:

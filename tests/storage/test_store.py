@@ -208,3 +208,13 @@ def test_sqlite_readiness_does_not_wait_out_a_held_write_lock(tmp_path):
     store.add_feedback("bundling-order-sign", [ACCEPTED])  # the long timeout is back for writes
     holder.close()
     store.close()
+
+
+def test_a_database_url_that_is_not_postgresql_stops_start_up_naming_the_variable(monkeypatch):
+    from terminology.config import SettingsError, load_settings
+
+    monkeypatch.setenv("TERMINOLOGY_DATABASE_URL", "mysql://tx@db.example.invalid/terminology")
+    with pytest.raises(SettingsError, match=r"TERMINOLOGY_DATABASE_URL: .*postgresql://"):
+        load_settings()
+    monkeypatch.setenv("TERMINOLOGY_DATABASE_URL", "postgresql://tx@db.example.invalid/terminology")
+    assert load_settings().database_url.startswith("postgresql://")

@@ -126,6 +126,8 @@ class CodeSystemIndex(LoadedResource):
         self.language: str | None = resource.get("language")
         # A supplement names the code system it adds to (``url`` or ``url|version``).
         self.supplements: str | None = resource.get("supplements")
+        # The value set of the whole code system, made once by CodeSystem/$validate-code.
+        self.internal_value_set: object | None = None
         self.property_defs: dict[str, dict] = {
             p["code"]: p for p in resource.get("property", []) if "code" in p
         }

@@ -141,6 +141,11 @@ def _first_extension(extensions: list[dict], urls) -> object | None:
     return None
 
 
+def _best_value(designations: list[Designation], languages: LanguagePreferences | None) -> str | None:
+    best = preferred(designations, languages)
+    return best.value if best is not None else None
+
+
 class _Builder:
     """Turns members into expansion entries: display, designations, properties and extensions."""
 
@@ -181,37 +186,53 @@ class _Builder:
 
     def build(self, member: Member) -> ExpandedConcept:
         code_system, concept, ref = member.code_system, member.concept, member.ref
-        supplements = self.supplements_for(code_system)
-        designations = code_system.designations_of(concept, supplements)
-        if ref is not None:
-            designations.extend(include_concept_designations(ref, self.value_set.language))
-        best = preferred(designations, self.languages)
-        shown = (
-            [d for d in designations if d is not best and self._wanted(d)]
-            if self.options.include_designations
-            else []
-        )
-        extra = [
-            ext for s in supplements for c in [s.find(concept.code)] if c is not None for ext in c.extensions
-        ]
-        cs_extensions = [*concept.extensions, *extra]
+        supplements = self.supplements_for(code_system) if self.supplements else ()
+        shown: list[Designation] = []
+        if (
+            self.languages is None
+            and not supplements
+            and ref is None
+            and not self.options.include_designations
+        ):
+            # The common case: the concept's own display, which preferred() would pick first.
+            display = concept.display or _best_value(code_system.designations_of(concept), None)
+        else:
+            designations = code_system.designations_of(concept, supplements)
+            if ref is not None:
+                designations.extend(include_concept_designations(ref, self.value_set.language))
+            best = preferred(designations, self.languages)
+            display = best.value if best is not None else None
+            if self.options.include_designations:
+                shown = [d for d in designations if d is not best and self._wanted(d)]
+        cs_extensions = concept.extensions
+        if supplements:
+            cs_extensions = [*cs_extensions] + [
+                ext
+                for s in supplements
+                for c in [s.find(concept.code)]
+                if c is not None
+                for ext in c.extensions
+            ]
         vs_extensions = ref.get("extension", []) if ref is not None else []
         properties: list[tuple[str, str, object]] = []
-        status = concept.status or _first_extension(cs_extensions, (STANDARDS_STATUS,))
+        status = concept.status or (
+            _first_extension(cs_extensions, (STANDARDS_STATUS,)) if cs_extensions else None
+        )
         if status and str(status).lower() != "active":
             self._property(properties, "status", CONCEPT_PROPERTIES + "status", "Code", status)
         elif concept.deprecated:
             self._property(properties, "status", CONCEPT_PROPERTIES + "status", "Code", "deprecated")
-        label = _first_extension(vs_extensions, LABEL[1:]) or _first_extension(cs_extensions, LABEL[:1])
-        self._property(properties, "label", CONCEPT_PROPERTIES + "label", "String", label)
-        order = _first_extension(vs_extensions, ORDER[1:])
-        if order is None:
-            order = _first_extension(cs_extensions, ORDER[:1])
-        self._property(properties, "order", CONCEPT_PROPERTIES + "order", "Decimal", order)
-        weight = _first_extension(vs_extensions, (WEIGHT,))
-        if weight is None:
-            weight = _first_extension(cs_extensions, (WEIGHT,))
-        self._property(properties, "weight", CONCEPT_PROPERTIES + "itemWeight", "Decimal", weight)
+        if cs_extensions or vs_extensions:
+            label = _first_extension(vs_extensions, LABEL[1:]) or _first_extension(cs_extensions, LABEL[:1])
+            self._property(properties, "label", CONCEPT_PROPERTIES + "label", "String", label)
+            order = _first_extension(vs_extensions, ORDER[1:])
+            if order is None:
+                order = _first_extension(cs_extensions, ORDER[:1])
+            self._property(properties, "order", CONCEPT_PROPERTIES + "order", "Decimal", order)
+            weight = _first_extension(vs_extensions, (WEIGHT,))
+            if weight is None:
+                weight = _first_extension(cs_extensions, (WEIGHT,))
+            self._property(properties, "weight", CONCEPT_PROPERTIES + "itemWeight", "Decimal", weight)
         wanted = self.options.properties
         for name in wanted:
             if name == "definition":
@@ -224,11 +245,15 @@ class _Builder:
                 for p in found.properties if found is not None else ():
                     if name in ("*", p.code):
                         self._property(properties, p.code, source.property_uri(p.code), p.value_type, p.value)
-        extensions = [e for e in cs_extensions if e.get("url") in _CODE_SYSTEM_EXTENSIONS]
-        extensions += [e for e in vs_extensions if e.get("url") in _VALUE_SET_EXTENSIONS]
+        extensions = (
+            [e for e in cs_extensions if e.get("url") in _CODE_SYSTEM_EXTENSIONS]
+            + [e for e in vs_extensions if e.get("url") in _VALUE_SET_EXTENSIONS]
+            if cs_extensions or vs_extensions
+            else []
+        )
         return ExpandedConcept(
             member,
-            best.value if best is not None else None,
+            display,
             shown,
             properties,
             extensions,

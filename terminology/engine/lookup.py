@@ -8,9 +8,9 @@ from datetime import date
 from terminology.engine.codesystem import CodeSystemIndex, Concept, PropertyValue
 from terminology.engine.designations import Designation
 from terminology.engine.registry import Registry
-from terminology.engine.validate import CodingInput, ValidationOptions, check_coding
+from terminology.engine.validate import CodingInput, ValidationOptions, check_coding, supplement_as_system
 from terminology.engine.valueset import required_supplements, supplements_of
-from terminology.errors import NotFound
+from terminology.errors import InvalidRequest, NotFound
 
 
 @dataclass(slots=True)
@@ -41,15 +41,18 @@ def lookup(
 
     ``on`` (the ``date`` parameter) picks the version in force on that day when no version is given,
     and says whether a code with a termination date is still active then. ``supplements``
-    (``useSupplement``) add their designations; one that is not loaded is a 404.
+    (``useSupplement``) add their designations; one that is not loaded is a 404. A supplement is
+    not a code system: looking a code up in one is a 400 (tx.fhir.org's CODESYSTEM_CS_NO_SUPPLEMENT).
     """
-    wanted_supplements = required_supplements(registry, list(supplements or ()))
+    wanted_supplements = required_supplements(registry, list(supplements)) if supplements else []
     # check_coding resolves the code system (by version, or by date) and judges the code.
     check = check_coding(registry, CodingInput(system, code, version), ValidationOptions(date=on))
     errors = [i for i in check.issues if i.severity == "error"]
     code_system = check.code_system
     if code_system is None:
         raise NotFound(errors[0].text)
+    if code_system.content == "supplement":
+        raise InvalidRequest(supplement_as_system(code_system.canonical), expression="system")
     if check.concept is None or errors:
         message = errors[0].text if errors else f"Unknown code '{code}' in the CodeSystem '{system}'"
         raise NotFound(message, tx_code="invalid-code", expression="code")
@@ -71,7 +74,7 @@ def lookup(
         properties.append(PropertyValue("parent", "Code", parent))
     for child in concept.children if everything or "child" in wanted else ():
         properties.append(PropertyValue("child", "Code", child))
-    applied = supplements_of(code_system, wanted_supplements)
+    applied = supplements_of(code_system, wanted_supplements) if wanted_supplements else ()
     return LookupResult(
         code_system=code_system,
         concept=concept,

@@ -29,6 +29,18 @@ class LoadedResource:
             (e.get("valueCode") for e in resource.get("extension", []) if e.get("url") == STANDARDS_STATUS),
             None,
         )
+        # What a reference to this resource is flagged as (see valueset.status_warning), or None.
+        self.status_flag: str | None = (
+            self.standards_status
+            if self.standards_status in ("deprecated", "withdrawn")
+            else "retired"
+            if self.status == "retired"
+            else "experimental"
+            if self.experimental
+            else "draft"
+            if "draft" in (self.status, self.standards_status)
+            else None
+        )
 
     @property
     def canonical(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 
 from terminology.engine.clock import today
 from terminology.engine.codesystem import CodeSystemIndex, Concept
@@ -22,10 +23,11 @@ from terminology.engine.pctc import concept_problems as pctc_problems
 from terminology.engine.registry import Registry
 from terminology.engine.systems import EXPRESSION_MODIFIER_SYSTEMS
 from terminology.engine.valueset import (
+    Evaluation,
     ValueSetIndex,
     _filter_predicate,
-    by_version_descending,
     check_circularity,
+    evaluate,
     find_code_system,
     referenced_value_set,
     required_supplements,
@@ -297,6 +299,11 @@ def _locate(registry: Registry, code_system: CodeSystemIndex, code: str, path: s
     return _Located(None, code)
 
 
+def supplement_as_system(canonical: str) -> str:
+    """Return tx.fhir.org's text for a supplement given as a code system (CODESYSTEM_CS_NO_SUPPLEMENT)."""
+    return f"CodeSystem {canonical} is a supplement, so can't be used as a value in Coding.system"
+
+
 def check_coding(registry: Registry, coding: CodingInput, options: ValidationOptions) -> CodingCheck:
     """Check one coding against its code system: existence, version, case, display, status.
 
@@ -417,7 +424,29 @@ class _Outcome:
     code_system: CodeSystemIndex | None = None
     concept: Concept | None = None
     version: str | None = None
-    designations: list[Designation] = field(default_factory=list)
+    # The concept's designations, listed when first asked for (most answers need only the display).
+    listed: list[Designation] | None = None
+    source: tuple[CodeSystemIndex, Concept, tuple[CodeSystemIndex, ...]] | None = None
+
+    @property
+    def designations(self) -> list[Designation]:
+        if self.listed is None:
+            self.listed = [] if self.source is None else self.source[0].designations_of(*self.source[1:])
+        return self.listed
+
+    def display(self, languages: LanguagePreferences | None) -> str | None:
+        """Return the display to report: the best designation for the languages, else any."""
+        source = self.source
+        if (
+            languages is None
+            and self.listed is None
+            and source is not None
+            and not source[2]
+            and source[1].display
+        ):
+            return source[1].display  # what preferred() picks: the display designation comes first
+        best = preferred(self.designations, languages) or preferred(self.designations, None)
+        return best.value if best else None
 
 
 class _InternalValueSet(ValueSetIndex):
@@ -436,6 +465,24 @@ class _InternalValueSet(ValueSetIndex):
         if code_system.version:
             resource["version"] = code_system.version
         super().__init__(resource)
+
+        self.code_system = code_system
+
+    def evaluation(self, registry: Registry, rules: tuple[VersionRule, ...] = ()) -> Evaluation:
+        """Evaluate in the registry's bounded cache (this value set lives as long as its code system)."""
+        if registry.find("CodeSystem", self.code_system.url, self.code_system.version) is self.code_system:
+            return registry.member_cache.get_or_compute(
+                (self, rules), partial(evaluate, registry, self, rules)
+            )
+        return evaluate(registry, self, rules)
+
+    @staticmethod
+    def of(code_system: CodeSystemIndex) -> _InternalValueSet:
+        """Return the code system's internal value set, built once per code system."""
+        found = code_system.internal_value_set
+        if found is None:
+            found = code_system.internal_value_set = _InternalValueSet(code_system)
+        return found  # type: ignore[return-value]
 
 
 class _PrepareError(Exception):
@@ -467,7 +514,8 @@ class _Checker:
         self.budget = budget or ScanBudget(registry.pattern_limits)
         self.filters: dict[int, list] = {}
         # Supplements the value set or the request requires: a missing one fails the request (4xx).
-        self.supplements = required_supplements(registry, [*value_set.supplements, *options.use_supplements])
+        wanted = [*value_set.supplements, *options.use_supplements]
+        self.supplements = required_supplements(registry, wanted) if wanted else []
         here = (*pathway, value_set.canonical)
         compose = value_set.compose
         for include in compose.get("include", []) + compose.get("exclude", []):
@@ -603,14 +651,13 @@ class _Checker:
         system, code, version = coding.system, coding.code or "", coding.version
         outcome = _Outcome()
         compose = self.value_set.compose
-        includes = compose.get("include", [])
         chosen_version = None
         if not version:
-            stated = {i.get("version") for i in includes if i.get("system") == system and i.get("version")}
+            stated = self.value_set.stated_versions.get(system or "", ())
             if len(stated) > 1:
                 chosen_version = self._pick_version(stated, system, code, coding.display)
         result: bool | None = False
-        for include in by_version_descending(includes):
+        for include in self.value_set.ordered_includes:
             if "system" not in include:
                 result = True
             elif (
@@ -657,7 +704,8 @@ class _Checker:
                         outcome.code_system = inner.code_system or outcome.code_system
                         outcome.concept = inner.concept or outcome.concept
                         outcome.version = inner.version or outcome.version
-                        outcome.designations = inner.designations or outcome.designations
+                        if inner.listed or inner.source is not None:
+                            outcome.listed, outcome.source = inner.listed, inner.source
             if result is True:
                 break
         if result is True:
@@ -737,8 +785,8 @@ class _Checker:
             ref = _concept_ref(include, code, concept)
             if ref is None or concept is None:
                 return False
-            outcome.designations = code_system.designations_of(concept, self._supplements(code_system))
-            outcome.designations.extend(include_concept_designations(ref, self.value_set.language))
+            outcome.listed = code_system.designations_of(concept, self._supplements(code_system))
+            outcome.listed.extend(include_concept_designations(ref, self.value_set.language))
         else:
             if concept is None:
                 return False
@@ -750,8 +798,8 @@ class _Checker:
                 ]
             if not all(p(concept) for p in predicates):
                 return False
-        if not outcome.designations:
-            outcome.designations = code_system.designations_of(concept, self._supplements(code_system))
+        if not outcome.listed:
+            outcome.listed, outcome.source = None, (code_system, concept, self._supplements(code_system))
         if role == "not in":
             return True
         for issue in located.issues:
@@ -818,7 +866,7 @@ class _Checker:
         return True
 
     def _supplements(self, code_system: CodeSystemIndex) -> tuple[CodeSystemIndex, ...]:
-        return supplements_of(code_system, self.supplements)
+        return supplements_of(code_system, self.supplements) if self.supplements else ()
 
 
 def _concept_ref(include: dict, code: str, concept: Concept | None) -> dict | None:
@@ -842,6 +890,12 @@ def working_languages(
 
     :raise TerminologyError: when ``displayLanguage`` is not a language list (400).
     """
+    if (
+        options.display_language is None
+        and options.accept_language is None
+        and (value_set is None or not (value_set.parameters or value_set.language))
+    ):
+        return None
     text = options.display_language
     if text is None and value_set is not None:
         text = value_set.parameters.get("displayLanguage")  # type: ignore[assignment]
@@ -974,7 +1028,7 @@ def validate(
     internal = value_set is None
     if value_set is None:
         assert code_system is not None
-        value_set = _InternalValueSet(code_system)
+        value_set = _InternalValueSet.of(code_system)
     languages = working_languages(options, value_set)
     mode = (
         "codeableConcept" if codeable is not None else ("coding" if codings and codings[0].prefix else "code")
@@ -1008,23 +1062,22 @@ def validate(
         outcome = _Outcome()
         inferred = None
         if not coding.system:
-            # A bare code (no system parameter) is looked for in the value set, as with inferSystem.
-            if mode != "code":
+            # A code without a system has no meaning unless inferSystem asks to look for it in the value set.
+            if mode == "code" and options.infer_system:
+                inferred = checker.infer_system(run, coding.code)
+            else:
                 run.add(
                     Issue(
                         "warning",
                         "invalid",
                         NO_SYSTEM,
                         "invalid-data",
-                        [path] if path else None,
+                        [path or "code"],
                         "Coding_has_no_system__cannot_validate",
                     ),
                     True,
                 )
-                outcome.result = False
-            else:
-                inferred = checker.infer_system(run, coding.code)
-                outcome.result = False
+            outcome.result = False
         if coding.system or inferred:
             probe = CodingInput(
                 inferred or coding.system, coding.code, coding.version, coding.display, coding.prefix
@@ -1069,8 +1122,7 @@ def validate(
                     path,
                 )
                 found_version = outcome.version
-                best = preferred(outcome.designations, languages) or preferred(outcome.designations, None)
-                found_display = best.value if best else None
+                found_display = outcome.display(languages)
         elif not options.membership_only and system:
             _explain_not_in_value_set(registry, checker, run, path, mode, coding, system, languages, options)
             if mode != "codeableConcept":
@@ -1255,8 +1307,7 @@ def _explain_not_in_value_set(
                 Issue(
                     "error",
                     "invalid",
-                    f"CodeSystem {supplement.canonical} is a supplement, so can't be used as a value in "
-                    "Coding.system",
+                    supplement_as_system(supplement.canonical),
                     "invalid-data",
                     [_path(path, "system")],
                     "CODESYSTEM_CS_NO_SUPPLEMENT",
@@ -1339,9 +1390,7 @@ def _unknown_code_system_result(
     supplement = registry.find("CodeSystem", system, version)
     result = ValidationResult(result=False, system=system or None, code=first.code, codeable_concept=concept)
     if supplement is not None and getattr(supplement, "content", None) == "supplement":
-        text = (
-            f"CodeSystem {supplement.canonical} is a supplement, so can't be used as a value in Coding.system"
-        )
+        text = supplement_as_system(supplement.canonical)
         result.issues = [
             Issue("error", "invalid", text, "invalid-data", [where], "CODESYSTEM_CS_NO_SUPPLEMENT")
         ]

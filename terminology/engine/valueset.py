@@ -108,6 +108,13 @@ class ValueSetIndex(LoadedResource):
         self.language: str | None = resource.get("language")
         compose = resource.get("compose") or {}
         self.compose: dict = compose
+        # The includes in the order they are tried: for one system, the latest stated version first.
+        self.ordered_includes: list[dict] = by_version_descending(compose.get("include", []))
+        # The versions the includes state, per system.
+        self.stated_versions: dict[str, set[str]] = {}
+        for include in compose.get("include", []):
+            if include.get("system") and include.get("version"):
+                self.stated_versions.setdefault(include["system"], set()).add(include["version"])
         self._contained: dict[str, ValueSetIndex] = {}
         # compose.inactive = false: inactive codes are not members.
         self.excludes_inactive: bool = compose.get("inactive") is False
@@ -356,26 +363,20 @@ def unknown_system_text(registry: Registry, url: str, version: str | None, purpo
     )
 
 
-def status_warning(resource, source) -> tuple[str, str] | None:
+def status_warning(resource: LoadedResource, source: LoadedResource) -> tuple[str, str] | None:
     """Say how a referenced resource's status should be flagged, as (kind, canonical), or None.
 
     Deprecated and withdrawn (standards status) and retired content is always flagged; experimental
     and draft content only when the value set using it is not itself experimental or draft.
     """
-    standards = getattr(resource, "standards_status", None)
-    status = getattr(resource, "status", None)
-    if standards in ("deprecated", "withdrawn"):
-        return standards, resource.canonical
-    if status == "retired":
-        return "retired", resource.canonical
-    if getattr(resource, "experimental", False):
-        return None if getattr(source, "experimental", False) else ("experimental", resource.canonical)
-    if status == "draft" or standards == "draft":
-        source_draft = (
-            getattr(source, "status", None) == "draft" or getattr(source, "standards_status", None) == "draft"
-        )
-        return None if source_draft else ("draft", resource.canonical)
-    return None
+    kind = resource.status_flag
+    if kind is None:
+        return None
+    if kind == "experimental" and source.experimental:
+        return None
+    if kind == "draft" and "draft" in (source.status, source.standards_status):
+        return None
+    return kind, resource.canonical
 
 
 def include_version(
@@ -392,6 +393,8 @@ def by_version_descending(includes: list[dict]) -> list[dict]:
 
     Includes of other systems, and includes without a version, keep their places.
     """
+    if sum(1 for include in includes if include.get("version")) < 2:
+        return list(includes)
     result = list(includes)
     slots: dict[str, list[int]] = {}
     for position, include in enumerate(includes):
@@ -521,7 +524,7 @@ def evaluate(
         version = None if out.versions_match else member.code_system.version
         return (member.code_system.url, version, member.concept.code)
 
-    for include in by_version_descending(includes):
+    for include in value_set.ordered_includes:
         element = f"ValueSet.compose.include[{_position(includes, include)}]"
         for member in _select(registry, value_set, include, rules, here, out, budget, element):
             if value_set.excludes_inactive and member.concept.inactive:

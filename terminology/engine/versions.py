@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 _PART = re.compile(r"(\d+)|(\D+)")
 
@@ -20,6 +21,7 @@ def split_canonical(value: str) -> tuple[str, str | None]:
     return url, (version or None) if sep else None
 
 
+@lru_cache(maxsize=4096)
 def version_key(version: str | None) -> tuple:
     """Order versions naturally: numeric runs compare as numbers ("2026" > "2025", "1.10" > "1.9")."""
     if version is None:
@@ -128,6 +130,8 @@ def rule_version(
     version, and so does ``check-system-version`` when nothing else gave one. Rules that decided
     the version are appended to ``used`` (an expansion echoes them).
     """
+    if not rules:
+        return stated
     version = stated
     for rule in rules:
         if rule.system == system and rule.mode == "override":
@@ -147,6 +151,8 @@ def rule_version(
 
 def failed_checks(rules: tuple[VersionRule, ...], system: str, actual: str | None) -> list[VersionRule]:
     """Return the ``check-system-version`` rules that the version actually used does not satisfy."""
+    if not rules:
+        return []
     return [
         r
         for r in rules

@@ -94,18 +94,36 @@ def service_date(params: OperationParams) -> date | None:
         raise InvalidRequest(message, expression="date") from None
 
 
+_PIN_MODES = {
+    "system-version": ("default", False),
+    "check-system-version": ("check", False),
+    "force-system-version": ("override", False),
+    "default-valueset-version": ("default", True),
+    "check-valueset-version": ("check", True),
+    "force-valueset-version": ("override", True),
+}
+
+
+# Options most calls leave out: read only when one of them is present (the hot path skips them).
+_RARE_OPTIONS = frozenset(
+    {"displayLanguage", "inferSystem", "valueset-membership-only", "useSupplement", "abstract", *_PIN_MODES}
+)
+
+
 def _options(params: OperationParams) -> ValidationOptions:
     options = ValidationOptions(
         lenient_display=params.boolean("lenient-display-validation"),
         active_only=params.boolean("activeOnly"),
-        display_language=params.string("displayLanguage"),
         date=service_date(params),
         accept_language=params.string(ACCEPT_LANGUAGE),
-        infer_system=params.boolean("inferSystem"),
-        membership_only=params.boolean("valueset-membership-only"),
-        version_rules=system_versions(params),
-        use_supplements=tuple(str(s) for s in params.strings("useSupplement")),
     )
+    if _RARE_OPTIONS.isdisjoint(params.by_name()):
+        return options
+    options.display_language = params.string("displayLanguage")
+    options.infer_system = params.boolean("inferSystem")
+    options.membership_only = params.boolean("valueset-membership-only")
+    options.version_rules = system_versions(params)
+    options.use_supplements = tuple(str(s) for s in params.strings("useSupplement"))
     if params.first("abstract") is not None:
         options.abstract_ok = params.boolean("abstract")
     return options
@@ -177,16 +195,6 @@ def code_system_validate_input(
         if not coding.system and not codeable:
             raise InvalidRequest("No CodeSystem url was provided (use url or system)", expression="url")
     return ValidateInput(codings, codeable, context.options)
-
-
-_PIN_MODES = {
-    "system-version": ("default", False),
-    "check-system-version": ("check", False),
-    "force-system-version": ("override", False),
-    "default-valueset-version": ("default", True),
-    "check-valueset-version": ("check", True),
-    "force-valueset-version": ("override", True),
-}
 
 
 def system_versions(params: OperationParams) -> tuple[VersionRule, ...]:
@@ -269,6 +277,9 @@ ECHOED_EXPAND_PARAMETERS = (
 )
 
 
+_RARE_EXPAND_OPTIONS = frozenset({"designation", "useSupplement", *_PIN_MODES})
+
+
 def expand_input(
     params: OperationParams, registry: Registry, instance=None
 ) -> tuple[ValueSetIndex, ExpandOptions, list[dict]]:
@@ -285,13 +296,14 @@ def expand_input(
         date=service_date(params),
         include_designations=params.boolean("includeDesignations"),
         properties=params.strings("property"),
-        system_versions=system_versions(params),
         exclude_nested=params.boolean("excludeNested"),
         display_language=params.string("displayLanguage"),
         accept_language=params.string(ACCEPT_LANGUAGE),
-        designations=[str(d) for d in params.strings("designation")],
-        use_supplements=[str(s) for s in params.strings("useSupplement")],
     )
+    if not _RARE_EXPAND_OPTIONS.isdisjoint(params.by_name()):
+        options.system_versions = system_versions(params)
+        options.designations = [str(d) for d in params.strings("designation")]
+        options.use_supplements = [str(s) for s in params.strings("useSupplement")]
     values = {
         "filter": options.filter,
         "date": params.string("date") if options.date else None,
@@ -309,7 +321,8 @@ def expand_input(
         for name, value_type in ECHOED_EXPAND_PARAMETERS
         if values[name] is not None
     ]
-    echoed.extend({"name": "designation", "valueString": d} for d in options.designations)
+    for designation in options.designations:
+        echoed.append({"name": "designation", "valueString": designation})
     return value_set, options, echoed
 
 

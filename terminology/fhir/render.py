@@ -155,12 +155,20 @@ def expansion_value_set(expansion: Expansion, echoed: list[dict]) -> dict:
     parameter = list(echoed)
     if expansion.display_language:
         parameter.append({"name": "displayLanguage", "valueCode": expansion.display_language})
-    parameter.extend({"name": f"warning-{kind}", "valueUri": url} for kind, url in expansion.status_warnings)
-    parameter.extend({"name": "used-codesystem", "valueUri": c} for c in expansion.used_code_systems)
-    parameter.extend({"name": "used-valueset", "valueUri": v} for v in expansion.used_value_sets)
-    parameter.extend({"name": "used-supplement", "valueUri": s} for s in expansion.used_supplements)
-    parameter.extend({"name": name, "valueUri": value} for name, value in expansion.rule_parameters)
-    parameter.extend({"name": "used-fragment", "valueUri": f.canonical} for f in expansion.fragments)
+    # Plain loops: most of these lists are empty (no comprehension call for nothing on the hot path).
+    for kind, url in expansion.status_warnings:
+        parameter.append({"name": f"warning-{kind}", "valueUri": url})
+    for name, values in (
+        ("used-codesystem", expansion.used_code_systems),
+        ("used-valueset", expansion.used_value_sets),
+        ("used-supplement", expansion.used_supplements),
+    ):
+        for value in values:
+            parameter.append({"name": name, "valueUri": value})
+    for name, value in expansion.rule_parameters:
+        parameter.append({"name": name, "valueUri": value})
+    for fragment in expansion.fragments:
+        parameter.append({"name": "used-fragment", "valueUri": fragment.canonical})
     if expansion.versions_match:
         parameter.append({"name": "versionsMatch", "valueBoolean": True})
     body: dict = {

@@ -236,14 +236,24 @@ def test_unknown_code_in_value_set_reports_both_issues(client):
     assert param(body, "result") is False
 
 
-def test_value_set_system_is_inferred_when_missing(client):
-    body = validate(client, "GET", "/ValueSet/$validate-code", {"url": VS_CT, "code": "72127"})
+def test_value_set_system_is_inferred_with_infer_system(client):
+    infer = {"url": VS_CT, "inferSystem": "true"}
+    body = validate(client, "GET", "/ValueSet/$validate-code", {**infer, "code": "72127"})
     assert param(body, "result") is True
     assert param(body, "system") == CPT
-    none = validate(client, "GET", "/ValueSet/$validate-code", {"url": VS_CT, "code": "123"})
+    none = validate(client, "GET", "/ValueSet/$validate-code", {**infer, "code": "123"})
     assert issue_codes(param(none, "issues")) == [
         ("error", "not-found", "cannot-infer"), ("error", "code-invalid", "not-in-vs")
     ]
+
+
+def test_a_code_without_a_system_is_false_with_a_warning(client):
+    body = validate(client, "GET", "/ValueSet/$validate-code", {"url": VS_CT, "code": "72127"})
+    assert param(body, "result") is False and param(body, "system") is None
+    assert issue_codes(param(body, "issues")) == [
+        ("warning", "invalid", "invalid-data"), ("error", "code-invalid", "not-in-vs")
+    ]
+    assert param(body, "message").startswith("Coding has no system. A code with no system has no defined meaning")
 
 
 def test_codeable_concept_in_value_set(client):

@@ -97,14 +97,16 @@ def test_value_set_membership(registry):
     assert f"'{SYSTEM}#two' was not found in the value set '{VS}is-a'" in outside.message
 
 
-def test_the_system_is_inferred_from_the_value_set(registry):
+def test_the_system_is_inferred_from_the_value_set_with_infer_system(registry):
     value_set = registry.value_set(f"{VS}listed")
-    result = validate_in_value_set(registry, value_set, [CodingInput(None, "two")], ValidationOptions())
+    infer = ValidationOptions(infer_system=True)
+    result = validate_in_value_set(registry, value_set, [CodingInput(None, "two")], infer)
     assert result.result and result.system == SYSTEM
-    unknown = validate_in_value_set(
-        registry, value_set, [CodingInput(None, "elsewhere")], ValidationOptions()
-    )
+    unknown = validate_in_value_set(registry, value_set, [CodingInput(None, "elsewhere")], infer)
     assert not unknown.result and _tx(unknown) == [("error", "cannot-infer"), ("error", "not-in-vs")]
+    # Without inferSystem a code with no system has no meaning: false, with tx.fhir.org's warning.
+    bare = validate_in_value_set(registry, value_set, [CodingInput(None, "two")], ValidationOptions())
+    assert not bare.result and _tx(bare) == [("warning", "invalid-data"), ("error", "not-in-vs")]
 
 
 def test_a_version_pin_decides_membership(registry):

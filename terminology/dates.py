@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 # The NCCI files write dates as YYYYMMDD; an edit with no deletion date ('*') is stored as this day.
 OPEN_ENDED = 99991231
@@ -39,6 +40,7 @@ def day_text(number: int) -> str | None:
     return f"{text[:4]}-{text[4:6]}-{text[6:]}"
 
 
+@lru_cache(maxsize=4096)  # findings name the same few edit dates over and over
 def ncci_date_text(number: int) -> str:
     """Return a YYYYMMDD day number as a coder reads it in the NCCI files' terms: ISO, or ``*``."""
     return day_text(number) or "*"

@@ -83,6 +83,8 @@ def _units(value: float) -> str:
 
 def _shown(line: Line) -> str:
     """Return a line's code as a coder writes it: ``72125-26`` (line 2)."""
+    if not line.modifiers:
+        return f"{line.code} (line {line.number})"
     modifiers = "".join(f"-{m.code}" for m in line.modifiers)
     return f"{line.code}{modifiers} (line {line.number})"
 
@@ -200,6 +202,8 @@ class BundlingChecker:
             )
             for mai in MUE_LABELS
         }
+        self._ptp_reasons = self.content.reasons_for.get("ncci-ptp-indicator-1", ())
+        self._ptp_reasons_named = tuple(r for r in self._ptp_reasons if r != "different-practitioner")
         self.rule_canonicals = [
             c for c in (self.content.instructions_canonical, self.content.modifier_canonical) if c
         ]
@@ -761,11 +765,20 @@ class BundlingChecker:
         fixes: list[_Fix],
         by_code: dict[str, list[Line]],
         findings: list[Finding],
+        track: bool,
     ) -> set[frozenset[int]]:
-        """Apply the edits in force; return the line pairs they judged."""
+        """Apply the edits in force; return the line pairs they judged (when CPT fixes are about)."""
+        judged: set[frozenset[int]] = set()
+        if not fixes:  # the common claim: no CPT instruction fix, every edit stands on its own
+            for row in governing.values():
+                for col2 in by_code[row.column2]:
+                    col1, verdict = self._column1_for(by_code[row.column1], col2, row, group, setting)
+                    findings.append(self._ptp_finding(col1, col2, row, verdict, edits, group, setting))
+                    if track:
+                        judged.add(frozenset((col1.number, col2.number)))
+            return judged
         fix_of = {line.number: fix for fix in fixes for line in (*fix.kept, *fix.covered)}
         taken: set[int] = set()  # covered lines whose NCCI edit governs them
-        judged: set[frozenset[int]] = set()
         for row in governing.values():
             for col2 in by_code[row.column2]:
                 col1, verdict = self._column1_for(by_code[row.column1], col2, row, group, setting)
@@ -890,7 +903,15 @@ class BundlingChecker:
                 "(e.g. XE, XS, XU) if the services were distinct",
                 [col2.number],
             )
-            finding.override_reasons = self._reasons("ncci-ptp-indicator-1", [col1, col2], setting)
+            reasons = self._ptp_reasons
+            if "different-practitioner" in reasons and (
+                # Offered only when the orders do not already name one performer for both.
+                col1.provider is not None
+                and col2.provider is not None
+                and (setting == "practitioner" or col1.provider == col2.provider)
+            ):
+                reasons = self._ptp_reasons_named
+            finding.override_reasons = list(reasons)
         return finding
 
     # --- PC/TC --------------------------------------------------------------------------------
@@ -1121,7 +1142,7 @@ class BundlingChecker:
                 fixes = self._instruction_fixes(group, governing, setting, notes)
             edited: set[frozenset[int]] = set()
             if governing:
-                edited = self._ptp(group, governing, edits, setting, fixes, by_code, findings)  # type: ignore[arg-type]
+                edited = self._ptp(group, governing, edits, setting, fixes, by_code, findings, bool(notes))  # type: ignore[arg-type]
             # Where an NCCI edit judged the same two lines, its finding already says it.
             findings.extend(
                 note for note in notes if frozenset(line.number for line in note.lines) not in edited

@@ -38,6 +38,7 @@ _SECURITY_SERVICE = "http://terminology.hl7.org/CodeSystem/restful-security-serv
 # (WSGI environ, normalised path) -> the caller's subject, or raise AccessDenied.
 Guard = Callable[[dict, str], str]
 
+
 def hash_token(token: str) -> str:
     """Return the SHA-256 hex digest stored for a static token."""
     return hashlib.sha256(token.encode()).hexdigest()

@@ -78,6 +78,8 @@ class TestCase:
     http_code: str = "2xx"
     accept_language: str | None = None
     profile: str | None = None
+    # An extra header the test sends when its mode is on (name, value).
+    header: tuple[str, str] | None = None
 
 
 @dataclass
@@ -131,11 +133,20 @@ def load_suites(
                     test.get("http-code", "2xx"),
                     test.get("Accept-Language"),
                     test.get("profile"),
+                    _header(test, modes),
                 )
             )
         if selected or not name_filter:
             suites.append(Suite(suite["name"], list(suite.get("setup", [])), selected, skipped))
     return suites
+
+
+def _header(test: dict, modes: list[str]) -> tuple[str, str] | None:
+    """Return the test's extra header when its mode is on (as the official runner sends it)."""
+    header = test.get("header")
+    if isinstance(header, dict) and header.get("mode") in modes:
+        return header["name"], header["value"]
+    return None
 
 
 def read_json(path: Path) -> dict:
@@ -304,6 +315,8 @@ class Runner:
         parameters = to_r4(self._file(test.request)) if test.request else {"resourceType": "Parameters"}
         self._add_setup_and_profile(test, parameters, setup)
         method, path, headers, body = build_request(test.operation, parameters, test.accept_language)
+        if test.header:
+            headers[test.header[0]] = test.header[1]
         request = {
             "method": method,
             "path": path,

@@ -50,6 +50,8 @@ def mini_suite(tmp_path) -> Path:
              "response": "mini/good-response.json"},
             {"name": "wrong", "operation": "cs-validate-code", "request": "mini/good-request.json",
              "response": "mini/wrong-response.json"},
+            {"name": "with-header", "operation": "cs-validate-code", "request": "mini/good-request.json",
+             "response": "mini/good-response.json", "header": {"mode": "ontoserver", "name": "X-Test", "value": "1"}},
             {"name": "tx-only", "mode": "tx.fhir.org", "operation": "cs-validate-code",
              "request": "mini/good-request.json", "response": "mini/good-response.json"}]},
         {"name": "snomed-only", "mode": "snomed", "setup": [], "tests": [
@@ -67,7 +69,9 @@ def transport(synthetic_dir):
 def test_modes_select_suites_and_tests(mini_suite):
     suites = load_suites(mini_suite, ["general"])
     assert [s.name for s in suites] == ["metadata", "mini"]
-    assert [t.name for t in suites[1].tests] == ["good", "wrong"]
+    assert [t.name for t in suites[1].tests] == ["good", "wrong", "with-header"]
+    assert suites[1].tests[2].header is None
+    assert load_suites(mini_suite, ["general", "ontoserver"])[1].tests[2].header == ("X-Test", "1")
     assert suites[1].skipped == 1
     assert [t.name for t in load_suites(mini_suite, ["general"], name_filter="goo")[0].tests] == ["good"]
     assert [s.name for s in load_suites(mini_suite, ["general", "snomed"], names=["snomed-only"])] == [
@@ -84,9 +88,9 @@ def test_runner_passes_and_fails_by_the_suite_rules(mini_suite, transport, tmp_p
     assert not outcomes["wrong"].passed
     assert "missing name=result; unexpected name=result, name=code" in outcomes["wrong"].message
     printed = io.StringIO()
-    assert report(results, "general mode, tx-resource", printed) == (2, 1)
-    assert "mini      1 passed, 1 failed" in printed.getvalue()
-    assert "total     2 passed, 1 failed (66.7 %)  [general mode, tx-resource]" in printed.getvalue()
+    assert report(results, "general mode, tx-resource", printed) == (3, 1)
+    assert "mini      2 passed, 1 failed" in printed.getvalue()
+    assert "total     3 passed, 1 failed (75.0 %)  [general mode, tx-resource]" in printed.getvalue()
     write_failure(tmp_path / "out", outcomes["wrong"])
     folder = tmp_path / "out" / "mini" / "wrong"
     assert sorted(p.name for p in folder.iterdir()) == [

@@ -185,3 +185,18 @@ def test_an_inline_value_set_needs_no_id_or_url_and_may_contain_what_it_includes
     answer = client.post("/ValueSet/$expand", json=parameters({"name": "valueSet", "resource": plain}))
     assert answer.status_code == 200
     assert answer.get_json()["expansion"]["total"] == 3
+
+
+def test_a_resource_sent_again_is_judged_the_same_and_named_where_it_was_sent(client):
+    bad = {**SENT_CS, "version": "2.0.1", "concept": [{"code": 7}]}
+    for padding in ([], [{"name": "count", "valueInteger": 1}]):
+        body = parameters({"name": "url", "valueUri": OTHER}, {"name": "code", "valueCode": "zz-sent"}, *padding,
+                          resources=[bad])  # fmt: skip
+        answer = client.post("/CodeSystem/$validate-code", json=body)
+        assert answer.status_code == 422
+        position = 2 + len(padding)
+        assert (
+            f"(Parameters.parameter[{position}].resource)" in answer.get_json()["issue"][0]["details"]["text"]
+        )
+    good = {**SENT_CS, "version": "2.0.1"}
+    assert out(validate(client, OTHER, "zz-sent", resources=[good]).get_json(), "result") is True

@@ -60,6 +60,9 @@ class ExpandOptions:
     filter: str | None = None
     count: int | None = None
     offset: int = 0
+    offset_given: bool = False  # an ``offset`` parameter was sent (the expansion then states its offset)
+    # ``includeDefinition``: the expansion carries the value set's definition (publisher, extensions).
+    include_definition: bool = False
     active_only: bool = False
     # The day activity is judged on (codes past a termination date are inactive); default today.
     date: date | None = None

@@ -76,7 +76,9 @@ def _codings_from(
         ], None
     code = params.string("code")
     if code is None:
-        raise InvalidRequest(NO_CODE)
+        error = InvalidRequest(NO_CODE)
+        error.tx_code = None  # tx.fhir.org sends this one without a tx-issue-type coding
+        raise error
     return [CodingInput(system, code, version, params.string("display"), "")], None
 
 
@@ -292,6 +294,8 @@ def expand_input(
         filter=params.string("filter"),
         count=params.integer("count"),
         offset=params.integer("offset", 0) or 0,
+        offset_given=params.first("offset") is not None,
+        include_definition=params.boolean("includeDefinition"),
         active_only=params.boolean("activeOnly"),
         date=service_date(params),
         include_designations=params.boolean("includeDesignations"),
@@ -308,12 +312,10 @@ def expand_input(
         "filter": options.filter,
         "date": params.string("date") if options.date else None,
         "count": options.count,
-        "offset": options.offset if params.first("offset") else None,
+        "offset": options.offset if options.offset_given else None,
         "activeOnly": options.active_only if params.first("activeOnly") else None,
         "includeDesignations": options.include_designations if params.first("includeDesignations") else None,
-        "includeDefinition": params.boolean("includeDefinition")
-        if params.first("includeDefinition")
-        else None,
+        "includeDefinition": options.include_definition if params.first("includeDefinition") else None,
         "excludeNested": options.exclude_nested if params.first("excludeNested") else None,
     }
     echoed = [

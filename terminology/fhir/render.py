@@ -104,10 +104,10 @@ _ECHOED_METADATA = (
     "status",
     "experimental",
     "date",
-    "publisher",
     # Kept: content under licence (CPT) must carry its notice wherever it is shown.
     "copyright",
 )
+_DEFINITION_METADATA = ("extension", "publisher")
 
 
 def _contains_entry(entry: ExpandedConcept) -> dict:
@@ -150,8 +150,11 @@ def expansion_value_set(expansion: Expansion, echoed: list[dict]) -> dict:
     R5's ``expansion.property`` and ``contains.property`` go as their R4 cross-version extensions.
     """
     resource = expansion.value_set.resource
-    value_set = {k: resource[k] for k in _ECHOED_METADATA if k in resource}
     options = expansion.options
+    value_set = {k: resource[k] for k in _ECHOED_METADATA if k in resource}
+    if options.include_definition:
+        # As tx.fhir.org: the definition's own elements only when asked for (includeDefinition).
+        value_set.update((k, resource[k]) for k in _DEFINITION_METADATA if k in resource)
     parameter = list(echoed)
     if expansion.display_language:
         parameter.append({"name": "displayLanguage", "valueCode": expansion.display_language})
@@ -176,7 +179,7 @@ def expansion_value_set(expansion: Expansion, echoed: list[dict]) -> dict:
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "total": expansion.total,
     }
-    if options.offset or options.count is not None:
+    if options.offset_given:
         body["offset"] = options.offset
     body["parameter"] = parameter
     extensions: list[dict] = []

@@ -21,9 +21,10 @@ def check_json_depth(document: object, raw: bytes, limit: int) -> None:
 
     Parsers and validators recurse over nested JSON; bounding the depth once, where the body is
     parsed, keeps every one of them within the interpreter's stack. A body with no more brackets
-    than the limit cannot be too deep, so the usual small request is not walked at all.
+    than the limit cannot be too deep, so the usual small request is not looked at again; a larger
+    one is measured on its bytes (``raw`` is the text ``document`` was parsed from).
     """
-    if raw.count(b"{") + raw.count(b"[") <= limit or not _deeper_than(document, limit):
+    if raw.count(b"{") + raw.count(b"[") <= limit or not deeper_than(raw, limit):
         return
     path = _first_path_deeper_than(document, limit)
     raise InvalidRequest(
@@ -33,20 +34,39 @@ def check_json_depth(document: object, raw: bytes, limit: int) -> None:
     )
 
 
-def _deeper_than(document: object, limit: int) -> bool:
-    if document.__class__ is not dict and document.__class__ is not list:
+# bytes.translate tables: keep only brackets and quotes, with both kinds of bracket as one.
+_BRACKETS_ONLY = bytes.maketrans(b"[]", b"{}")
+_NOT_STRUCTURE = bytes(set(range(256)) - set(b'{}[]"'))
+
+
+def deeper_than(raw: bytes, limit: int) -> bool:
+    """Say whether valid JSON text nests arrays and objects deeper than ``limit`` levels.
+
+    Measured with bytes operations (no Python step per element): strings are dropped (escaped
+    backslashes and quotes first), every bracket becomes ``{`` or ``}``, and each pass of
+    ``replace("{}", "")`` removes the innermost level (the containers that are empty by then), so
+    the text is empty after exactly as many passes as it is deep. ``raw`` must be valid JSON (it
+    has been parsed).
+    """
+    if b"\\" in raw:
+        raw = raw.replace(b"\\\\", b"")
+    if b"\\" in raw:
+        raw = raw.replace(b'\\"', b"")
+    text = raw.translate(_BRACKETS_ONLY, _NOT_STRUCTURE)
+    # What is left of a string is its quotes around the brackets it held: two adjacent quotes hold
+    # nothing structural between them, so they go first (the usual case: no string holds a bracket).
+    text = text.replace(b'""', b"")
+    if b'"' in text:
+        text = b"".join(text.split(b'"')[::2])
+    if text.count(b"{") <= limit:
         return False
-    stack = [(document, 1)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        value, depth = pop()
-        if depth > limit:
-            return True
-        children = value.values() if value.__class__ is dict else value
-        for child in children:
-            if child.__class__ is dict or child.__class__ is list:
-                push((child, depth + 1))
-    return False
+    if b"{" * (limit + 1) in text:
+        return True
+    for _ in range(limit):
+        text = text.replace(b"{}", b"")
+        if not text:
+            return False
+    return True
 
 
 def _first_path_deeper_than(document: object, limit: int) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from terminology import create_app
 from terminology.errors import InvalidRequest
@@ -106,6 +108,45 @@ def test_depth_check_counts_objects_and_arrays_only():
     with pytest.raises(InvalidRequest) as refused:
         check_json_depth({"a": [[1]], "b": 2}, b'{"a":[[1]],"b":2}', 2)
     assert refused.value.expression == ["$.a[0]"]
+
+
+def json_depth(value: object) -> int:
+    """Depth by definition: a scalar is 0, a container one more than its deepest child."""
+    if isinstance(value, dict):
+        return 1 + max((json_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((json_depth(v) for v in value), default=0)
+    return 0
+
+
+# Strings full of what could confuse a measure of the text: brackets, quotes and backslashes.
+_tricky_text = st.text(alphabet='{}[]"\\ab\u00e9\n/', max_size=8)
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | _tricky_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_tricky_text, inner, max_size=4),
+    max_leaves=60,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(document=_json_values, limit=st.integers(min_value=1, max_value=12))
+def test_depth_measured_on_the_text_is_the_depth_of_the_document(document, limit):
+    from terminology.fhir.input_limits import deeper_than
+
+    for text in (json.dumps(document), json.dumps(document, ensure_ascii=False, indent=1)):
+        assert deeper_than(text.encode(), limit) is (json_depth(document) > limit)
+
+
+def test_depth_of_wide_or_tall_documents():
+    from terminology.fhir.input_limits import deeper_than
+
+    wide = json.dumps([{"a": [{"b": "}]"}]} for _ in range(500)]).encode()  # depth 4, 1500 containers
+    assert not deeper_than(wide, 4) and deeper_than(wide, 3)
+    tall = nested_validations(40)  # three levels a Parameters: 122
+    assert json_depth(tall) == 122
+    assert deeper_than(json.dumps(tall).encode(), 121) and not deeper_than(json.dumps(tall).encode(), 122)
+    siblings = ("[" + "[],[" * 101 + "]" * 102).encode()  # depth 102 with no 101 brackets in a row
+    assert deeper_than(siblings, 101) and not deeper_than(siblings, 102)
 
 
 # resourceType inside a Bundle: unknown or not a string is 4xx naming it, never 500.

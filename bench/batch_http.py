@@ -30,7 +30,8 @@ def main() -> int:
     parser.add_argument(
         "--uncached",
         action="store_true",
-        help="turn the per-worker answer memo off (TERMINOLOGY_RESULT_CACHE_SIZE=0): every code is checked",
+        help="turn the per-worker answer memo off (TERMINOLOGY_RESULT_CACHE_SIZE=0): every distinct item "
+        "of a batch is checked (a repeat within one request is answered once)",
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:

@@ -26,7 +26,7 @@ from terminology.engine.clock import today
 from terminology.engine.registry import Registry
 from terminology.engine.valueset import ImplicitValueSet
 from terminology.fhir.operation_inputs import LookupInput, ValidateInput
-from terminology.fhir.params import OperationParams, ParamValue
+from terminology.fhir.params import OperationParams
 
 # Everything in a GET request that can change the answer the response cache replays: the URL, the
 # negotiated format, the language, the CORS origin echoed back and the host a base URL may be
@@ -112,12 +112,13 @@ def batch_scope(
     return ("batch-item", operation, instance_key, today(), tuple(values))
 
 
-def batch_item_key(scope: tuple | None, item: ParamValue) -> Hashable | None:
+def batch_item_key(scope: tuple | None, item_json: bytes | None) -> Hashable | None:
     """Key of one batch item sent as a nested Parameters resource: the scope and the item's exact JSON.
 
     Validators send the same codings batch after batch: a repeat then skips reading its parameters.
-    Items sent as parts are not remembered this way (their answers still are, by their codings).
+    Items sent as parts (``item_json`` None) are not remembered this way (their answers still are,
+    by their codings).
     """
-    if scope is None or item.value_type != "resource":
+    if scope is None or item_json is None:
         return None
-    return (scope, orjson.dumps(item.value))
+    return (scope, item_json)

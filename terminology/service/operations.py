@@ -217,13 +217,23 @@ class TerminologyService:
 
         scope = keys.batch_scope(flavour.name, instance, shared, shared_registry)
         results: list[dict] = []
+        # Items sent more than once in this request (the same JSON) are answered once: the answer
+        # depends on the item and on what the request shares, which is the same for all of them.
+        answered: dict[bytes, dict] = {}
         for item in items:
-            try:
-                resource = self.answers.get_or_compute(
-                    keys.batch_item_key(scope, item), partial(run_item, item)
-                )
-            except TerminologyError as exc:
-                resource = error_outcome(exc)
+            exact = orjson.dumps(item.value) if item.value_type == "resource" else None
+            resource = answered.get(exact) if exact is not None else None
+            if resource is None:
+                try:
+                    resource = self.answers.get_or_compute(
+                        keys.batch_item_key(scope, exact), partial(run_item, item)
+                    )
+                except TerminologyError as exc:
+                    resource = error_outcome(exc)
+                if exact is not None:
+                    answered[exact] = resource
+            elif scope is not None and self.answers.maxsize:
+                self.answers.hits += 1  # the answer cache's hit it stands for, in the statistics
             results.append({"name": "validation", "resource": resource})
         return {"resourceType": "Parameters", "parameter": results}
 

@@ -90,6 +90,28 @@ def test_batch_items_share_the_cache():
     assert (cache.misses, cache.hits) == (2, 9)
 
 
+def test_repeated_batch_items_are_answered_once_per_request_even_with_the_cache_off(monkeypatch):
+    from terminology.service import operations
+
+    app = create_app({"ACCESS_LOG": False, "RESULT_CACHE_SIZE": 0})
+    checked = []
+    real = operations.validate_in_code_system
+    monkeypatch.setattr(
+        operations, "validate_in_code_system", lambda *a: checked.append(a[1].code) or real(*a)
+    )
+    codes = ["72125", "72125", "99999", "72125", "99999", "72126"]
+    body = {"resourceType": "Parameters", "parameter": [{"name": "url", "valueUri": CPT}] + [
+        {"name": "validation", "resource": as_parameters({"code": code})} for code in codes
+    ]}  # fmt: skip
+    client = app.test_client()
+    answers = client.post("/CodeSystem/$batch-validate-code", json=body, content_type="application/fhir+json")
+    assert sorted(checked) == ["72125", "72126", "99999"]
+    singles = [
+        client.get(f"/CodeSystem/$validate-code?url={CPT}&code={code}").get_json() for code in codes
+    ]
+    assert [p["resource"] for p in answers.get_json()["parameter"]] == singles
+
+
 def _batch(client, shared: list[dict], *items: dict) -> list[dict]:
     body = {
         "resourceType": "Parameters",

@@ -30,6 +30,7 @@ import io
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -326,7 +327,7 @@ def prepare_bundling(work: Path, checkouts: dict[str, Path]) -> tuple[dict, dict
 
 
 def run_child(checkout: Path, group: str, kinds: list[str], method: str, work: Path, env: dict,
-              claims: dict | None, rounds: int, top: int) -> dict:  # fmt: skip
+              claims: dict | None, rounds: int, top: int, keep: Path | None = None) -> dict:  # fmt: skip
     """Run one group of kinds in a child process of ``checkout``; return per-kind figures."""
     specs = {k: [(m, p, q, b.decode("latin-1")) for m, p, q, b in request_specs(k, claims)] for k in kinds}
     with tempfile.TemporaryDirectory(dir=work) as tmp:
@@ -358,6 +359,10 @@ def run_child(checkout: Path, group: str, kinds: list[str], method: str, work: P
                         total = int(line.split()[1])
                 if trigger in results and total is not None:
                     results[trigger]["instructions"] = total / results[trigger]["requests"]
+                    if keep is not None:
+                        keep.mkdir(parents=True, exist_ok=True)
+                        label = checkout.name or "root"
+                        shutil.copy(dump, keep / f"callgrind.{label}.{group}.{trigger}")
     return results
 
 
@@ -380,6 +385,9 @@ def main() -> int:
     parser.add_argument("--profile", default="", help="profile this kind in --current (GROUP:KIND)")
     parser.add_argument("--work", type=Path, default=HERE.parent / "results" / "instructions")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--keep", type=Path, help="keep the callgrind dumps here, for callgrind_annotate"
+    )
     args = parser.parse_args()
     if args.child:
         return child(args)
@@ -408,7 +416,7 @@ def main() -> int:
         for label, checkout in checkouts.items():
             started = time.monotonic()
             result = run_child(checkout, group, kinds, args.method, args.work, envs.get(label, {}), claims,
-                               args.rounds, args.top)  # fmt: skip
+                               args.rounds, args.top, args.keep)  # fmt: skip
             print(f"  {label} {group}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
             for kind in kinds:
                 figures.setdefault(f"{group}:{kind}", {})[label] = result[kind][field]

@@ -138,6 +138,21 @@ class Settings(BaseSettings):
 
     _split_dirs = field_validator("content_dirs", mode="before")(_colon_list)
 
+    @field_validator("bind")
+    @classmethod
+    def _gunicorn_address(cls, value: str) -> str:
+        # Read as gunicorn reads it, so that a bad address stops start-up here, not in a traceback.
+        from gunicorn.util import parse_address
+
+        value = value.strip()
+        try:
+            address = parse_address(value)
+        except RuntimeError:
+            address = None
+        if address is None or (isinstance(address, tuple) and not 1 <= address[1] <= 65535):
+            raise ValueError("must be HOST:PORT with a port from 1 to 65535, unix:PATH or fd://N")
+        return value
+
     @field_validator("base_url", "cds_service_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:

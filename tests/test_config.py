@@ -97,6 +97,19 @@ def test_every_bad_value_is_named_at_once(monkeypatch):
     assert "'zero'" in message and "Traceback" not in message
 
 
+@pytest.mark.parametrize("address", ["127.0.0.1:99999", "127.0.0.1:http", "[::1]:0", "fd://x"])
+def test_a_bind_address_gunicorn_cannot_use_is_a_bad_setting(monkeypatch, address):
+    monkeypatch.setenv("TERMINOLOGY_BIND", address)
+    with pytest.raises(SettingsError, match="TERMINOLOGY_BIND: Value error, must be HOST:PORT"):
+        load_settings()
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:8080", "[::1]:8080", "0.0.0.0", "unix:/tmp/t.sock", "fd://3"])
+def test_bind_addresses_gunicorn_takes(monkeypatch, address):
+    monkeypatch.setenv("TERMINOLOGY_BIND", address)
+    assert load_settings().bind == address
+
+
 def test_one_data_dir_default_for_the_index_the_feedback_and_imports(monkeypatch):
     from terminology.importers.common import default_content_dir
 

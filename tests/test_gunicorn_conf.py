@@ -92,7 +92,9 @@ def test_malformed_http_gets_operation_outcomes_and_no_control_socket(tmp_path):
         big_header = b"GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 9000 + b"\r\n\r\n"
         assert_outcome(exchange(port, big_header), 431, "too-long")
         gzip = b"POST /$versions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: bogus, chunked\r\n\r\n0\r\n\r\n"
-        assert_outcome(exchange(port, gzip), 501, "not-supported")
+        unsupported = assert_outcome(exchange(port, gzip), 501, "not-supported")
+        # The caller is told which coding is not supported (it is no internal error).
+        assert "Unsupported transfer coding: 'bogus, chunked'" in unsupported["issue"][0]["details"]["text"]
         # A malformed chunked body reaches the app, which answers 400 (not 500).
         for body in (b"zz\r\n{}\r\n0\r\n\r\n", b"2\r\n{}XX0\r\n\r\n", b"5;\x01=1\r\n{}\r\n0\r\n\r\n"):
             chunked = (b"POST /CodeSystem/$lookup HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n"
@@ -164,3 +166,13 @@ def test_sigterm_serves_queued_connections_and_refuses_new_ones(tmp_path):
         assert late.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNREFUSED
         late.close()
         held.close()
+
+
+def test_error_answers_carry_the_standard_reason_phrase():
+    from terminology.gunicorn_server import fhir_error_bytes
+
+    # gunicorn hands its 501 over as "Bad Request"; the status line says what the status means.
+    assert fhir_error_bytes(501, "Bad Request", "x", "id").startswith(b"HTTP/1.1 501 Not Implemented\r\n")
+    assert fhir_error_bytes(431, "Request Header Fields Too Large", "x", "id").startswith(
+        b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    )

@@ -108,6 +108,9 @@ def init_app(app: Flask) -> None:
     # Listing editions uses a short-lived connection: the master opens nothing it keeps across fork.
     publish_editions(reg, index, read_editions(path))
     index.listeners.append(lambda editions: publish_editions(reg, index, editions))
+    # Any request may name an edition (a ConceptMap read, search or $translate), so each one first
+    # lets this worker see a newly imported index: a clock read, and a stat at most once a second.
+    app.before_request(index.refresh)
     app.extensions["terminology.ncci"] = index
     app.extensions["terminology.bundling"] = BundlingChecker(reg, index)
     add_capability(app, contribute_capability)

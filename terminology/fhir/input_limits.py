@@ -99,6 +99,10 @@ def is_resource_type(name: str) -> bool:
         return False
 
 
+# How a JSON value that is not a string is named in a message (ints and floats are numbers).
+_JSON_KINDS = {bool: "a boolean", type(None): "null", list: "an array", dict: "an object"}
+
+
 def check_resource_types(resource: dict, path: str) -> None:
     """Refuse (422) a ``resourceType`` anywhere in ``resource`` that is not a string naming a resource type.
 
@@ -111,10 +115,15 @@ def check_resource_types(resource: dict, path: str) -> None:
         if isinstance(value, dict):
             if "resourceType" in value:
                 kind = value["resourceType"]
-                if not isinstance(kind, str) or not is_resource_type(kind):
-                    shown = kind if isinstance(kind, str) else type(kind).__name__
+                if not isinstance(kind, str):
                     raise UnprocessableRequest(
-                        f"{here}.resourceType '{shown}' is not a FHIR R4 resource type",
+                        f"{here}.resourceType must be a string naming a FHIR R4 resource type, "
+                        f"not {_JSON_KINDS.get(type(kind), 'a number')}",
+                        expression=f"{here}.resourceType",
+                    )
+                if not is_resource_type(kind):
+                    raise UnprocessableRequest(
+                        f"{here}.resourceType '{kind}' is not a FHIR R4 resource type",
                         expression=f"{here}.resourceType",
                     )
             stack.extend(

@@ -882,7 +882,7 @@ class NcciIndex:
             return True, "no NCCI index is installed; only the shipped CPT rules apply"
         ptp = sum(1 for e in self._editions if e.kind == "ptp")
         mue = sum(1 for e in self._editions if e.kind == "mue")
-        return True, f"NCCI index: {ptp} PTP editions, {mue} MUE tables"
+        return True, f"NCCI index: {counted(ptp, 'PTP edition')}, {counted(mue, 'MUE table')}"
 
 
 def _pairs_in(pair_set: np.ndarray, distinct: list[str]) -> list[tuple[str, str]]:

@@ -300,6 +300,21 @@ def test_translate_answers_what_is_bundled_into_a_code_on_a_date(client):
     assert bad.status_code == 400
 
 
+def test_a_newly_imported_edition_is_served_at_once(app, client, tmp_path, monkeypatch):
+    # A running worker learns of a new index on any request, not only on $bundling-check or
+    # /readyz: a $translate on the new edition's ConceptMap is the first thing a coder may try.
+    from terminology.ncci.index import NcciIndex, import_ptp
+    from tests.ncci_fixtures import write_ptp
+
+    monkeypatch.setattr(NcciIndex, "CHECK_INTERVAL", 0.0)
+    assert client.get("/ConceptMap/ncci-ptp-practitioner-v322r0").status_code == 200
+    part = write_ptp(tmp_path / "ccioph-v322r0-f1.TXT", [ptp_row("Z0001", "Z0002")])
+    import_ptp(Path(app.config["DATA_DIR"]), [part], setting="outpatient")
+    assert client.get("/ConceptMap/ncci-ptp-outpatient-v322r0").status_code == 200
+    body = client.get(f"/ConceptMap/ncci-ptp-outpatient-v322r0/$translate?system={CPT}&code=Z0001").get_json()
+    assert body["parameter"][0] == {"name": "result", "valueBoolean": True}
+
+
 def test_shipped_maps_still_translate(client):
     body = client.get(f"/ConceptMap/$translate?system={LOINC}&code=30592-0").get_json()
     assert body["parameter"][0]["valueBoolean"] is True

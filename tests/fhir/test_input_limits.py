@@ -168,6 +168,13 @@ def test_bad_resource_types_in_bundles_are_refused_naming_the_element(client, re
         assert issue_of(response)["expression"] == [expression], path
 
 
+@pytest.mark.parametrize(("resource_type", "said"), [(1, "not a number"), (None, "not null"), (True, "not a boolean"),
+                                                    (["x"], "not an array"), ("Foo", "'Foo' is not a FHIR R4")])  # fmt: skip
+def test_a_bad_resource_type_is_named_for_what_it_is(client, resource_type, said):
+    response = post_raw(client, "/$order-to-charge", json.dumps(bundle({"resourceType": resource_type})))
+    assert said in issue_of(response)["details"]["text"]
+
+
 def test_a_resource_type_deep_inside_is_checked_too(client):
     contained = order(contained=[{"resourceType": "NotAType", "id": "c"}])
     response = post_raw(client, "/$order-to-charge", json.dumps(bundle(contained)))

@@ -208,7 +208,7 @@ def test_reader_sees_a_new_import_and_reports_readiness(tmp_path):
     import_ptp(data, [write_ptp(tmp_path / "ccipra-v322r0-f1.TXT", [ptp_row("Z0001", "Z0002")])])
     index._checked = -1e9  # skip the once-a-second wait
     assert [e.name for e in index.editions()] == ["v322r0"]
-    assert index.ready()[1].endswith("1 PTP editions, 0 MUE tables")
+    assert index.ready()[1].endswith("1 PTP edition, 0 MUE tables")
     index_path(data).write_bytes(b"not a database at all" * 10)
     index._checked = -1e9
     ok, detail = index.ready()

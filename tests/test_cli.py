@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from terminology.cli import build_parser, main
@@ -12,6 +14,9 @@ def test_check_bundled_content_prints_one_line_summary(capsys):
     assert main(["check"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out == ["ok: 6 code systems (160 concepts), 6 value sets, 3 concept maps in 3 directories"]
+    # The README shows the same line, so that a newcomer knows what a good check prints.
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    assert f"\n{out[0]}\n" in readme.read_text(encoding="utf-8")
 
 
 def test_check_reports_file_and_element_and_exits_1(tmp_path, capsys):

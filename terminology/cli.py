@@ -88,7 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser, including subcommands registered by feature modules."""
     from terminology.version import __version__
 
-    parser = argparse.ArgumentParser(prog="terminology", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="terminology",
+        description="FHIR R4 terminology service for US procedure codes: serve it, check content, "
+        "import CPT, HCPCS, PC/TC and NCCI files, export CDS Hooks feedback.",
+    )
     parser.add_argument("--version", action="version", version=f"terminology {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the service under gunicorn")

@@ -289,7 +289,12 @@ class Comparison:
     def _scratch(self) -> Comparison:
         """A comparison with the same settings and its own warnings (for trial pairings)."""
         return Comparison(
-            self.modes, self.externals, self.pattern_mode, self.strict_fragments, self.variables
+            self.modes,
+            self.externals,
+            self.pattern_mode,
+            self.strict_fragments,
+            self.variables,
+            explain=False,
         )
 
     def _closest(self, item: object, actual: list, exclude: set[int]) -> int | None:
@@ -356,7 +361,11 @@ def _maximum_matching(candidates: list[list[int]], actual_count: int) -> list[in
 
 
 def _all_marked_optional(value: object) -> bool:
-    """An expected array whose object items all carry ``$optional$`` may be absent altogether."""
+    """An expected array whose object items all carry ``$optional$`` may be absent altogether.
+
+    As in the official runner, items that are not objects do not count: an expected array of
+    primitives (an issue's ``location``, say) may be absent from the answer. Present, it must match.
+    """
     if not isinstance(value, list):
         return False
     return all("$optional$" in item for item in value if isinstance(item, dict))

@@ -123,3 +123,12 @@ def test_the_version_variable_inside_a_text():
     assert comparison.compare(expected, "http://hl7.org/fhir/administrative-gender|4.0.1") is None
     assert comparison.compare(expected, "http://hl7.org/fhir/administrative-gender|5.0.0") is not None
     assert comparison.compare("$version$", "4.0.1") is None
+
+
+def test_an_expected_array_of_primitives_may_be_absent_but_not_added():
+    # The official runner's rule: only object items can make an array required.
+    issue = {"severity": "error", "code": "code-invalid", "expression": ["Coding.code"]}
+    with_location = {**issue, "location": ["Coding.code"]}
+    assert Comparison().compare(with_location, issue) is None
+    assert "unexpected property location" in Comparison().compare(issue, with_location)
+    assert "values differ" in Comparison().compare(with_location, {**issue, "location": ["code"]})

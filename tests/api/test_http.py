@@ -193,3 +193,13 @@ def test_unexpected_exception_is_a_500_operation_outcome_not_html(app, monkeypat
     body = outcome(uncached.get(f"{LOOKUP}?system={CPT}&code=72125"), 500)
     assert "secret" not in str(body)
     assert body["issue"][0]["code"] == "exception"
+
+
+def test_a_cors_preflight_on_an_operation_is_204_without_a_media_type():
+    client = create_app({"TESTING": True, "CORS_ORIGINS": "https://ehr.example.org"}).test_client()
+    preflight = client.options(
+        LOOKUP, headers={"Origin": "https://ehr.example.org", "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status_code == 204 and preflight.data == b""
+    assert "Content-Type" not in preflight.headers
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://ehr.example.org"

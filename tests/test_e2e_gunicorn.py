@@ -67,3 +67,39 @@ def test_repeated_gets_answer_alike_over_http(server):
     assert {a.headers["Content-Type"] for a in answers} == {f"{FHIR_JSON}; charset=utf-8"}
     assert int(answers[-1].headers["Content-Length"]) == len(answers[-1].content)
     fhir_valid(answers[-1].json())
+
+
+def test_lenient_content_and_tx_resource_over_http(tmp_path):
+    # Real gunicorn with TERMINOLOGY_CONTENT_POLICY=lenient: a broken file is set aside and named in
+    # /readyz, a request that needs it is a 4xx, and resources sent with a request are used for it.
+    from tests.conftest import SYNTHETIC_CS, write_resource
+
+    content = tmp_path / "content"
+    write_resource(content, "good.json", SYNTHETIC_CS)
+    broken = {
+        **SYNTHETIC_CS,
+        "id": "broken",
+        "url": "http://example.org/fhir/CodeSystem/broken",
+        "concept": [{"code": 7}],
+    }
+    write_resource(content, "broken.json", broken)
+    with serving(
+        tmp_path, workers=1, TERMINOLOGY_CONTENT_DIRS=str(content), TERMINOLOGY_CONTENT_POLICY="lenient"
+    ) as base:
+        ready = requests.get(f"{base}/readyz", timeout=5)
+        assert ready.status_code == 200
+        texts = [i["details"]["text"] for i in ready.json()["issue"]]
+        assert any("broken.json: CodeSystem.concept[0].code" in t for t in texts)
+        refused = requests.get(
+            f"{base}/CodeSystem/$lookup", params={"system": broken["url"], "code": "x"}, timeout=5
+        )
+        assert refused.status_code == 422
+        assert "could not be loaded (broken.json)" in refused.json()["issue"][0]["details"]["text"]
+        sent = {"resourceType": "CodeSystem", "url": "http://example.org/fhir/CodeSystem/sent", "status": "active",
+                "content": "complete", "concept": [{"code": "zz-sent", "display": "Synthetic sent concept"}]}  # fmt: skip
+        body = as_parameters({"url": sent["url"], "code": "zz-sent"})
+        body["parameter"].append({"name": "tx-resource", "resource": sent})
+        answer = requests.post(
+            f"{base}/CodeSystem/$validate-code", json=body, headers={"Content-Type": FHIR_JSON}, timeout=5
+        )
+        assert param(answer.json(), "result") is True

@@ -263,8 +263,9 @@ def test_a_code_of_an_unknown_system_is_not_in_the_value_set_either(regex_client
         ("error", "code-invalid", "not-in-vs"), ("error", "not-found", "not-found"),
     ]  # fmt: skip
     not_in_vs = f"The provided code '{unknown}#aaaX' was not found in the value set '{VS_BASE}-nested|1.0.0'"
-    # A system outside the value set is named without quotes (tx.fhir.org's wording in the HL7 tests).
-    unknown_system = f"A definition for CodeSystem {unknown} could not be found, so the code cannot be validated"
+    unknown_system = (
+        f"A definition for CodeSystem '{unknown}' could not be found, so the code cannot be validated"
+    )
     assert sorted(param(body, "message").split("; ")) == sorted([not_in_vs, unknown_system])
 
 

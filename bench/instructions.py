@@ -70,6 +70,7 @@ TOGGLE_C = r"""
 void perf_zero(void) { CALLGRIND_ZERO_STATS; }
 void perf_start(void) { CALLGRIND_START_INSTRUMENTATION; }
 void perf_dump(const char *name) { CALLGRIND_DUMP_STATS_AT(name); }
+void perf_toggle(void) { CALLGRIND_TOGGLE_COLLECT; }
 """
 
 
@@ -166,6 +167,42 @@ def _call(app, spec, statuses: list) -> None:
             close()
 
 
+def _count_inside(target: str, toggle) -> None:
+    """Count instructions only while ``module:Qualified.name`` runs (outermost calls; no recursion)."""
+    import functools
+    import importlib
+
+    module_name, _, qualname = target.partition(":")
+    owner = importlib.import_module(module_name)
+    *path, name = qualname.split(".")
+    for part in path:
+        owner = getattr(owner, part)
+    original = getattr(owner, name)
+    depth = [0]
+
+    @functools.wraps(original)
+    def counted(*args, **kwargs):
+        depth[0] += 1
+        if depth[0] == 1:
+            toggle.perf_toggle()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            if depth[0] == 1:
+                toggle.perf_toggle()
+            depth[0] -= 1
+
+    if isinstance(owner, type) and isinstance(owner.__dict__.get(name), staticmethod):
+        setattr(owner, name, staticmethod(counted))
+        return
+    setattr(owner, name, counted)
+    # Modules that imported the function by name hold it too (bound methods kept elsewhere do not see this).
+    for module in list(sys.modules.values()):
+        for attribute, value in list(getattr(module, "__dict__", {}).items()):
+            if value is original:
+                setattr(module, attribute, counted)
+
+
 def child(args: argparse.Namespace) -> int:
     """Build the app of this checkout, run each kind's requests and report (or dump) the counts."""
     spec = json.loads(Path(args.spec).read_text())
@@ -187,6 +224,8 @@ def child(args: argparse.Namespace) -> int:
         toggle = ctypes.CDLL(args.toggle)
         toggle.perf_dump.argtypes = [ctypes.c_char_p]
         toggle.perf_start()
+        for target in args.inside:
+            _count_inside(target, toggle)
     results = {}
     for kind in spec["kinds"]:
         requests = [(*r[:3], r[3].encode("latin-1")) for r in spec["requests"][kind]]
@@ -262,8 +301,8 @@ def _python(checkout: Path) -> str:
 
 def _toggle_library(work: Path) -> Path:
     lib = work / "callgrind_toggle.so"
-    if not lib.exists():
-        source = work / "callgrind_toggle.c"
+    source = work / "callgrind_toggle.c"
+    if not lib.exists() or not source.exists() or source.read_text() != TOGGLE_C:
         source.write_text(TOGGLE_C)
         subprocess.run(["gcc", "-O1", "-shared", "-fPIC", "-o", str(lib), str(source)], check=True)
     return lib
@@ -327,7 +366,8 @@ def prepare_bundling(work: Path, checkouts: dict[str, Path]) -> tuple[dict, dict
 
 
 def run_child(checkout: Path, group: str, kinds: list[str], method: str, work: Path, env: dict,
-              claims: dict | None, rounds: int, top: int, keep: Path | None = None) -> dict:  # fmt: skip
+              claims: dict | None, rounds: int, top: int, keep: Path | None = None,
+              inside: tuple[str, ...] = ()) -> dict:  # fmt: skip
     """Run one group of kinds in a child process of ``checkout``; return per-kind figures."""
     specs = {k: [(m, p, q, b.decode("latin-1")) for m, p, q, b in request_specs(k, claims)] for k in kinds}
     with tempfile.TemporaryDirectory(dir=work) as tmp:
@@ -343,8 +383,10 @@ def run_child(checkout: Path, group: str, kinds: list[str], method: str, work: P
                    "--top", str(top)]  # fmt: skip
         if method == "callgrind":
             lib = _toggle_library(work)
-            command = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
-                       f"--callgrind-out-file={tmp}/cg.out", *command, "--toggle", str(lib)]  # fmt: skip
+            collect = ["--collect-atstart=no"] if inside else []
+            command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", *collect,
+                       f"--callgrind-out-file={tmp}/cg.out", *command, "--toggle", str(lib),
+                       *(f"--inside={target}" for target in inside)]  # fmt: skip
         done = subprocess.run(command, cwd=checkout, env=child_env, capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"{checkout} {group} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -375,6 +417,13 @@ def main() -> int:
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--log", help=argparse.SUPPRESS)
     parser.add_argument("--toggle", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--inside",
+        action="append",
+        default=[],
+        help="count only inside this function (module:Qualified.name; repeatable: the union); "
+        "a name the checkout lacks fails its run",
+    )
     parser.add_argument("--base", type=Path, default=Path("/work/wt/base"), help="the reference checkout")
     parser.add_argument("--current", type=Path, default=HERE.parent.parent, help="the checkout to compare")
     parser.add_argument("--method", choices=("callgrind", "time", "profile"), default="callgrind")
@@ -416,7 +465,7 @@ def main() -> int:
         for label, checkout in checkouts.items():
             started = time.monotonic()
             result = run_child(checkout, group, kinds, args.method, args.work, envs.get(label, {}), claims,
-                               args.rounds, args.top, args.keep)  # fmt: skip
+                               args.rounds, args.top, args.keep, tuple(args.inside))  # fmt: skip
             print(f"  {label} {group}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
             for kind in kinds:
                 figures.setdefault(f"{group}:{kind}", {})[label] = result[kind][field]

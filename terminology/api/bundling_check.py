@@ -29,7 +29,7 @@ BUNDLING_CHECK = f"{OWN_BASE}/OperationDefinition/bundling-check"
 
 
 def _checker() -> BundlingChecker:
-    return current_app.extensions["terminology.bundling"]
+    return current_app._get_current_object().extensions["terminology.bundling"]
 
 
 @bp.route("/$bundling-check", methods=["POST"])
@@ -52,7 +52,7 @@ def bundling_check_view():
 
 def check_claim_lines(count: int) -> None:
     """Refuse (422 too-costly) more claim lines than TERMINOLOGY_MAX_CLAIM_LINES, before the rules run."""
-    check_lines(count, current_app.config["MAX_CLAIM_LINES"])
+    check_lines(count, current_app._get_current_object().config["MAX_CLAIM_LINES"])
 
 
 def _definitions() -> dict[str, dict]:

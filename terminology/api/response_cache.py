@@ -35,7 +35,7 @@ def cacheable(view: Callable) -> Callable:
 
     @functools.wraps(view)
     def marked(*args, **kwargs):
-        request.environ[CACHEABLE_KEY] = True
+        request._get_current_object().environ[CACHEABLE_KEY] = True
         return view(*args, **kwargs)
 
     return marked

@@ -516,7 +516,7 @@ class _Checker:
         # Supplements the value set or the request requires: a missing one fails the request (4xx).
         wanted = [*value_set.supplements, *options.use_supplements]
         self.supplements = required_supplements(registry, wanted) if wanted else []
-        here = (*pathway, value_set.canonical)
+        here = (*pathway, value_set.pathway_name)
         compose = value_set.compose
         for include in compose.get("include", []) + compose.get("exclude", []):
             for reference in include.get("valueSet", []):

@@ -135,6 +135,13 @@ class ValueSetIndex(LoadedResource):
         """Return ``url|version`` for messages, or ``(unidentified)`` for a value set without a url."""
         return self.canonical if self.url else "(unidentified)"
 
+    @property
+    def pathway_name(self) -> str:
+        """Return how the value set appears in a chain of imports: ``url|version``, else ``#id``."""
+        if self.url:
+            return self.canonical
+        return f"#{self.id}" if self.id else "(unidentified)"
+
     def contained_value_set(self, reference: str) -> ValueSetIndex | None:
         """Return the contained value set a ``#id`` reference names, or None."""
         found = self._contained.get(reference)
@@ -489,9 +496,9 @@ def check_circularity(value_set: ValueSetIndex, pathway: tuple[str, ...]) -> Non
 
     :raise TerminologyError: 422 processing / vs-invalid.
     """
-    if value_set.canonical in pathway:
+    if value_set.pathway_name in pathway:
         raise TerminologyError(
-            f"Found a circularity pointing to {value_set.canonical} processing ValueSet with pathway "
+            f"Found a circularity pointing to {value_set.pathway_name} processing ValueSet with pathway "
             f"[{', '.join(pathway)}]",
             issue_code="processing", tx_code="vs-invalid", status=422,
         )  # fmt: skip
@@ -516,7 +523,7 @@ def evaluate(
     out = Evaluation()
     compose = value_set.compose
     members: dict[tuple[str, str | None, str], Member] = {}
-    here = (*pathway, value_set.canonical)
+    here = (*pathway, value_set.pathway_name)
     includes, excludes = compose.get("include", []), compose.get("exclude", [])
     out.versions_match = _versions_match(value_set, includes, excludes)
 

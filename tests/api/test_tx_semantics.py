@@ -326,3 +326,18 @@ def test_compose_inactive_false_leaves_inactive_codes_out(client):
     assert "old" in displays(expand(client, "all")) and "old" not in displays(expand(client, "active"))
     body = validate(client, "active", "old")
     assert param(body, "result") is False and param(body, "inactive") is True
+
+
+def test_an_inline_value_set_without_url_may_import_a_contained_one_without_url(client):
+    inner = {
+        "resourceType": "ValueSet",
+        "id": "inner",
+        "status": "active",
+        "compose": {"include": [{"system": LANG, "version": "1.0.0", "concept": [{"code": "alpha"}]}]},
+    }
+    outer = {"resourceType": "ValueSet", "status": "active", "contained": [inner],
+             "compose": {"include": [{"valueSet": ["#inner"]}]}}  # fmt: skip
+    body = {"resourceType": "Parameters", "parameter": [{"name": "valueSet", "resource": outer}]}
+    response = client.post("/ValueSet/$expand", json=body, content_type="application/fhir+json")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert [entry["code"] for entry in response.get_json()["expansion"]["contains"]] == ["alpha"]

@@ -45,6 +45,7 @@ from terminology.errors import InvalidRequest, NotFound
 from terminology.ncci.edition_maps import ptp_concept_map_canonical
 from terminology.ncci.importers import edition_name_problem
 from terminology.ncci.index import Edition, MueRow, NcciIndex, PtpRow
+from terminology.text import listed
 
 MUE_LABELS = {1: "Line Edit", 2: "Date of Service Edit: Policy", 3: "Date of Service Edit: Clinical"}
 MAI_TEXT = {mai: f"MAI {mai} ({label})" for mai, label in MUE_LABELS.items()}  # as findings name an MAI
@@ -68,6 +69,8 @@ _SETTING_NAMES = {
     "practitioner": "practitioner (professional)",
     "outpatient": "hospital outpatient (facility)",
 }
+# How a finding names the NCCI table an edit comes from (the edition's setting).
+_TABLE_NAMES = {"practitioner": "practitioner", "outpatient": "hospital outpatient"}
 
 
 def _lines_text(lines: list[Line]) -> str:
@@ -78,7 +81,35 @@ def _lines_text(lines: list[Line]) -> str:
 
 
 def _units(value: float) -> str:
-    return str(int(value)) if value.is_integer() else str(value)
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _unit_count(value: float) -> str:
+    """Return ``1 unit`` / ``2 units``."""
+    return f"{_units(value)} unit" + ("" if value == 1 else "s")
+
+
+def _valid_units(line: Line) -> bool:
+    """Say whether a line's units are a number of services (a whole positive number)."""
+    return line.quantity > 0 and line.quantity.is_integer()
+
+
+def _services(lines: list[Line]) -> float:
+    """Return the units of one code's lines on a date, a 26 line and a TC line of one study counting once.
+
+    A global line (neither 26 nor TC) counts for both components, so the services are the global
+    units plus the larger of the professional and the technical units.
+    """
+    whole = professional = technical = 0.0
+    for line in lines:
+        modifiers = line.modifier_codes if line.modifiers else ()
+        if "26" in modifiers and "TC" not in modifiers:
+            professional += line.quantity
+        elif "TC" in modifiers and "26" not in modifiers:
+            technical += line.quantity
+        else:
+            whole += line.quantity
+    return whole + max(professional, technical)
 
 
 def _shown(line: Line) -> str:
@@ -87,12 +118,6 @@ def _shown(line: Line) -> str:
         return f"{line.code} (line {line.number})"
     modifiers = "".join(f"-{m.code}" for m in line.modifiers)
     return f"{line.code}{modifiers} (line {line.number})"
-
-
-def _listed(items: list[str]) -> str:
-    if len(items) < 2:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _cite(sources) -> str:
@@ -385,7 +410,7 @@ class BundlingChecker:
         conflicts = rule.same_line_conflicts.intersection(line.modifier_codes)
         if conflicts:
             return (
-                f"{_listed(sorted({code, *conflicts}))} are both on line {line.number}: reporting 59 "
+                f"{listed(sorted({code, *conflicts}))} are both on line {line.number}: reporting 59 "
                 "and an X{EPSU} modifier on one line is incorrect (CR8863), so neither bypasses"
             )
         if rule.setting is not None and rule.setting != setting:
@@ -402,7 +427,8 @@ class BundlingChecker:
             return f"{code} is not used on {self._kind_names(kinds & rule.not_for)}"
         if rule.anatomic:
             if code in other.modifier_codes:
-                return f"{code} is on both line {line.number} and line {other.number}: the same site"
+                first, second = sorted((line.number, other.number))
+                return f"{code} is on both lines {first} and {second}: the same site"
             region = self._region(line.code)
             sites = self.content.region_sites.get(region) if region is not None else None
             if sites is not None and rule.anatomic_site not in sites:
@@ -641,9 +667,10 @@ class BundlingChecker:
             group.finding(
                 "combined-code" if new else "not-reported-together",
                 "warning",
-                f"{_shown(line)} and {_listed([_shown(o) for o in others])} {group.who} {would} in one "
-                f"session (CPT instruction, {family.title}); modifier {modifier.code} on line {line.number} "
-                f"says {rule.asserts}, so they are reported apart: the record must document it",
+                f"{listed([_shown(x) for x in sorted([line, *others], key=line_number)])} {group.who} "
+                f"{would} in one session (CPT instruction, {family.title}); modifier {modifier.code} on "
+                f"line {line.number} says {rule.asserts}, so they are reported apart: the record must "
+                "document it",
                 sorted([line, *others], key=line_number),
                 expressions=[modifier.path, line.code_path],
                 codes=[line.code, *(o.code for o in others)],
@@ -670,13 +697,13 @@ class BundlingChecker:
         keep = (
             sorted(pctc) if len(pctc) == 1 and all(set(line.modifier_codes) & pctc for line in rows) else []
         )
-        covered_text = _listed([_shown(line) for line in fix.covered])
-        kept_text = _listed([_shown(line) for line in fix.kept])
+        covered_text = listed([_shown(line) for line in fix.covered])
+        kept_text = listed([_shown(line) for line in fix.kept])
         if fix.new_codes:
             rule = "combined-code"
             described = " + ".join(fix.new_codes)
             message = (
-                f"{_listed([_shown(line) for line in lines])} {group.who} describe one service, "
+                f"{listed([_shown(line) for line in lines])} {group.who} describe one service, "
                 f"{described}: report {described} instead" + (f" and keep {kept_text}" if fix.kept else "")
             )
             suggestion = Suggestion(
@@ -839,6 +866,7 @@ class BundlingChecker:
     ) -> Finding:
         edition = edits.edition
         pair = f"{_shown(col1)} and {_shown(col2)}"
+        table = f"NCCI {_TABLE_NAMES.get(edition.setting, edition.setting)} PTP edit {edition.name}"
         dates = f"effective {ncci_date_text(row.effective)}, deletion {ncci_date_text(row.deletion)}"
         finding = Finding(
             "ncci-ptp",
@@ -860,8 +888,8 @@ class BundlingChecker:
         if row.indicator == 0:
             finding.appealable = False
             finding.message = (
-                f"NCCI PTP edit {edition.name}: {col2.code} is not payable with {col1.code} for {pair} "
-                f"{group.who} ({dates}); modifier indicator 0: no modifier bypasses this edit"
+                f"{table}: {_shown(col2)} is not payable with {_shown(col1)} {group.who} ({dates}); "
+                "modifier indicator 0: no modifier bypasses this edit"
             )
             finding.suggestion = Suggestion("remove", f"Remove line {col2.number}", [col2.number])
         elif verdict.modifier is not None:
@@ -872,7 +900,7 @@ class BundlingChecker:
             finding.bypass_modifier = verdict.modifier.code
             finding.expressions = [verdict.modifier.path, col2.code_path]
             finding.message = (
-                f"NCCI PTP edit {edition.name} for {pair} {group.who} ({dates}, modifier indicator 1) "
+                f"{table} for {pair} {group.who} ({dates}, modifier indicator 1) "
                 f"is bypassed by modifier {verdict.modifier.code} on line {owner.number}; the claim passes "
                 f"the edit, and the record must document {rule.asserts}"
             )
@@ -887,8 +915,8 @@ class BundlingChecker:
         else:
             finding.appealable = True
             finding.message = (
-                f"NCCI PTP edit {edition.name}: {col2.code} is bundled into {col1.code} for {pair} "
-                f"{group.who} ({dates}); modifier indicator 1 and "
+                f"{table}: {_shown(col2)} is bundled into {_shown(col1)} {group.who} ({dates}); "
+                "modifier indicator 1 and "
                 + (
                     f"no modifier bypasses it ({refused})"
                     if refused
@@ -917,8 +945,25 @@ class BundlingChecker:
     # --- PC/TC --------------------------------------------------------------------------------
 
     def _pctc(self, group: _Group, findings: list[Finding]) -> None:
-        split: dict[str, dict[str, list[Line]]] = {}
+        """One provider's 26 and TC lines of a code are its global code (§9.4).
+
+        Practitioner claims: the group is one rendering provider's. A facility claim holds every
+        performer's lines, and the radiologist's 26 beside the hospital's TC is correct split billing:
+        there the lines of one performer are judged together (a line naming none is the hospital's).
+        """
+        if group.grouping != FACILITY_CLAIM:
+            self._components(group, group.lines, group.who, findings)
+            return
+        by_performer: dict[str | None, list[Line]] = {}
         for line in group.lines:
+            by_performer.setdefault(line.provider or line.claim_provider, []).append(line)
+        for performer, lines in by_performer.items():
+            who = f"{group.who} (performer: {performer or 'the hospital, as the lines name none'})"
+            self._components(group, lines, who, findings)
+
+    def _components(self, group: _Group, lines_of_one: list[Line], who: str, findings: list[Finding]) -> None:
+        split: dict[str, dict[str, list[Line]]] = {}
+        for line in lines_of_one:
             present = [m for m in PCTC if m in line.modifier_codes] if line.modifiers else []
             if len(present) > 1:
                 continue
@@ -932,7 +977,7 @@ class BundlingChecker:
             if whole:
                 message = (
                     f"{_shown(whole[0])} is the global {code}, which includes both components: "
-                    f"{_listed([_shown(c) for c in components])} {group.who} "
+                    f"{listed([_shown(c) for c in components])} {who} "
                     f"{'repeats' if len(components) == 1 else 'repeat'} part of it"
                 )
                 suggestion = Suggestion(
@@ -941,7 +986,7 @@ class BundlingChecker:
                 lines = sorted([whole[0], *components], key=line_number)
             else:
                 message = (
-                    f"{_listed([_shown(c) for c in components])} {group.who}: one provider performing "
+                    f"{listed([_shown(c) for c in components])} {who}: one provider performing "
                     f"both the professional and the technical component reports the global {code} "
                     "(no 26 or TC)"
                 )
@@ -978,7 +1023,12 @@ class BundlingChecker:
         setting: str,
         findings: list[Finding],
     ) -> None:
-        """Apply the MUE table to one group; ``codes`` are the group's distinct codes, sorted."""
+        """Apply the MUE table to one group; ``codes`` are the group's distinct codes, sorted.
+
+        Lines whose units are not a number of services are left to the units rule. A date-of-service
+        edit (MAI 2, 3) counts the units of the group's lines, the professional (26) and technical (TC)
+        lines of one study once: they are the two halves of one service.
+        """
         table = self.index.mue_table(edition)
         source = None
         for code in codes:
@@ -986,18 +1036,22 @@ class BundlingChecker:
             if row is None:
                 continue
             lines = by_code[code]
+            if not all(map(_valid_units, lines)):
+                lines = [line for line in lines if _valid_units(line)]
+                if not lines:
+                    continue
+            source = source or f"NCCI MUE {edition.setting} table effective {edition.start}"
             if row.mai == 1:  # a line edit: each line on its own
                 for line in lines:
                     if line.quantity > row.value:
                         findings.append(
-                            self._mue_finding(group, code, [line], line.quantity, row, source, setting)
+                            self._mue_finding(group, code, [line], line.quantity, row, edition, source)
                         )
                 continue
             # A date-of-service edit: the units of the group's lines add up. Most codes sit on one line.
-            total = lines[0].quantity if len(lines) == 1 else sum([line.quantity for line in lines])
+            total = lines[0].quantity if len(lines) == 1 else _services(lines)
             if total > row.value:
-                source = source or f"NCCI MUE {edition.setting} table effective {edition.start}"
-                findings.append(self._mue_finding(group, code, lines, total, row, source, setting))
+                findings.append(self._mue_finding(group, code, lines, total, row, edition, source))
 
     def _mue_finding(
         self,
@@ -1006,21 +1060,23 @@ class BundlingChecker:
         lines: list[Line],
         units: float,
         row: MueRow,
+        edition: Edition,
         source: str,
-        setting: str,
     ) -> Finding:
         value, mai = row.value, row.mai
         appealable, tail, reasons = self._mue_terms[mai]
+        mue = f"the {_TABLE_NAMES.get(edition.setting, edition.setting)} MUE of {value}"
         if mai == 1:
             line = lines[0]
-            what = f"Line {line.number}: {_units(units)} units of {code} exceed the MUE of {value} per line"
+            what = f"Line {line.number}: {_unit_count(units)} of {code} exceed {mue} per line"
             denied, scope = "the whole line is denied", f"on line {line.number}"
         else:
             what = (
-                f"{_units(units)} units of {code} {group.who} ({_lines_text(lines)}) exceed the MUE of "
-                f"{value} per date of service"
+                f"{_unit_count(units)} of {code} {group.who} ({_lines_text(lines)}) exceed {mue} per "
+                "date of service"
             )
-            denied, scope = "the lines are denied", f"of {code} for this date"
+            denied = "the line is denied" if len(lines) == 1 else "the lines are denied"
+            scope = f"of {code} for this date"
         return Finding(
             "mue",
             "error",
@@ -1039,7 +1095,7 @@ class BundlingChecker:
             codes=[code],
             suggestion=Suggestion(
                 "reduce-units",
-                f"Report at most {value} units {scope}"
+                f"Report at most {_unit_count(value)} {scope}"
                 + (", or appeal with documentation of medical necessity" if appealable else ""),
                 [line.number for line in lines],
                 units=float(value),
@@ -1150,7 +1206,7 @@ class BundlingChecker:
             for fix in fixes:
                 if fix.covered or fix.new_codes:
                     findings.append(self._fix_finding(fix, group, setting))
-            if components and setting == "practitioner":
+            if components:
                 self._pctc(group, findings)
             mue = mue_for.get(group.date)
             if mue is not None:

@@ -8,6 +8,7 @@ from terminology.bundling.model import CheckResult, Finding
 from terminology.cdshooks.services import DraftOrder, HookRequest
 from terminology.engine.registry import Registry
 from terminology.engine.systems import CPT, OWN_BASE
+from terminology.text import listed
 
 OVERRIDE_REASONS = f"{OWN_BASE}/CodeSystem/cds-override-reason"
 SOURCE_LABEL = "Terminology service: CPT and NCCI bundling rules"
@@ -45,17 +46,17 @@ def _summary(finding: Finding) -> str:
     line_codes = [line.code for line in finding.lines]
     if finding.rule in ("combined-code", "not-reported-together") and finding.severity == "warning":
         return (
-            f"{' and '.join(line_codes)} ordered apart (modifier {finding.bypass_modifier}): "
+            f"{listed(line_codes)} ordered apart (modifier {finding.bypass_modifier}): "
             "documentation must support it"
         )
     if finding.rule == "combined-code" and suggestion is not None:
-        return f"{' and '.join(line_codes)} ordered together: order {' + '.join(suggestion.codes)} instead"
+        return f"{listed(line_codes)} ordered together: order {' + '.join(suggestion.codes)} instead"
     if finding.rule == "not-reported-together" and suggestion is not None:
         removed = [line.code for line in finding.lines if line.number in suggestion.lines]
         kept = [code for code in line_codes if code not in removed]
         return (
-            f"{' and '.join(kept)} already includes {' and '.join(removed)}: "
-            f"remove the {' and '.join(removed)} order{'s' if len(removed) > 1 else ''}"
+            f"{listed(kept)} already {'includes' if len(kept) == 1 else 'include'} {listed(removed)}: "
+            f"remove the {listed(removed)} order{'s' if len(removed) > 1 else ''}"
         )
     if finding.rule == "ncci-ptp":
         col1, col2 = finding.column1, finding.column2
@@ -162,7 +163,7 @@ def _suggestions(finding: Finding, orders: dict[int, DraftOrder], registry: Regi
         return []  # without resource ids the EHR could not apply the actions
     chosen: list[DraftOrder] = targets  # type: ignore[assignment]
     actions = [_delete(t) for t in chosen]
-    removed = " and ".join(_order_label(t) for t in chosen)
+    removed = listed([_order_label(t) for t in chosen])
     if suggestion.action == "replace" and suggestion.codes:
         template = chosen[0].resource
         for code in suggestion.codes:

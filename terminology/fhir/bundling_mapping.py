@@ -19,6 +19,7 @@ from terminology.fhir.params import OperationParams, ParamValue, Where, path_tex
 
 ORDER_TO_CHARGE = f"{OWN_BASE}/ConceptMap/loinc-to-cpt-order-charge"
 SETTINGS = ("practitioner", "outpatient")
+CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
 _BILLING_SYSTEMS = (CPT, HCPCS)
 _ISSUE_CODES = {
     "unknown-code": "code-invalid",
@@ -118,6 +119,41 @@ def _options(params: OperationParams) -> CheckOptions:
             expression=found.path if found else "setting",
         )
     return CheckOptions(setting=setting, edition=params.string("edition"))
+
+
+def _claims_setting(resource: dict) -> str | None:
+    """Return the setting the input's Claims say by their type (institutional: outpatient), if any.
+
+    Used when the request names no ``setting``: a hospital's facility claim is checked against the
+    hospital outpatient tables as one group per date, as the I/OCE does, without the caller having
+    to say so twice.
+    """
+    if resource.get("resourceType") == "Claim":
+        claims = [resource]
+    else:
+        entries = resource.get("entry") or []
+        claims = [
+            e["resource"]
+            for e in entries
+            if isinstance(e, dict)
+            and isinstance(e.get("resource"), dict)
+            and e["resource"].get("resourceType") == "Claim"
+        ]
+    settings = set()
+    for claim in claims:
+        codings = (claim.get("type") or {}).get("coding") or []
+        institutional = any(
+            isinstance(c, dict) and c.get("system") == CLAIM_TYPE and c.get("code") == "institutional"
+            for c in codings
+        )
+        settings.add("outpatient" if institutional else "practitioner")
+    if len(settings) > 1:
+        raise InvalidRequest(
+            "The Bundle holds institutional and professional claims, which are checked against different "
+            "NCCI tables: send the 'setting' parameter, or check them apart",
+            expression="setting",
+        )
+    return settings.pop() if settings else None
 
 
 def _default_date(params: OperationParams) -> str | None:
@@ -485,6 +521,8 @@ def bundling_input(params: OperationParams, registry: Registry) -> BundlingInput
         resource = found.value
         assert isinstance(resource, dict)
         validate_input(resource, found.path)
+        if params.first("setting") is None:
+            options.setting = _claims_setting(resource) or options.setting
         kind = resource["resourceType"]
         if kind == "Claim":
             lines = _claim_lines(resource, "Claim", default_date, None)

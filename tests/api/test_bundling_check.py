@@ -86,7 +86,7 @@ def test_items_response_shape_is_valid_fhir(client):
     assert names[0] == "result" and "edition" in names and "conceptMap" in names and names[-1] == "issues"
     maps = [p["valueCanonical"] for p in body["parameter"] if p["name"] == "conceptMap"]
     assert "https://terminology.example.org/fhir/ConceptMap/ncci-ptp-practitioner|v322r0" in maps
-    ptp = next(i for i in issues if "NCCI PTP" in i["details"]["text"])
+    ptp = next(i for i in issues if "PTP edit" in i["details"]["text"])
     assert ptp["expression"][0] == "Parameters.parameter[2].part[1].valueCoding"
     assert len(issues) == len(findings(body))
 
@@ -102,7 +102,7 @@ def test_claim_input_points_issues_at_claim_items(client):
     issues = _valid_parameters(body)
     (ptp,) = findings(body, "ncci-ptp")  # line 3 has another performing provider
     assert ptp["line"] == [1, 2] and ptp["severity"] == "error"
-    text = next(i for i in issues if "NCCI PTP" in i["details"]["text"])
+    text = next(i for i in issues if "PTP edit" in i["details"]["text"])
     assert text["expression"] == ["Claim.item[1].productOrService", "Claim.item[0].productOrService"]
 
 

@@ -27,9 +27,14 @@ PRACTITIONER_PTP = [
         "72125", "72020", "20200101", "*", 1, "Synthetic: Misuse of Column Two code with Column One code"
     ),
     ptp_row("72126", "72020", "20200101", "*", 0, "Synthetic: Standards of medical/surgical practice"),
+    # Deleted the day it took effect (indicator 9): never applies, the CPT instruction still does.
+    ptp_row(
+        "72126", "72125", "20200101", "20200101", 9, "Synthetic: CPT Manual or CMS manual coding instruction"
+    ),
 ]
 OUTPATIENT_PTP = [
     ptp_row("72127", "72125", "20200101", "*", 1, "Synthetic: CPT Manual or CMS manual coding instruction"),
+    ptp_row("62302", "62284", "20200101", "*", 0, "Synthetic: CPT Manual or CMS manual coding instruction"),
     ptp_row(
         "72125", "72020", "20200101", "*", 1, "Synthetic: Misuse of Column Two code with Column One code"
     ),
@@ -64,15 +69,17 @@ def build_data_dir(root: Path) -> Path:
 # --- inputs ---------------------------------------------------------------------------------------
 
 
-def line(code: str, *modifiers: str, provider: str | None = None, units: float = 1) -> dict:
-    """One service: CPT code, modifiers, rendering provider (None: the line names none), units."""
-    return {"code": code, "modifiers": modifiers, "provider": provider, "units": units}
+def line(
+    code: str, *modifiers: str, provider: str | None = None, units: float = 1, date: str | None = None
+) -> dict:
+    """One service: CPT code, modifiers, rendering provider (None: the line names none), units, date."""
+    return {"code": code, "modifiers": modifiers, "provider": provider, "units": units, "date": date}
 
 
 def items_body(lines: list[dict], setting: str | None = None, provider: str | None = None) -> dict:
     """The lines as `$bundling-check` item parameters."""
     built = [
-        item(i, s["code"], *s["modifiers"], quantity=s["units"], provider=s["provider"])
+        item(i, s["code"], *s["modifiers"], quantity=s["units"], provider=s["provider"], date=s["date"])
         for i, s in enumerate(lines, 1)
     ]
     for built_item in built:  # fractional units are a valueDecimal
@@ -100,7 +107,7 @@ def claim_resource(
         entry = {
             "sequence": i,
             "productOrService": {"coding": [{"system": CPT, "code": s["code"]}]},
-            "servicedDate": DAY,
+            "servicedDate": s["date"] or DAY,
             "quantity": {"value": s["units"]},
         }
         if s["modifiers"]:
@@ -123,6 +130,16 @@ def claim_resource(
     }
 
 
+def service_request_bundle_body(lines: list[dict]) -> dict:
+    """The lines as a Bundle of ServiceRequests (orders) for `$bundling-check`, in one encounter."""
+    entries = [
+        {"resource": order(f"o{i}", s["code"], *s["modifiers"], performer=s["provider"])}
+        for i, s in enumerate(lines, 1)
+    ]
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    return {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": bundle}]}
+
+
 def claim_body(lines: list[dict], setting: str | None = None, **claim) -> dict:
     """The lines as a Claim in the `resource` parameter."""
     params = [{"name": "resource", "resource": claim_resource(lines, **claim)}]
@@ -140,7 +157,7 @@ def charge_set_body(lines: list[dict], setting: str | None = None) -> dict:
             "status": "billable",
             "subject": {"reference": "Patient/p1"},
             "code": {"coding": [{"system": CPT, "code": ":".join([s["code"], *s["modifiers"]])}]},
-            "occurrenceDateTime": DAY,
+            "occurrenceDateTime": s["date"] or DAY,
             "quantity": {"value": s["units"]},
         }
         if s["provider"]:
@@ -190,6 +207,21 @@ def order_sign_body(*orders: dict) -> dict:
     }
 
 
+def order_select_body(selected: list[str], *orders: dict) -> dict:
+    """A CDS Hooks order-select call: the selected order ids, judged against all draft orders."""
+    body = order_sign_body(*orders)
+    body["hook"] = "order-select"
+    body["context"]["selections"] = [f"ServiceRequest/{order_id}" for order_id in selected]
+    return body
+
+
+def loinc_order(order_id: str, code: str) -> dict:
+    """A draft ServiceRequest coded in LOINC (translated to its CPT charge code by the service)."""
+    resource = order(order_id, code)
+    resource["code"] = {"coding": [{"system": "http://loinc.org", "code": code}]}
+    return resource
+
+
 # --- expectations ---------------------------------------------------------------------------------
 
 
@@ -206,6 +238,9 @@ class Flag:
     appealable: bool | None = None
     grouping: str | None = None
     bypass: str | None = None
+    says: tuple[str, ...] = ()  # words the message (or its rationale) must hold: the right source, the table
+    not_says: tuple[str, ...] = ()  # words neither may hold (a source that does not back this pair)
+    modifiers: list[str] | None = None  # modifiers the replacement code keeps (26, TC)
 
 
 @dataclass
@@ -216,6 +251,8 @@ class Card:
     reasons: set[str] = field(default_factory=set)
     deletes: list[str] = field(default_factory=list)  # order ids the suggestion deletes
     creates: list[str] = field(default_factory=list)  # codes it orders instead
+    suggests: bool | None = None  # False: the card offers no suggestion (nothing the EHR should apply)
+    says: str = ""  # words of the summary
 
 
 @dataclass
@@ -229,12 +266,18 @@ class Scenario:
     flags: list[Flag] = field(default_factory=list)
     result: bool | None = None  # $bundling-check result; None for CDS scenarios
     cards: list[Card] | None = None  # CDS scenarios
+    index: str = "ncci"  # ncci: the synthetic editions; bare: no NCCI import at all
 
 
-def _s(id_, point, statement, body, flags=(), result=None, cards=None) -> Scenario:
+def _s(id_, point, statement, body, flags=(), result=None, cards=None, index="ncci") -> Scenario:
     if result is None and cards is None:
         result = not any(f.severity == "error" for f in flags)
-    return Scenario(id_, point, statement, body, list(flags), result, cards)
+    return Scenario(id_, point, statement, body, list(flags), result, cards, index)
+
+
+def _no_edition(*lines: int) -> list[Flag]:
+    """The two warnings of a date no NCCI import covers: no PTP edition, no MUE table."""
+    return [Flag("no-edition", "warning", list(lines)), Flag("no-edition", "warning", list(lines))]
 
 
 SCENARIOS: list[Scenario] = [
@@ -325,7 +368,7 @@ SCENARIOS: list[Scenario] = [
        [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62302"]),
         Flag("combined-code", "error", [3, 4], "replace", [3, 4], ["72127"])]),
     _s("4e", "4", "72240-26 + 72255-26 (professional claims) → 72270-26", items_body([line("72240", "26"), line("72255", "26")]),
-       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["72270"])]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["72270"], modifiers=["26"])]),
     # 5. MUE and units ----------------------------------------------------------------------------
     _s("5a", "5", "72126 × 2 units over an MUE of 1 with MAI 3 → denied (error), appealable with documentation",
        items_body([line("72126", units=2)]), [Flag("mue", "error", [1], "reduce-units", [1], appealable=True)]),
@@ -347,11 +390,10 @@ SCENARIOS: list[Scenario] = [
     _s("5j", "5", "72020 × 2 on one line and × 2 on another with XS → MAI 1 judges each line: clean of MUE",
        items_body([line("72020", units=2), line("72020", "XS", units=2)])),
     # 6. Professional and technical components ----------------------------------------------------
-    _s("6a", "6", "72125-26 + 72125-TC, same provider, same date → report 72125 (the two lines also count 2 "
-       "units against the MUE of 1 until they are one)",
+    _s("6a", "6", "72125-26 + 72125-TC, same provider, same date → report 72125 (one study: its two halves are "
+       "1 unit against the MUE of 1, not 2)",
        items_body([line("72125", "26", provider="Practitioner/a"), line("72125", "TC", provider="Practitioner/a")]),
-       [Flag("pc-tc", "error", [1, 2], "replace", [1, 2], ["72125"]),
-        Flag("mue", "error", [1, 2], "reduce-units", [1, 2], appealable=False)]),
+       [Flag("pc-tc", "error", [1, 2], "replace", [1, 2], ["72125"])]),
     _s("6b", "clean", "72125-26 by the radiologist + 72125-TC by the hospital → correct split billing",
        items_body([line("72125", "26", provider="Practitioner/rad"), line("72125", "TC", provider="Organization/h")])),
     _s("6c", "6", "72125 (global) + 72125-26 by one provider → the global code already includes the 26",
@@ -379,7 +421,8 @@ SCENARIOS: list[Scenario] = [
     _s("8a", "8", "72125 + 72126-XE (separate, documented encounters) → not unbundling: a warning, the claim passes",
        items_body([line("72125"), line("72126", "XE")]),
        [Flag("combined-code", "warning", [1, 2], "review", [2], bypass="XE")]),
-    _s("8b", "8", "72125 + 72126 in one session → 72127", items_body([line("72125"), line("72126")]),
+    _s("8b", "8", "72125 + 72126 in one session → 72127 (the edition's 72126/72125 row has indicator 9: it never "
+       "applies, the CPT instruction does)", items_body([line("72125"), line("72126")]),
        [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["72127"])]),
     _s("8c", "8", "72125 + 72126-25 → 25 does not make a separate session: 72127",
        items_body([line("72125"), line("72126", "25")]),
@@ -429,6 +472,218 @@ SCENARIOS: list[Scenario] = [
     _s("c5", "clean", "62302 alone as a charge set → clean", charge_set_body([line("62302", provider="Practitioner/a")])),
     _s("c6", "clean", "Orders 72127 and 62305 → no card", order_sign_body(order("a", "72127"), order("b", "62305")),
        cards=[]),
+    # --- merged from the independent coder review (helper "coder"): variants the table lacked ---------
+    # 1. grouping by setting
+    _s("1f", "1", "Outpatient charge set (ChargeItems): 72127 performed by Dr A, 72125 by Dr B → 72125 denied",
+       charge_set_body([line("72127", provider="Practitioner/a"), line("72125", provider="Practitioner/b")], "outpatient"),
+       [Flag("ncci-ptp", "error", [1, 2], "remove", [2], appealable=True, grouping="facility-claim")]),
+    _s("1g", "1", "Outpatient FHIR Claim: two 72125 lines by two physicians → a duplicate line and 2 units over the "
+       "outpatient MUE of 1 (MAI 3, appealable)",
+       claim_body([line("72125", provider="Practitioner/a"), line("72125", provider="Practitioner/b")],
+                  "outpatient", kind="institutional", billing="Organization/hospital"),
+       [Flag("duplicate-line", "error", [1, 2], "remove", [2], grouping="facility-claim"),
+        Flag("mue", "error", [1, 2], "reduce-units", [1, 2], appealable=True, grouping="facility-claim")]),
+    _s("1h", "1", "An institutional Claim posted as it is, without a setting parameter: 72127 by Dr A + 72125 by "
+       "Dr B → checked as the facility claim it is: the hospital outpatient edit denies 72125",
+       claim_resource([line("72127", provider="Practitioner/a"), line("72125", provider="Practitioner/b")],
+                      kind="institutional", billing="Organization/hospital"),
+       [Flag("ncci-ptp", "error", [1, 2], "remove", [2], grouping="facility-claim",
+             says=("NCCI hospital outpatient PTP edit v322r0",))]),
+    _s("1i", "1", "Outpatient: 72125 by Dr A + 72126 by Dr B → the hospital reports one service, 72127",
+       items_body([line("72125", provider="Practitioner/a"), line("72126", provider="Practitioner/b")], "outpatient"),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["72127"], grouping="facility-claim")]),
+    _s("1j", "1", "Outpatient: 62284 (line 1) + 62302 with the hospital edition's indicator-0 edit 62302/62284 → "
+       "62284 denied, not appealable; the edit governs and the CPT instruction is named too",
+       items_body([line("62284"), line("62302")], "outpatient"),
+       [Flag("ncci-ptp", "error", [1, 2], "remove", [1], appealable=False, grouping="facility-claim",
+             says=("NCCI hospital outpatient PTP edit", "the CPT instruction also says 62302"))]),
+    # 2. modifier restrictions
+    _s("2m", "2", "72125 + 72020-LT: LT names a side of the body, which no spine study has → not bypassed",
+       items_body([line("72125"), line("72020", "LT")]),
+       [Flag("ncci-ptp", "error", [1, 2], "remove", [2], says=("modifier LT names a body side site",))]),
+    _s("2n", "2", "Outpatient: 72125 by Dr A + 72020-27 by Dr B: 27 marks a hospital outpatient E/M, 72020 is "
+       "radiology → not bypassed",
+       items_body([line("72125", provider="Practitioner/a"), line("72020", "27", provider="Practitioner/b")],
+                  "outpatient"),
+       [Flag("ncci-ptp", "error", [1, 2], "remove", [2], grouping="facility-claim", says=("E/M service only",))]),
+    _s("2o", "2", "Outpatient: 72125 + 72020-XP, both performed by Dr A → XP contradicts the lines: not bypassed",
+       items_body([line("72125", provider="Practitioner/a"), line("72020", "XP", provider="Practitioner/a")],
+                  "outpatient"),
+       [Flag("ncci-ptp", "error", [1, 2], "remove", [2], grouping="facility-claim")]),
+    _s("2p", "2", "72125 + 72020-59 (no X modifier on the line) → a valid bypass: warning, documentation needed",
+       items_body([line("72125"), line("72020", "59")]),
+       [Flag("ncci-ptp", "warning", [1, 2], "review", [2], bypass="59")]),
+    _s("2q", "2", "72125 + 72020-XE as a FHIR Claim → a valid bypass (warning)",
+       claim_body([line("72125", provider="Practitioner/a"), line("72020", "XE", provider="Practitioner/a")]),
+       [Flag("ncci-ptp", "warning", [1, 2], "review", [2], bypass="XE")]),
+    _s("2r", "2", "Charge set 72125 + 72020:XS → a valid bypass (warning)",
+       charge_set_body([line("72125", provider="Practitioner/a"), line("72020", "XS", provider="Practitioner/a")]),
+       [Flag("ncci-ptp", "warning", [1, 2], "review", [2], bypass="XS")]),
+    # 3. every myelography instruction, in both line orders
+    _s("3i", "3", "62305 + 62284 → 62305 includes the injection: remove 62284",
+       items_body([line("62305"), line("62284")]), [Flag("not-reported-together", "error", [1, 2], "remove", [2])]),
+    _s("3j", "3", "62305 + 72240 → remove 72240", items_body([line("62305"), line("72240")]),
+       [Flag("not-reported-together", "error", [1, 2], "remove", [2])]),
+    _s("3k", "3", "72270 + 72240 → the 2-or-more-regions S&I includes the cervical one: remove 72240",
+       items_body([line("72270"), line("72240")]), [Flag("not-reported-together", "error", [1, 2], "remove", [2])]),
+    _s("3l", "3", "62305 + 62302 → combined codes exclude each other: keep 62305, remove 62302",
+       items_body([line("62305"), line("62302")]), [Flag("not-reported-together", "error", [1, 2], "remove", [2])]),
+    _s("3m", "3", "72255 on line 1 + 62303 on line 2 → remove line 1, whatever the order",
+       items_body([line("72255"), line("62303")]), [Flag("not-reported-together", "error", [1, 2], "remove", [1])]),
+    _s("3n", "3", "62302 + 62303 → two regions with the injection: 62305",
+       items_body([line("62302"), line("62303")]), [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62305"])]),
+    _s("3o", "3", "62284 + 72270 → 62305", items_body([line("62284"), line("72270")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62305"])]),
+    _s("3p", "3", "62284 + 72265 → 62304", items_body([line("62284"), line("72265")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62304"])]),
+    _s("3q", "3", "62284 + 72255 → 62303", items_body([line("62284"), line("72255")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62303"])]),
+    _s("3r", "3", "62304 + 72240 → lumbosacral myelogram with cervical S&I: 62305",
+       items_body([line("62304"), line("72240")]), [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62305"])]),
+    _s("3s", "3", "No NCCI import at all: 62303 + 72255 → remove 72255 (and the date is flagged as not covered)",
+       items_body([line("62303"), line("72255")]),
+       [Flag("not-reported-together", "error", [1, 2], "remove", [2]), *_no_edition(1, 2)], index="bare"),
+    _s("3t", "3", "No NCCI import at all: 72240 + 72255 → 72270",
+       items_body([line("72240"), line("72255")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["72270"]), *_no_edition(1, 2)], index="bare"),
+    _s("3u", "3", "62303 + 72255: the finding rests on the descriptors; 62302's parenthetical is not its source",
+       items_body([line("62303"), line("72255")]),
+       [Flag("not-reported-together", "error", [1, 2], "remove", [2], not_says=("iframe.ai",),
+             says=("62303 descriptor, as reproduced by a coding reference",))]),
+    _s("3v", "3", "62284 + 72240 → 62302, citing 62302's parenthetical; every coding reference is marked secondary",
+       items_body([line("62284"), line("72240")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62302"],
+             says=("https://iframe.ai/medical-coding/reference/62302 (secondary source)",
+                   "ACR-Radiology-Coding-Source-March-April-2006 (secondary source)"))]),
+    # 4. one best fix
+    _s("4f", "4", "62284 + 72240 + 72255 + 72265 → one fix: 62305 for all four lines",
+       items_body([line("62284"), line("72240"), line("72255"), line("72265")]),
+       [Flag("combined-code", "error", [1, 2, 3, 4], "replace", [1, 2, 3, 4], ["62305"])]),
+    _s("4g", "4", "No NCCI import: 72125 + 72126 + 72127 → keep 72127, remove 72125 and 72126 in one fix",
+       items_body([line("72125"), line("72126"), line("72127")]),
+       [Flag("not-reported-together", "error", [1, 2, 3], "remove", [1, 2]), *_no_edition(1, 2, 3)], index="bare"),
+    _s("4h", "4", "No NCCI import: 72127 + 72125 → keep 72127, remove line 2",
+       items_body([line("72127"), line("72125")]),
+       [Flag("not-reported-together", "error", [1, 2], "remove", [2]), *_no_edition(1, 2)], index="bare"),
+    _s("4i", "4", "No NCCI import: 72125 + 72127 → keep 72127, remove line 1",
+       items_body([line("72125"), line("72127")]),
+       [Flag("not-reported-together", "error", [1, 2], "remove", [1]), *_no_edition(1, 2)], index="bare"),
+    _s("4j", "4", "62284 + 72240 + 62302 → 62302 is there: remove 62284 and 72240 in one fix, no second 62302",
+       items_body([line("62284"), line("72240"), line("62302")]),
+       [Flag("not-reported-together", "error", [1, 2, 3], "remove", [1, 2])]),
+    _s("4k", "4", "Dr A: 62284 + 72240; Dr B: 72125 + 72126 → one fix per provider: 62302 and 72127",
+       items_body([line("62284", provider="Practitioner/a"), line("72240", provider="Practitioner/a"),
+                   line("72125", provider="Practitioner/b"), line("72126", provider="Practitioner/b")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62302"]),
+        Flag("combined-code", "error", [3, 4], "replace", [3, 4], ["72127"])]),
+    # 5. MUE and units
+    _s("5k", "5", "72125 × 1.5 units → a units error only: units that are not a number of services are not "
+       "counted against the MUE", items_body([line("72125", units=1.5)]),
+       [Flag("units", "error", [1], "review", [1])]),
+    _s("5l", "5", "72125 twice, same provider, no modifier → a duplicate line, and 2 units over the MAI 2 MUE of 1 "
+       "(not appealable)", items_body([line("72125"), line("72125")]),
+       [Flag("duplicate-line", "error", [1, 2], "remove", [2]),
+        Flag("mue", "error", [1, 2], "reduce-units", [1, 2], appealable=False)]),
+    _s("5m", "5", "72126 × 2 units as a FHIR Claim → over the MAI 3 MUE of 1: denied, appealable",
+       claim_body([line("72126", units=2, provider="Practitioner/a")]),
+       [Flag("mue", "error", [1], "reduce-units", [1], appealable=True)]),
+    _s("5n", "5", "72020 × 3 units (MAI 1) → the finding names the practitioner MUE and its table",
+       items_body([line("72020", units=3)]),
+       [Flag("mue", "error", [1], "reduce-units", [1], appealable=True,
+             says=("exceed the practitioner MUE of 2 per line",))]),
+    _s("5o", "clean", "72020 + 72020-76 (a repeat; MAI 1, 1 unit a line) → clean",
+       items_body([line("72020"), line("72020", "76")])),
+    _s("5p", "clean", "Outpatient: 72020 by Dr A + 72020-77 by Dr B (repeated by another physician) → clean",
+       items_body([line("72020", provider="Practitioner/a"), line("72020", "77", provider="Practitioner/b")],
+                  "outpatient")),
+    # 6. PC/TC
+    _s("6d", "6", "72125-26 + 72125-TC by one provider as a FHIR Claim → report 72125",
+       claim_body([line("72125", "26", provider="Practitioner/a"), line("72125", "TC", provider="Practitioner/a")]),
+       [Flag("pc-tc", "error", [1, 2], "replace", [1, 2], ["72125"])]),
+    _s("6e", "6", "Charge set 72125:26 + 72125:TC by one performer → report 72125",
+       charge_set_body([line("72125", "26", provider="Practitioner/a"), line("72125", "TC", provider="Practitioner/a")]),
+       [Flag("pc-tc", "error", [1, 2], "replace", [1, 2], ["72125"])]),
+    _s("6f", "clean", "Outpatient facility claim: 72125-26 by the radiologist + 72125-TC by the hospital → correct "
+       "split billing; one study is 1 unit against the outpatient MUE of 1",
+       items_body([line("72125", "26", provider="Practitioner/rad"), line("72125", "TC", provider="Organization/h")],
+                  "outpatient")),
+    _s("6g", "clean", "The same as an institutional FHIR Claim → clean",
+       claim_body([line("72125", "26", provider="Practitioner/rad"), line("72125", "TC", provider="Organization/h")],
+                  "outpatient", kind="institutional", billing="Organization/h")),
+    _s("6h", "6", "Outpatient: 72125-26 + 72125-TC both performed by Dr A → report 72125",
+       items_body([line("72125", "26", provider="Practitioner/a"), line("72125", "TC", provider="Practitioner/a")],
+                  "outpatient"),
+       [Flag("pc-tc", "error", [1, 2], "replace", [1, 2], ["72125"], grouping="facility-claim")]),
+    _s("6i", "6", "Outpatient: 72125 + 72125-26, no performer named (both the hospital's) → the 26 repeats part of "
+       "the global: remove it (the PC is 2 units against the MUE of 1 until then)",
+       items_body([line("72125"), line("72125", "26")], "outpatient"),
+       [Flag("pc-tc", "error", [1, 2], "remove", [2], grouping="facility-claim"),
+        Flag("mue", "error", [1, 2], "reduce-units", [1, 2], appealable=True, grouping="facility-claim")]),
+    # 7. a line without a provider
+    _s("7g", "7", "Items with no provider anywhere: 62284 + 72240 → one claim, one provider: 62302",
+       items_body([line("62284"), line("72240")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62302"], grouping="rendering-provider")]),
+    _s("7h", "clean", "Items: the claim's provider is Dr B; 62284 by Dr A, 72240 naming none (so Dr B's) → each "
+       "reports his part", items_body([line("62284", provider="Practitioner/a"), line("72240")], provider="Practitioner/b")),
+    _s("7i", "7", "Orders (ServiceRequests in a Bundle) 62284 + 72240 without a performer, one encounter → 62302",
+       service_request_bundle_body([line("62284"), line("72240")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62302"])]),
+    # 8. separate sessions
+    _s("8f", "8", "72125 + 72126-59 → a distinct, documented service: a warning, the claim passes",
+       items_body([line("72125"), line("72126", "59")]),
+       [Flag("combined-code", "warning", [1, 2], "review", [2], bypass="59")]),
+    _s("8g", "8", "72125 + 72126-91 → 91 is for repeat laboratory tests: one session, 72127",
+       items_body([line("72125"), line("72126", "91")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["72127"])]),
+    _s("8h", "8", "72125 + 72126-XE as a FHIR Claim → a warning, the claim passes",
+       claim_body([line("72125", provider="Practitioner/a"), line("72126", "XE", provider="Practitioner/a")]),
+       [Flag("combined-code", "warning", [1, 2], "review", [2], bypass="XE")]),
+    # 9. CDS cards
+    _s("9i", "9", "order-select of 72255 with 62284 and 72240 drafted → one card about all three: order 62305",
+       order_select_body(["c"], order("a", "62284"), order("b", "72240"), order("c", "72255")),
+       cards=[Card("critical", {"different-practitioner"},
+                   ["ServiceRequest/a", "ServiceRequest/b", "ServiceRequest/c"], ["62305"],
+                   says="62284, 72240 and 72255 ordered together: order 62305 instead")]),
+    _s("9j", "9", "order-select of 72020 with 62284 and 72240 drafted → the 62302 card is not about the selection",
+       order_select_body(["c"], order("a", "62284"), order("b", "72240"), order("c", "72020")), cards=[]),
+    _s("9k", "9", "Orders 72125 + 72126 + 72127 (a 72127/72125 indicator-1 edit) → delete 72125 (the edit) and "
+       "72126 (CPT instruction); never a second 72127",
+       order_sign_body(order("a", "72125"), order("b", "72126"), order("c", "72127")),
+       cards=[Card("critical", {"separate-encounter", "separate-structure", "different-practitioner",
+                                "distinct-service-documented"}, ["ServiceRequest/a"], suggests=True),
+              Card("critical", {"separate-encounter"}, ["ServiceRequest/b"], suggests=True)]),
+    _s("9l", "9", "Orders 62302 + 62284 → delete the 62284 order only",
+       order_sign_body(order("a", "62302"), order("b", "62284")),
+       cards=[Card("critical", {"different-practitioner"}, ["ServiceRequest/b"], suggests=True,
+                   says="62302 already includes 62284")]),
+    _s("9m", "9", "Orders 72125 + 72126 → order 72127 instead; 'separate encounter' is the reason to keep both",
+       order_sign_body(order("a", "72125"), order("b", "72126")),
+       cards=[Card("critical", {"separate-encounter"}, ["ServiceRequest/a", "ServiceRequest/b"], ["72127"])]),
+    _s("9n", "9", "Orders 72126 twice (MAI 3 MUE of 1) → a duplicate card (delete the second; 'repeat procedure') "
+       "and an MUE card with no suggestion whose only reason is documented medical necessity",
+       order_sign_body(order("a", "72126"), order("b", "72126")),
+       cards=[Card("critical", {"repeat-procedure"}, ["ServiceRequest/b"]),
+              Card("critical", {"medical-necessity-documented"}, suggests=False, says="MUE")]),
+    _s("9o", "9", "Order 72020 × 3 (MAI 1 MUE of 2) → a critical MUE card: 'repeat procedure' or 'medical "
+       "necessity', never an encounter reason",
+       order_sign_body(order("a", "72020") | {"quantityQuantity": {"value": 3}}),
+       cards=[Card("critical", {"repeat-procedure", "medical-necessity-documented"}, suggests=False)]),
+    _s("9p", "9", "LOINC orders 30592-0 + 24933-4 (CT C-spine without, with contrast) → order 72127 instead",
+       order_sign_body(loinc_order("a", "30592-0"), loinc_order("b", "24933-4")),
+       cards=[Card("critical", {"separate-encounter"}, ["ServiceRequest/a", "ServiceRequest/b"], ["72127"])]),
+    _s("9q", "9", "Orders 72125:26 + 72125:TC by one performer → order 72125; no MUE card (one study)",
+       order_sign_body(order("a", "72125", "26", performer="Practitioner/r"),
+                       order("b", "72125", "TC", performer="Practitioner/r")),
+       cards=[Card("critical", set(), ["ServiceRequest/a", "ServiceRequest/b"], ["72125"])]),
+    # clean claims
+    _s("c7", "clean", "72270 alone → clean", items_body([line("72270")])),
+    _s("c8", "clean", "62284 alone → clean", items_body([line("62284")])),
+    _s("c9", "clean", "72125 on 07-15 and 72126 on 07-16 by one provider → two dates: clean",
+       items_body([line("72125"), line("72126", date="2026-07-16")])),
+    _s("c10", "clean", "72270 alone with no NCCI import → no error; the date is flagged as not covered (warnings)",
+       items_body([line("72270")]), _no_edition(1), index="bare"),
+    _s("c11", "clean", "72125 on 2025-01-15, which no imported edition covers → warnings, never a silent clean",
+       items_body([line("72125", date="2025-01-15")]), _no_edition(1)),
 ]  # fmt: skip
 
 
@@ -439,8 +694,12 @@ def _part(parts: list[dict], name: str) -> list:
     return [next(v for k, v in p.items() if k.startswith("value")) for p in parts if p["name"] == name]
 
 
-def judge(client, scenario: Scenario) -> list[str]:
-    """Return how the service's answer differs from what a coder expects (empty: as expected)."""
+def judge(clients: dict, scenario: Scenario) -> list[str]:
+    """Return how the service's answer differs from what a coder expects (empty: as expected).
+
+    :param clients: test clients by index ("ncci": the synthetic editions, "bare": no NCCI import).
+    """
+    client = clients[scenario.index]
     if scenario.cards is not None:
         return _judge_cards(client, scenario)
     response = client.post("/$bundling-check", json=scenario.body)
@@ -451,10 +710,18 @@ def judge(client, scenario: Scenario) -> list[str]:
     result = body["parameter"][0]["valueBoolean"]
     if result is not scenario.result:
         problems.append(f"result={result}, expected {scenario.result}")
+    every = findings(body)
+    for found in every:  # every finding cites its sources as text (a missing source is a wrong answer too)
+        if any(not isinstance(source, str) or not source for source in found.get("source", [])):
+            problems.append(f"{found['rule']} lines {found.get('line')}: a source that is not a text")
+    # Context (information) is not judged; the "no edition covers the date" warnings only where expected.
+    judged_rules = {flag.rule for flag in scenario.flags}
     seen = [
         f
-        for f in findings(body)
-        if f["severity"] != "information" and f["rule"] not in ("no-edition", "unknown-code")
+        for f in every
+        if f["severity"] != "information"
+        and f["rule"] != "unknown-code"
+        and (f["rule"] != "no-edition" or "no-edition" in judged_rules)
     ]
     unmatched = list(seen)
     for flag in scenario.flags:
@@ -472,7 +739,7 @@ def judge(client, scenario: Scenario) -> list[str]:
 
 
 def _matches(found: dict, flag: Flag) -> bool:
-    if (found["rule"], found["severity"], found.get("line")) != (flag.rule, flag.severity, flag.lines):
+    if (found["rule"], found["severity"], found.get("line", [])) != (flag.rule, flag.severity, flag.lines):
         return False
     suggestion = found.get("suggestion") or []
     if flag.action is not None and _part(suggestion, "action") != [flag.action]:
@@ -481,15 +748,23 @@ def _matches(found: dict, flag: Flag) -> bool:
         return False
     if flag.codes is not None and [c["code"] for c in _part(suggestion, "code")] != flag.codes:
         return False
+    if (
+        flag.modifiers is not None
+        and [m["code"] if isinstance(m, dict) else m for m in _part(suggestion, "modifier")] != flag.modifiers
+    ):
+        return False
     if flag.appealable is not None and found.get("appealable") is not flag.appealable:
         return False
     if flag.grouping is not None and found.get("grouping") != flag.grouping:
+        return False
+    text = f"{found['message']} {found.get('rationale', '')}"
+    if any(words not in text for words in flag.says) or any(words in text for words in flag.not_says):
         return False
     return flag.bypass is None or found.get("bypassModifier") == flag.bypass
 
 
 def _judge_cards(client, scenario: Scenario) -> list[str]:
-    response = client.post("/cds-services/bundling-order-sign", json=scenario.body)
+    response = client.post(f"/cds-services/bundling-{scenario.body['hook']}", json=scenario.body)
     if response.status_code != 200:
         return [f"HTTP {response.status_code}: {response.get_json()}"]
     cards = [c for c in response.get_json()["cards"] if c["indicator"] != "info"]
@@ -511,33 +786,43 @@ def _card_text(card: dict) -> str:
 
 
 def _card_matches(card: dict, expected: Card) -> bool:
-    if card["indicator"] != expected.indicator:
+    if card["indicator"] != expected.indicator or expected.says not in card["summary"]:
         return False
     if {r["code"] for r in card.get("overrideReasons", [])} != expected.reasons:
         return False
-    actions = [a for s in card.get("suggestions", []) for a in s["actions"]]
+    suggestions = card.get("suggestions", [])
+    if expected.suggests is not None and bool(suggestions) is not expected.suggests:
+        return False
+    if suggestions and (len(suggestions) != 1 or card.get("selectionBehavior") != "at-most-one"):
+        return False  # one fix, and the selection behaviour CDS Hooks requires with suggestions
+    actions = [a for s in suggestions for a in s["actions"]]
     deletes = [a["resourceId"] for a in actions if a["type"] == "delete"]
     creates = [a["resource"]["code"]["coding"][0]["code"] for a in actions if a["type"] == "create"]
     if expected.deletes and deletes != expected.deletes:
         return False
+    if expected.suggests and not expected.creates and creates:
+        return False  # a removal adds nothing (never a second code already ordered)
     return not expected.creates or creates == expected.creates
 
 
-def make_client(root: Path):
-    """Return a test client of the service over the synthetic editions."""
+def make_clients(root: Path) -> dict:
+    """Return test clients of the service: over the synthetic editions ("ncci"), and with no import ("bare")."""
     from terminology import create_app
 
-    app = create_app({"DATA_DIR": str(build_data_dir(root)), "ACCESS_LOG": False, "TESTING": True})
-    return app.test_client()
+    settings = {"ACCESS_LOG": False, "TESTING": True}
+    return {
+        "ncci": create_app({**settings, "DATA_DIR": str(build_data_dir(root))}).test_client(),
+        "bare": create_app({**settings, "DATA_DIR": str(root / "no-import")}).test_client(),
+    }
 
 
 def main() -> int:
     """Run every scenario and print the figure, then what differs."""
     with tempfile.TemporaryDirectory() as tmp:
-        client = make_client(Path(tmp))
+        clients = make_clients(Path(tmp))
         failed = []
         for scenario in SCENARIOS:
-            problems = judge(client, scenario)
+            problems = judge(clients, scenario)
             if problems:
                 failed.append((scenario, problems))
     passed = len(SCENARIOS) - len(failed)

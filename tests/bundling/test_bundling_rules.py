@@ -119,7 +119,9 @@ def test_anatomic_modifiers_on_different_sites_bypass(client):
 
 def test_the_same_anatomic_modifier_on_both_lines_is_the_same_site(client):
     (ptp,) = findings(_check(client, item(1, "Z0001", "RT"), item(2, "Z0005", "RT")), "ncci-ptp")
-    assert ptp["severity"] == "error" and "RT is on both line 2 and line 1: the same site" in ptp["message"]
+    assert ptp["severity"] == "error" and ptp["message"].endswith(
+        "(modifier RT is on both lines 1 and 2: the same site)"
+    )
 
 
 def test_swapped_pair_is_chosen_by_date(client):

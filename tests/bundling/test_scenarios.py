@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.bundling.scenarios import SCENARIOS, judge, make_client
+from tests.bundling.scenarios import SCENARIOS, judge, make_clients
 
 
 @pytest.fixture(scope="module")
-def scenario_client(tmp_path_factory):
-    return make_client(tmp_path_factory.mktemp("scenarios"))
+def scenario_clients(tmp_path_factory):
+    return make_clients(tmp_path_factory.mktemp("scenarios"))
 
 
 def test_every_point_of_the_issue_has_scenarios_and_clean_cases():
@@ -19,5 +19,5 @@ def test_every_point_of_the_issue_has_scenarios_and_clean_cases():
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.id for s in SCENARIOS])
-def test_scenario(scenario_client, scenario):
-    assert judge(scenario_client, scenario) == [], scenario.statement
+def test_scenario(scenario_clients, scenario):
+    assert judge(scenario_clients, scenario) == [], scenario.statement

@@ -116,7 +116,7 @@ def _detail(finding: Finding, orders: dict[int, DraftOrder]) -> str:
     return "\n".join(rows)
 
 
-def _combined_order(code: str, registry: Registry, template: dict) -> dict:
+def _combined_order(code: str, registry: Registry, replaced: list[dict]) -> dict:
     coding = {"system": CPT, "code": code}
     cpt = registry.find("CodeSystem", CPT)
     concept = cpt.find(code) if cpt is not None else None
@@ -125,10 +125,11 @@ def _combined_order(code: str, registry: Registry, template: dict) -> dict:
     resource = {
         "resourceType": "ServiceRequest",
         "status": "draft",
-        "intent": template.get("intent") or "order",
+        "intent": next((r["intent"] for r in replaced if r.get("intent")), "order"),
         "code": {"coding": [coding]},
     }
-    # Copy what the component orders share about the patient, visit, time and requester.
+    # Copy what the component orders say about the patient, visit, time, requester and performer
+    # (the first order that says it: an order without a performer was judged as its encounter's).
     for key in (
         "subject",
         "encounter",
@@ -140,8 +141,9 @@ def _combined_order(code: str, registry: Registry, template: dict) -> dict:
         "requester",
         "performer",
     ):
-        if key in template:
-            resource[key] = template[key]
+        found = next((r[key] for r in replaced if key in r), None)
+        if found is not None:
+            resource[key] = found
     return resource
 
 
@@ -165,13 +167,13 @@ def _suggestions(finding: Finding, orders: dict[int, DraftOrder], registry: Regi
     actions = [_delete(t) for t in chosen]
     removed = listed([_order_label(t) for t in chosen])
     if suggestion.action == "replace" and suggestion.codes:
-        template = chosen[0].resource
+        replaced = [t.resource for t in chosen]
         for code in suggestion.codes:
             actions.append(
                 {
                     "type": "create",
                     "description": f"Order {code} (CPT) instead",
-                    "resource": _combined_order(code, registry, template),
+                    "resource": _combined_order(code, registry, replaced),
                 }
             )
         label = f"Order {' + '.join(suggestion.codes)} instead of {removed}"

@@ -443,3 +443,30 @@ def test_bundle_orders_without_a_performer_join_their_encounter(client):
     body = client.post("/$bundling-check", json=bundle).get_json()
     (combined,) = findings(body, "combined-code")
     assert combined["line"] == [1, 2] and combined["provider"] == "Practitioner/rad"
+
+
+def _institutional(claim: dict) -> dict:
+    claim["type"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "institutional"}]}
+    return claim
+
+
+def test_an_institutional_claim_is_the_facility_claim_without_being_told(client):
+    # A hospital's claim for two physicians' 72125 lines: one facility claim, a duplicate line.
+    claim = _institutional(_claim([_claim_item(1, "72125", team=1), _claim_item(2, "72125", team=2)]))
+    (duplicate,) = findings(client.post("/$bundling-check", json=claim).get_json(), "duplicate-line")
+    assert duplicate["grouping"] == "facility-claim"
+    # The setting parameter, when given, is what the caller asked for.
+    body = client.post("/$bundling-check", json=_resource_body(claim, "practitioner")).get_json()
+    assert findings(body, "duplicate-line") == []
+
+
+def test_a_bundle_of_institutional_and_professional_claims_needs_a_setting(client):
+    professional = _claim([_claim_item(1, "72125")])
+    institutional = _institutional(_claim([_claim_item(1, "72125")]))
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": professional}, {"resource": institutional}]}  # fmt: skip
+    response = client.post("/$bundling-check", json=bundle)
+    assert response.status_code == 400
+    issue = response.get_json()["issue"][0]
+    assert issue["expression"] == ["setting"] and "institutional and professional" in issue["details"]["text"]
+    assert client.post("/$bundling-check", json=_resource_body(bundle, "outpatient")).status_code == 200

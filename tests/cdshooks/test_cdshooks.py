@@ -156,11 +156,36 @@ def test_one_card_for_a_group_of_orders(client):
     assert create["code"]["coding"][0]["code"] == "62305"
 
 
+def test_the_combined_order_keeps_the_performer_of_the_orders_it_replaces(client):
+    # 62284 without a performer, 72240 by Dr R in the same encounter: one 62302 order, by Dr R.
+    radiologist = {"performer": [{"reference": "Practitioner/r"}], "encounter": {"reference": "Encounter/e1"}}
+    orders = [order("a", "62284", encounter={"reference": "Encounter/e1"}), order("b", "72240", **radiologist)]
+    (card,) = cards_of(post(client, SIGN, hook_call("order-sign", *orders)), "critical")
+    (create,) = [a["resource"] for a in card["suggestions"][0]["actions"] if a["type"] == "create"]
+    assert create["code"]["coding"][0]["code"] == "62302"
+    assert create["performer"] == [{"reference": "Practitioner/r"}]
+    assert create["encounter"] == {"reference": "Encounter/e1"} and create["status"] == "draft"
+
+
 def test_date_of_service_mue_cards_offer_no_encounter_reason(client):
     body = post(client, SIGN, hook_call("order-sign", order("a", "Z0013", quantityQuantity={"value": 3})))
     (card,) = cards_of(body, "critical")
     assert [r["code"] for r in card["overrideReasons"]] == ["medical-necessity-documented"]
     assert "**Appeal:** documentation or an appeal can overturn" in card["detail"]
+
+
+def test_a_line_edit_mue_card_cites_its_table(tmp_path):
+    # 72020 ordered with 3 units over a (synthetic) MAI 1 MUE of 2: a critical card, never a 500.
+    from terminology import create_app
+    from tests.ncci_fixtures import mue_row, ncci_data_dir, ptp_row
+
+    data = ncci_data_dir(tmp_path, [ptp_row("Z0001", "Z0004")], [mue_row("72020", 2, 1)])
+    client = create_app({"TESTING": True, "ACCESS_LOG": False, "DATA_DIR": str(data)}).test_client()
+    body = post(client, SIGN, hook_call("order-sign", order("a", "72020", quantityQuantity={"value": 3})))
+    (card,) = cards_of(body, "critical")
+    assert card["summary"] == "3 units of 72020 exceed the NCCI MUE of 2"
+    assert {r["code"] for r in card["overrideReasons"]} == {"repeat-procedure", "medical-necessity-documented"}
+    assert "NCCI MUE practitioner table effective 2026-07-01" in card["detail"] and "suggestions" not in card
 
 
 def test_order_without_id_gets_a_card_without_suggestions(client):

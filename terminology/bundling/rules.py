@@ -84,14 +84,15 @@ def _units(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _unit_count(value: float) -> str:
-    """Return ``1 unit`` / ``2 units``."""
-    return f"{_units(value)} unit" + ("" if value == 1 else "s")
-
 
 def _valid_units(line: Line) -> bool:
     """Say whether a line's units are a number of services (a whole positive number)."""
     return line.quantity > 0 and line.quantity.is_integer()
+
+
+def _mue_source(edition: Edition) -> str:
+    """Return how MUE findings cite the table they come from."""
+    return f"NCCI MUE {edition.setting} table effective {edition.start}"
 
 
 def _services(lines: list[Line]) -> float:
@@ -136,6 +137,7 @@ class _DayEdits:
     edition: Edition
     day: int  # the date of service as YYYYMMDD, comparable with the row dates
     source: str  # how findings cite the edition
+    table: str  # how messages name it: "NCCI practitioner PTP edit v322r0"
 
 
 @dataclass(slots=True)
@@ -147,6 +149,7 @@ class _Group:
     grouping: str
     provider: str | None = None  # practitioner: the rendering provider, when known
     who: str = ""  # whose lines these are, as a finding's message names them
+    invalid_units: bool = False  # a line's units are not a number of services (the units rule said so)
 
     def __post_init__(self) -> None:
         if self.grouping == FACILITY_CLAIM:
@@ -497,6 +500,7 @@ class BundlingChecker:
         for line in group.lines:
             quantity = line.quantity
             if quantity <= 0 or not quantity.is_integer():
+                group.invalid_units = True
                 findings.append(
                     group.finding(
                         "units",
@@ -864,9 +868,8 @@ class BundlingChecker:
         group: _Group,
         setting: str,
     ) -> Finding:
-        edition = edits.edition
-        pair = f"{_shown(col1)} and {_shown(col2)}"
-        table = f"NCCI {_TABLE_NAMES.get(edition.setting, edition.setting)} PTP edit {edition.name}"
+        first, second = _shown(col1), _shown(col2)
+        table = edits.table
         dates = f"effective {ncci_date_text(row.effective)}, deletion {ncci_date_text(row.deletion)}"
         finding = Finding(
             "ncci-ptp",
@@ -888,7 +891,7 @@ class BundlingChecker:
         if row.indicator == 0:
             finding.appealable = False
             finding.message = (
-                f"{table}: {_shown(col2)} is not payable with {_shown(col1)} {group.who} ({dates}); "
+                f"{table}: {second} is not payable with {first} {group.who} ({dates}); "
                 "modifier indicator 0: no modifier bypasses this edit"
             )
             finding.suggestion = Suggestion("remove", f"Remove line {col2.number}", [col2.number])
@@ -900,7 +903,7 @@ class BundlingChecker:
             finding.bypass_modifier = verdict.modifier.code
             finding.expressions = [verdict.modifier.path, col2.code_path]
             finding.message = (
-                f"{table} for {pair} {group.who} ({dates}, modifier indicator 1) "
+                f"{table} for {first} and {second} {group.who} ({dates}, modifier indicator 1) "
                 f"is bypassed by modifier {verdict.modifier.code} on line {owner.number}; the claim passes "
                 f"the edit, and the record must document {rule.asserts}"
             )
@@ -915,7 +918,7 @@ class BundlingChecker:
         else:
             finding.appealable = True
             finding.message = (
-                f"{table}: {_shown(col2)} is bundled into {_shown(col1)} {group.who} ({dates}); "
+                f"{table}: {second} is bundled into {first} {group.who} ({dates}); "
                 "modifier indicator 1 and "
                 + (
                     f"no modifier bypasses it ({refused})"
@@ -1036,14 +1039,14 @@ class BundlingChecker:
             if row is None:
                 continue
             lines = by_code[code]
-            if not all(map(_valid_units, lines)):
+            if group.invalid_units:
                 lines = [line for line in lines if _valid_units(line)]
                 if not lines:
                     continue
-            source = source or f"NCCI MUE {edition.setting} table effective {edition.start}"
             if row.mai == 1:  # a line edit: each line on its own
                 for line in lines:
                     if line.quantity > row.value:
+                        source = source or _mue_source(edition)
                         findings.append(
                             self._mue_finding(group, code, [line], line.quantity, row, edition, source)
                         )
@@ -1051,6 +1054,7 @@ class BundlingChecker:
             # A date-of-service edit: the units of the group's lines add up. Most codes sit on one line.
             total = lines[0].quantity if len(lines) == 1 else _services(lines)
             if total > row.value:
+                source = source or _mue_source(edition)
                 findings.append(self._mue_finding(group, code, lines, total, row, edition, source))
 
     def _mue_finding(
@@ -1066,13 +1070,15 @@ class BundlingChecker:
         value, mai = row.value, row.mai
         appealable, tail, reasons = self._mue_terms[mai]
         mue = f"the {_TABLE_NAMES.get(edition.setting, edition.setting)} MUE of {value}"
+        count = int(units)  # whole: only lines whose units are a number of services are counted
+        counted = f"{count} unit{'' if count == 1 else 's'}"
         if mai == 1:
             line = lines[0]
-            what = f"Line {line.number}: {_unit_count(units)} of {code} exceed {mue} per line"
+            what = f"Line {line.number}: {counted} of {code} exceed {mue} per line"
             denied, scope = "the whole line is denied", f"on line {line.number}"
         else:
             what = (
-                f"{_unit_count(units)} of {code} {group.who} ({_lines_text(lines)}) exceed {mue} per "
+                f"{counted} of {code} {group.who} ({_lines_text(lines)}) exceed {mue} per "
                 "date of service"
             )
             denied = "the line is denied" if len(lines) == 1 else "the lines are denied"
@@ -1095,7 +1101,7 @@ class BundlingChecker:
             codes=[code],
             suggestion=Suggestion(
                 "reduce-units",
-                f"Report at most {_unit_count(value)} {scope}"
+                f"Report at most {value} unit{'' if value == 1 else 's'} {scope}"
                 + (", or appeal with documentation of medical necessity" if appealable else ""),
                 [line.number for line in lines],
                 units=float(value),
@@ -1153,6 +1159,7 @@ class BundlingChecker:
                 edition,
                 day_number(day),
                 f"{ptp_concept_map_canonical(edition)} (NCCI PTP {edition.setting} {edition.name})",
+                f"NCCI {_TABLE_NAMES.get(edition.setting, edition.setting)} PTP edit {edition.name}",
             )
             for day, edition in ptp_for.items()
             if edition is not None

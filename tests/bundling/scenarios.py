@@ -3,6 +3,13 @@
 Run ``python -m tests.bundling.scenarios`` to print "N of M scenarios as a coder expects" (and
 what differs for the others); tests/bundling/test_scenarios.py runs every scenario as a test.
 
+Each scenario runs against the service over the synthetic editions below, or (``index="bare"``)
+with no NCCI import at all. A scenario counts only when every expectation holds: the result, each
+finding's rule, severity, lines, fix, appealable, grouping, bypass and the words its message must
+(not) hold, every source given as text, and for CDS calls each card's indicator, summary, override
+reasons and its one suggestion. The table merges the project's scenarios with an independent
+coder's review of issue 12 (the scenarios after "merged from the independent coder review").
+
 The NCCI edits and MUE values below are SYNTHETIC (written in the CMS file layouts by
 tests/ncci_fixtures.py, marked "not CMS data"): the real values for these CPT codes come from the
 licensed CMS files, and none is claimed here. The CPT instructions (myelography, cervical CT) and
@@ -555,6 +562,10 @@ SCENARIOS: list[Scenario] = [
        [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["62302"],
              says=("https://iframe.ai/medical-coding/reference/62302 (secondary source)",
                    "ACR-Radiology-Coding-Source-March-April-2006 (secondary source)"))]),
+    _s("3w", "3", "Orders 62303 + 62304 (no NCCI row for the pair) → a critical card: order 62305 instead of both",
+       order_sign_body(order("a", "62303"), order("b", "62304")),
+       cards=[Card("critical", {"different-practitioner"}, ["ServiceRequest/a", "ServiceRequest/b"], ["62305"],
+                   says="62303 and 62304 ordered together: order 62305 instead")]),
     # 4. one best fix
     _s("4f", "4", "62284 + 72240 + 72255 + 72265 → one fix: 62305 for all four lines",
        items_body([line("62284"), line("72240"), line("72255"), line("72265")]),

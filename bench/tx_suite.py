@@ -42,6 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.harness import free_port
 from bench.tx_compare import Comparison, scrub
 from bench.tx_versions import to_r4, to_r5
 
@@ -409,14 +410,6 @@ def _r5_element_in_r4(resource: dict) -> str | None:
 # -- servers ---------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def started_server(env: dict, log_path: Path, workers: int = 2):
     """Start this project's server (gunicorn, its settings) on 127.0.0.1; yield its base URL.
@@ -425,7 +418,7 @@ def started_server(env: dict, log_path: Path, workers: int = 2):
     """
     import requests
 
-    port = _free_port()
+    port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

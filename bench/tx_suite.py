@@ -4,6 +4,7 @@
     python -m bench.tx_suite PATH/TO/tests --server http://host:8000
     python -m bench.tx_suite PATH/TO/tests --content-dir        # setup loaded at start-up instead
     python -m bench.tx_suite PATH/TO/tests --suite version --filter vs1w --output /tmp/tx-out
+    python -m bench.tx_suite PATH/TO/tests --package PATH/TO/hl7.fhir.r4.core/package
 
 It does what the official Java runner (``java -jar validator_cli.jar -txtests``) does against an
 R4 server: for every test of the selected modes (default ``general``; suites and tests without a
@@ -495,8 +496,9 @@ def write_failure(output: Path, outcome: Outcome) -> None:
     (folder / "diff.txt").write_text(f"{outcome.message}\n", encoding="utf-8")
 
 
-def report(results: dict[str, list[Outcome]], label: str, stream=sys.stdout) -> tuple[int, int]:
-    """Print `N passed, N failed` per suite and in total; return the totals."""
+def report(results: dict[str, list[Outcome]], label: str, stream=None) -> tuple[int, int]:
+    """Print `N passed, N failed` per suite and in total (default on stdout); return the totals."""
+    stream = stream or sys.stdout
     total_pass = total_fail = 0
     width = max((len(name) for name in results), default=10)
     for name, outcomes in results.items():
@@ -536,6 +538,9 @@ def run(args: argparse.Namespace) -> int:
         for suite in chosen:
             results[suite.name] = runner.run_suite(suite)
 
+    packages = [str(Path(p).resolve()) for p in args.package or ()]
+    if packages and args.server:
+        raise SystemExit("--package is loaded by the servers this runner starts; load it into yours instead")
     if args.content_dir:
         if args.server:
             raise SystemExit("--content-dir starts its own servers (one per distinct setup); drop --server")
@@ -547,7 +552,7 @@ def run(args: argparse.Namespace) -> int:
             content = output / "content" / f"{number:02d}-{group[0].name}"
             write_content(probe, group[0], content)
             env = {
-                "TERMINOLOGY_CONTENT_DIRS": ":".join([*bundled_content_dirs(), str(content)]),
+                "TERMINOLOGY_CONTENT_DIRS": ":".join([*bundled_content_dirs(), *packages, str(content)]),
                 "TERMINOLOGY_CONTENT_POLICY": "lenient",
             }
             try:
@@ -561,9 +566,19 @@ def run(args: argparse.Namespace) -> int:
         run_on(args.server, suites, send_setup=True)
         label = "general mode, tx-resource"
     else:
-        with started_server({}, output / "logs" / "server.log") as base:
+        env = {}
+        if packages:
+            # A package holds other resources too: the lenient policy takes only its terminology.
+            env = {
+                "TERMINOLOGY_CONTENT_DIRS": ":".join([*bundled_content_dirs(), *packages]),
+                "TERMINOLOGY_CONTENT_POLICY": "lenient",
+            }
+        with started_server(env, output / "logs" / "server.log") as base:
             run_on(base, suites, send_setup=True)
         label = "general mode, tx-resource"
+    if packages:
+        names = [Path(p).parent.name if Path(p).name == "package" else Path(p).name for p in packages]
+        label += f", with {', '.join(names)}"
     if modes != list(DEFAULT_MODES):
         label = label.replace("general mode", f"modes {'+'.join(modes)}")
     failures = [o for outcomes in results.values() for o in outcomes if not o.passed]
@@ -623,6 +638,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check every fragment of $external:n:...$ patterns (the official runner checks "
         "only the text before the first ':' of the fragment)",
+    )
+    parser.add_argument(
+        "--package",
+        action="append",
+        help="a FHIR package folder the started servers also load (lenient: its terminology only), e.g. "
+        "hl7.fhir.r4.core's package/ for the FHIR core code systems a general server is expected to know",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="print one line per failure")
     return parser

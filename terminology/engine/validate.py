@@ -21,7 +21,7 @@ from terminology.engine.languages import LanguagePreferences
 from terminology.engine.patterns import ScanBudget
 from terminology.engine.pctc import concept_problems as pctc_problems
 from terminology.engine.registry import Registry
-from terminology.engine.systems import EXPRESSION_MODIFIER_SYSTEMS
+from terminology.engine.systems import CPT, EXPRESSION_MODIFIER_SYSTEMS, HCPCS
 from terminology.engine.valueset import (
     Evaluation,
     ValueSetIndex,
@@ -163,14 +163,33 @@ def unknown_code_message(code_system: CodeSystemIndex, code: str) -> str:
     return f"Unknown code '{code}' in the CodeSystem '{code_system.url}'{version}"
 
 
+# Billing code systems: a code missing from our fragment of them is refused, not given the benefit of
+# the doubt, because a claim or charge must not pass with a code this server cannot vouch for (a false
+# "valid" costs money). Load the licensee's full release to validate every code.
+BILLING_SYSTEMS = frozenset({CPT, HCPCS})
+
+
+def may_hold_elsewhere(code_system: CodeSystemIndex) -> bool:
+    """Say whether a code missing from this code system may still be valid (tx.fhir.org's fragment rule).
+
+    A ``content = fragment`` code system lists only some of its codes: tx.fhir.org then accepts an
+    unknown code with a warning. We do the same, except for the billing code systems.
+    """
+    return code_system.content == "fragment" and code_system.url not in BILLING_SYSTEMS
+
+
 def unknown_code_issue(code_system: CodeSystemIndex, code: str, path: str) -> Issue:
-    """Return the issue for a code a code system does not hold (tx.fhir.org's wording and message id)."""
+    """Return the issue for a code a code system does not hold (tx.fhir.org's wording and message id).
+
+    A warning when the code may be valid in another fragment (``may_hold_elsewhere``), else an error.
+    """
     if code_system.content == "fragment":
         message_id = "UNKNOWN_CODE_IN_FRAGMENT"
     else:
         message_id = "Unknown_Code_in_Version" if code_system.version else "Unknown_Code_in"
+    severity = "warning" if may_hold_elsewhere(code_system) else "error"
     return Issue(
-        "error", "code-invalid", unknown_code_message(code_system, code), "invalid-code", [path], message_id
+        severity, "code-invalid", unknown_code_message(code_system, code), "invalid-code", [path], message_id
     )
 
 
@@ -780,7 +799,8 @@ class _Checker:
                         run.add(issue)
                     if not located.issues:
                         run.add(unknown_code_issue(code_system, code, code_path))
-                return False
+                # A whole fragment is included: the code may be one of its codes we were not given.
+                return not located.issues and may_hold_elsewhere(code_system)
         elif "concept" in include:
             ref = _concept_ref(include, code, concept)
             if ref is None or concept is None:

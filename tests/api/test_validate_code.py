@@ -314,3 +314,29 @@ def test_value_set_given_inline_is_validated_and_used(client):
     )
     assert response.status_code == 422
     assert "ValueSet.status" in response.get_json()["issue"][0]["details"]["text"]
+
+
+def test_a_code_missing_from_a_fragment_is_valid_with_a_warning_except_in_billing_systems(tmp_path):
+    # tx.fhir.org's rule for `content = fragment`: the code may be one of the codes not given. Not for
+    # CPT and HCPCS, where a false "valid" would let a claim pass (the CPT case is the test above).
+    from terminology import create_app
+    from tests.conftest import SYNTHETIC_CS, write_resource
+
+    write_resource(tmp_path, "cs.json", {**SYNTHETIC_CS, "content": "fragment"})
+    value_set = {
+        "resourceType": "ValueSet", "id": "all", "status": "active", "url": "http://example.org/fhir/ValueSet/all",
+        "compose": {"include": [{"system": SYNTHETIC_CS["url"]}]},
+    }  # fmt: skip
+    write_resource(tmp_path, "vs.json", value_set)
+    client = create_app({"TESTING": True, "CONTENT_DIRS": [str(tmp_path)]}).test_client()
+    calls = [
+        ("/CodeSystem/$validate-code", {"url": SYNTHETIC_CS["url"], "code": "zz-other"}),
+        ("/ValueSet/$validate-code", {"url": value_set["url"], "system": SYNTHETIC_CS["url"], "code": "zz-other"}),
+    ]
+    for path, query in calls:
+        body = client.get(path, query_string=query).get_json()
+        assert param(body, "result") is True, body
+        assert param(body, "message") is None
+        (issue,) = param(body, "issues")["issue"]
+        assert issue["severity"] == "warning" and issue["details"]["coding"][0]["code"] == "invalid-code"
+        assert FRAGMENT_NOTE in issue["details"]["text"]

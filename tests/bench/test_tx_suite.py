@@ -175,3 +175,30 @@ def test_the_suites_loose_json_is_sent_as_a_fhir_parser_reads_it():
     assert sent["parameter"][0]["valueBoolean"] is True
     assert sent["parameter"][1]["valueInteger"] == 5
     assert sent["parameter"][2]["resource"]["concept"] == [{"code": "a"}]
+
+
+def test_the_command_starts_its_server_with_the_packages_given(
+    mini_suite, synthetic_dir, tmp_path, monkeypatch, capsys
+):
+    from contextlib import contextmanager
+
+    import bench.tx_suite as tx_suite
+
+    started = []
+
+    @contextmanager
+    def fake_server(env, log_path, workers=2):
+        started.append(env)
+        yield "http://server.invalid"
+
+    client = create_app({"CONTENT_DIRS": [str(synthetic_dir)]}).test_client()
+    monkeypatch.setattr(tx_suite, "started_server", fake_server)
+    monkeypatch.setattr(tx_suite, "requests_transport", lambda base: flask_transport(client))
+    package = tmp_path / "hl7.fhir.r4.core" / "package"
+    package.mkdir(parents=True)
+    code = tx_suite.main([str(mini_suite), "--package", str(package), "--output", str(tmp_path / "out")])
+    assert code == 1  # the mini suite's "wrong" test fails
+    assert started[0]["TERMINOLOGY_CONTENT_POLICY"] == "lenient"
+    assert started[0]["TERMINOLOGY_CONTENT_DIRS"].endswith(f":{package}")
+    assert "3 passed, 1 failed (75.0 %)  [general mode, tx-resource, with hl7.fhir.r4.core]" in capsys.readouterr().out
+    assert (tmp_path / "out" / "mini" / "wrong" / "diff.txt").exists()

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 
-from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError, field_validator
+from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "TERMINOLOGY_"
@@ -55,6 +56,8 @@ def _colon_list(value: object) -> object:
 
 
 ColonList = Annotated[list[str], NoDecode]
+DEFAULT_TIMEOUT = 30
+DEFAULT_DATABASE_TIMEOUT = 5
 AuthMode = Literal["none", "static", "jwt"]
 AUTH_MODES: tuple[str, ...] = get_args(AuthMode)
 
@@ -74,7 +77,7 @@ class Settings(BaseSettings):
     # gunicorn (read by terminology/gunicorn_conf.py)
     bind: str = Field("0.0.0.0:8000", description="address gunicorn listens on")
     workers: PositiveInt = Field(2, description="gunicorn sync worker processes")
-    timeout: PositiveInt = Field(30, description="seconds before a silent worker is replaced")
+    timeout: PositiveInt = Field(DEFAULT_TIMEOUT, description="seconds before a silent worker is replaced")
     graceful_timeout: NonNegativeInt = Field(25, description="seconds in-flight requests get after SIGTERM")
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     control_socket: str = Field("", description="gunicorn control socket path (empty: no control socket)")
@@ -89,7 +92,10 @@ class Settings(BaseSettings):
     # The state replicas share (CDS feedback, the JWT replay list); unset: the SQLite file above.
     database_url: str = Field("", description="postgresql:// URL of the shared store")
     database_pool_size: PositiveInt = Field(4, description="connections each worker may hold")
-    database_timeout: PositiveInt = Field(5, description="seconds to wait for a connection or statement")
+    database_timeout: PositiveInt = Field(
+        DEFAULT_DATABASE_TIMEOUT,
+        description="seconds a request waits for the store (connection, statements, lock) before 503",
+    )
 
     # NCCI imports (terminology import ncci-ptp / mue)
     import_max_row_loss: float = Field(
@@ -166,6 +172,31 @@ class Settings(BaseSettings):
             raise ValueError("must be a postgresql:// URL (or empty for the embedded SQLite store)")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _database_timeout_fits_the_worker_timeout(cls, data: object) -> object:
+        # Unset, the store's deadline defaults to 5 s, lowered to half of a shorter worker timeout.
+        if isinstance(data, dict) and data.get("database_timeout") in (None, ""):
+            try:
+                worker_timeout = int(data.get("timeout", DEFAULT_TIMEOUT))
+            except (TypeError, ValueError):
+                return data  # the timeout's own validation names the problem
+            data = {**data, "database_timeout": min(DEFAULT_DATABASE_TIMEOUT, max(1, worker_timeout // 2))}
+        return data
+
+    @model_validator(mode="after")
+    def _database_answers_before_the_worker_is_replaced(self) -> Settings:
+        # A request that waits out the database must answer 503 long before gunicorn kills its worker.
+        if self.database_timeout * 2 > self.timeout:
+            raise PydanticCustomError(
+                "database_timeout",
+                "TERMINOLOGY_DATABASE_TIMEOUT ({database}) must be at most half of TERMINOLOGY_TIMEOUT "
+                "({timeout}): a request waiting for the database must answer 503 well before gunicorn "
+                "replaces its worker",
+                {"database": self.database_timeout, "timeout": self.timeout},
+            )
+        return self
+
     @field_validator("auth_mode", "log_level", "content_policy", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
@@ -201,7 +232,9 @@ def _explain(error: ValidationError) -> str:
         name = Settings.variable(field) if field in Settings.model_fields else field
         given = problem.get("input")
         shown = f" (got {given!r})" if isinstance(given, str | int | float | bool) else ""
-        if problem["type"] == "extra_forbidden":
+        if not problem["loc"]:
+            lines.append(problem["msg"])  # a rule between settings: its message names them
+        elif problem["type"] == "extra_forbidden":
             lines.append(f"{name}: not a setting of this service")
         else:
             lines.append(f"{name}: {problem['msg']}{shown}")

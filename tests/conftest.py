@@ -91,16 +91,8 @@ def postgres_server():
 @pytest.fixture
 def postgres_url(postgres_server):
     """Return a URL whose search_path is a new, empty schema: each test migrates from nothing."""
-    import uuid
-
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    postgres_server.execute(f"CREATE SCHEMA {schema}")
-    # Named after the schema, so that the pools the test's apps leave behind can be closed afterwards.
-    yield postgres_server.url(options=f"-csearch_path={schema}", application_name=schema)
-    postgres_server.execute(
-        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{schema}'"
-    )
-    postgres_server.execute(f"DROP SCHEMA {schema} CASCADE")
+    with postgres_server.schema_url() as url:
+        yield url
 
 
 BACKENDS = ("sqlite", "postgresql")

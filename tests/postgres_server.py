@@ -13,6 +13,7 @@ Run a command against one (the server stops when the command ends)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -73,6 +74,7 @@ class ThrowawayPostgres:
         self.base = Path(tempfile.mkdtemp(prefix="terminology-pg-"))
         self.data = Path(data).resolve() if data is not None else self.base / "data"
         self.process: subprocess.Popen | None = None
+        self.frozen = False
         self._as: dict = {}
 
     # -- the unprivileged user under root ------------------------------------------------------------
@@ -165,6 +167,23 @@ class ThrowawayPostgres:
         query = f"?{urlencode(params)}" if params else ""
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}{query}"
 
+    @contextlib.contextmanager
+    def schema_url(self):
+        """Yield a URL whose search_path is a new, empty schema (a store migrates from nothing); drop it after.
+
+        Its sessions carry the schema's name as ``application_name``, so that the pools a test's apps
+        leave behind are closed before the schema is dropped.
+        """
+        import uuid
+
+        schema = f"test_{uuid.uuid4().hex[:12]}"
+        self.execute(f"CREATE SCHEMA {schema}")
+        yield self.url(options=f"-csearch_path={schema}", application_name=schema)
+        self.execute(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{schema}'"
+        )
+        self.execute(f"DROP SCHEMA {schema} CASCADE")
+
     def execute(self, sql: str, dbname: str = "postgres") -> None:
         """Run one statement as the superuser, outside a transaction (CREATE DATABASE works)."""
         import psycopg
@@ -172,8 +191,45 @@ class ThrowawayPostgres:
         with psycopg.connect(self.url(dbname), autocommit=True) as conn:
             conn.execute(sql)
 
+    def processes(self) -> list[int]:
+        """Return the pids of the server: the postmaster, then every process it started (backends...)."""
+        if self.process is None or self.process.poll() is not None:
+            return []
+        from tests.support import worker_pids  # the children of a process, from /proc
+
+        return [self.process.pid, *sorted(worker_pids(self.process.pid))]
+
+    def freeze(self) -> None:
+        """SIGSTOP the server and all its backends: connections stay open and nothing answers them.
+
+        This is a hung database host as a client sees it; the kernel still accepts connections and
+        acknowledges data, so only a client-side deadline notices. ``thaw()`` (or ``halt()``) ends it.
+        """
+        if self.process is None:
+            return
+        self.frozen = True
+        os.kill(self.process.pid, signal.SIGSTOP)  # first: a stopped postmaster starts no new backend
+        for pid in self.processes()[1:]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT every process of the server (after ``freeze()``; harmless otherwise)."""
+        for pid in self.processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        self.frozen = False
+
+    def version(self) -> str:
+        """Return the server's version, e.g. ``18.4`` (from ``postgres --version``)."""
+        result = subprocess.run([str(self.bin / "postgres"), "--version"], capture_output=True, text=True,
+                                check=True, env=self._env(), **self._as)  # fmt: skip
+        return result.stdout.split()[-1]
+
     def halt(self) -> None:
         """Stop the server process (fast shutdown: SIGINT) but keep its data: ``start()`` brings it back."""
+        if self.frozen:
+            self.thaw()  # a stopped postmaster would never act on SIGINT, nor its backends on its orders
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:

@@ -127,3 +127,18 @@ def test_a_bad_setting_stops_commands_without_a_traceback(tmp_path, command):
     assert run.returncode == 1
     assert "TERMINOLOGY_MAX_BODY_BYTES" in run.stderr and "'lots'" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_the_database_wait_ends_well_before_gunicorn_replaces_the_worker(monkeypatch):
+    monkeypatch.setenv("TERMINOLOGY_TIMEOUT", "6")
+    monkeypatch.setenv("TERMINOLOGY_DATABASE_TIMEOUT", "4")
+    with pytest.raises(SettingsError, match=r"TERMINOLOGY_DATABASE_TIMEOUT \(4\) must be at most half of "
+                                            r"TERMINOLOGY_TIMEOUT \(6\)"):  # fmt: skip
+        load_settings()
+    monkeypatch.setenv("TERMINOLOGY_DATABASE_TIMEOUT", "3")
+    assert load_settings().database_timeout == 3
+    # Unset, it is 5 seconds, or half of a shorter worker timeout.
+    monkeypatch.delenv("TERMINOLOGY_DATABASE_TIMEOUT")
+    assert load_settings().database_timeout == 3
+    monkeypatch.delenv("TERMINOLOGY_TIMEOUT")
+    assert load_settings().database_timeout == 5

@@ -324,6 +324,10 @@ def test_service_account_and_helm_test(case):
             "leave ehr.feedback.existingClaim empty",
         ),
         ({"server": {"gracefulTimeout": 60}}, "terminationGracePeriodSeconds"),
+        (
+            {"database": {"existingSecret": "db", "timeoutSeconds": 20}, "server": {"timeout": 30}},
+            "database.timeoutSeconds must be at most half of server.timeout",
+        ),
     ],
 )
 def test_invalid_values_are_refused(values, message):

@@ -7,6 +7,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from time import monotonic
 
 from terminology.errors import ServiceUnavailable
 from terminology.storage.migrations import LATEST, pending
@@ -15,6 +16,8 @@ log = logging.getLogger(__name__)
 
 # Expired JWT ids are deleted at most this often per process (the upsert already ignores them).
 PURGE_INTERVAL = 60.0
+# Seconds /readyz waits for the store at most: an answer within the chart's probe timeout (2 s).
+PROBE_LIMIT = 1.5
 FEEDBACK_COLUMNS = (
     "received, service, card, outcome, accepted_suggestions, override_reason, outcome_timestamp"
 )
@@ -27,18 +30,35 @@ class StoreUnavailable(ServiceUnavailable):
         super().__init__(message)
 
 
+def deadline_after(seconds: float) -> float:
+    """Return the ``time.monotonic()`` moment ``seconds`` from now."""
+    return monotonic() + seconds
+
+
 class Store(ABC):
     """Shared state of the service: CDS Hooks feedback and the JWT ids already used.
 
     Every method is safe to call from any gunicorn worker; each process opens its own connections.
     A failure to reach the store raises StoreUnavailable, never a driver exception, so callers answer
     503 (and never report an entry as stored that was not committed).
+
+    Every call waits for the database until a deadline, ``timeout`` seconds after it starts, and no
+    longer. ``deadline_for`` computes it; the web layer replaces it so that all the calls of one request
+    share one deadline (``storage.init_app``), and a worker is never silent for long enough to be
+    replaced by gunicorn because of the database.
     """
 
     backend: str = ""
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float = 5.0) -> None:
         self._last_purge = 0.0
+        self.timeout = timeout
+        self.deadline_for: Callable[[float], float] = deadline_after
+
+    def _deadline(self, limit: float | None = None) -> float:
+        """Return when the call starting now must be done: its deadline, or ``limit`` seconds on if sooner."""
+        deadline = self.deadline_for(self.timeout)
+        return deadline if limit is None else min(deadline, monotonic() + limit)
 
     @abstractmethod
     def migrate(self) -> int:

@@ -10,9 +10,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from time import monotonic
 
 from terminology.storage.base import (
     FEEDBACK_COLUMNS,
+    PROBE_LIMIT,
     Store,
     StoreUnavailable,
     apply_migrations,
@@ -25,9 +27,6 @@ from terminology.storage.migrations import SchemaTooNew
 
 log = logging.getLogger(__name__)
 
-BUSY_TIMEOUT_MS = 30_000
-PROBE_BUSY_TIMEOUT_MS = 1_500
-
 
 class SqliteStore(Store):
     """The store in one SQLite file: one connection per process and thread, opened on first use.
@@ -36,12 +35,14 @@ class SqliteStore(Store):
     so each process opens its own (the pid is checked on every use), and the start-up migration uses a
     connection of its own that it closes. WAL lets workers write while others read; synchronous=FULL
     makes a commit durable before the 200 is sent. Only processes on one host may share the file.
+    Waiting for another process's write lock ends at the call's deadline (``timeout`` seconds), as a
+    wait for PostgreSQL does.
     """
 
     backend = "sqlite"
 
-    def __init__(self, path: Path) -> None:
-        super().__init__()
+    def __init__(self, path: Path, timeout: float = 5.0) -> None:
+        super().__init__(timeout)
         self.path = Path(path)
         self._local = threading.local()
         self._migrated = False
@@ -53,13 +54,12 @@ class SqliteStore(Store):
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         return conn
 
-    def _connection(self) -> sqlite3.Connection:
+    def _connection(self, deadline: float) -> sqlite3.Connection:
         local = self._local
         if getattr(local, "pid", None) != os.getpid():
             if getattr(local, "conn", None) is not None:
@@ -67,8 +67,13 @@ class SqliteStore(Store):
                 self._inherited.append(local.conn)
             local.conn, local.pid = self._open(), os.getpid()
         if not self._migrated:
-            self._migrate_with(local.conn)
+            self._migrate_with(local.conn, deadline)
         return local.conn
+
+    @staticmethod
+    def _lock_wait_until(conn: sqlite3.Connection, deadline: float) -> None:
+        """Let the next BEGIN IMMEDIATE wait for another writer's lock until ``deadline``, not longer."""
+        conn.execute(f"PRAGMA busy_timeout = {max(0, int((deadline - monotonic()) * 1000))}")
 
     @contextmanager
     def _unavailable_on_error(self, doing: str):
@@ -82,9 +87,11 @@ class SqliteStore(Store):
             ) from exc
 
     @contextmanager
-    def _transaction(self, doing: str):
+    def _transaction(self, doing: str, limit: float | None = None):
+        deadline = self._deadline(limit)
         with self._unavailable_on_error(doing):
-            conn = self._connection()
+            conn = self._connection(deadline)
+            self._lock_wait_until(conn, deadline)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -93,7 +100,8 @@ class SqliteStore(Store):
                 raise
             conn.execute("COMMIT")
 
-    def _migrate_with(self, conn: sqlite3.Connection) -> int:
+    def _migrate_with(self, conn: sqlite3.Connection, deadline: float) -> int:
+        self._lock_wait_until(conn, deadline)
         conn.execute("BEGIN IMMEDIATE")
         try:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -129,7 +137,7 @@ class SqliteStore(Store):
         with self._unavailable_on_error("migrating the schema"):
             conn = self._open()
             try:
-                return self._migrate_with(conn)
+                return self._migrate_with(conn, self._deadline())
             finally:
                 conn.close()
 
@@ -174,17 +182,13 @@ class SqliteStore(Store):
             conn.close()
 
     def ready(self) -> tuple[bool, str]:
-        """Check that the file opens, is migrated and takes a write lock (a read-only volume fails)."""
+        """Check that the file opens, is migrated and takes a write lock (a read-only volume fails).
+
+        A probe answers within PROBE_LIMIT seconds: it does not wait out another worker's long write.
+        """
         try:
-            with self._unavailable_on_error("checking that it is writable"):
-                conn = self._connection()
-                # A probe must answer within its own timeout, not wait out another worker's write.
-                conn.execute(f"PRAGMA busy_timeout = {PROBE_BUSY_TIMEOUT_MS}")
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    conn.execute("ROLLBACK")
-                finally:
-                    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            with self._transaction("checking that it is writable", limit=PROBE_LIMIT):
+                pass
         except StoreUnavailable as exc:
             cause = exc.__cause__
             # /readyz is open to anyone: say why without the file's path.

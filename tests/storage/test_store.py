@@ -210,6 +210,24 @@ def test_sqlite_readiness_does_not_wait_out_a_held_write_lock(tmp_path):
     store.close()
 
 
+def test_sqlite_writes_wait_for_a_held_write_lock_only_until_the_deadline(tmp_path):
+    store = open_store(
+        {"DATABASE_URL": "", "FEEDBACK_DB": str(tmp_path / "feedback.sqlite"), "DATABASE_TIMEOUT": 1}
+    )
+    store.migrate()
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process stuck in a write
+    with pytest.raises(StoreUnavailable, match="locked"):
+        store.add_feedback("bundling-order-sign", [ACCEPTED])
+    # The wait was the call's deadline (TERMINOLOGY_DATABASE_TIMEOUT), not a fixed 30 s busy timeout.
+    busy_ms = store._local.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    assert 0 <= busy_ms <= 1000
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert store.add_feedback("bundling-order-sign", [ACCEPTED]) == 1
+    store.close()
+
+
 def test_a_database_url_that_is_not_postgresql_stops_start_up_naming_the_variable(monkeypatch):
     from terminology.config import SettingsError, load_settings
 
@@ -218,3 +236,17 @@ def test_a_database_url_that_is_not_postgresql_stops_start_up_naming_the_variabl
         load_settings()
     monkeypatch.setenv("TERMINOLOGY_DATABASE_URL", "postgresql://tx@db.example.invalid/terminology")
     assert load_settings().database_url.startswith("postgresql://")
+
+
+def test_the_store_calls_of_one_request_share_one_deadline():
+    from flask import Flask
+
+    from terminology.storage import request_deadline
+
+    app = Flask(__name__)
+    with app.test_request_context():
+        first = request_deadline(5)
+        time.sleep(0.01)
+        assert request_deadline(5) == first  # the feedback write after the jti check: no fresh 5 s
+    with app.test_request_context():
+        assert request_deadline(5) > first  # the next request has its own

@@ -134,6 +134,9 @@ Fail early on settings that cannot work together.
 {{- end }}
 {{- end }}
 {{- $sharedStore := .Values.database.existingSecret }}
+{{- if and $sharedStore (gt (mul 2 (int .Values.database.timeoutSeconds)) (int .Values.server.timeout)) }}
+{{- fail "database.timeoutSeconds must be at most half of server.timeout: a request waiting for the database must answer 503 well before gunicorn replaces its worker" }}
+{{- end }}
 {{- if and $sharedStore .Values.ehr.feedback.existingClaim }}
 {{- fail "database.existingSecret keeps CDS feedback in PostgreSQL: leave ehr.feedback.existingClaim empty" }}
 {{- end }}

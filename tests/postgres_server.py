@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'terminology'").fetchone():
                 conn.execute("CREATE DATABASE terminology")
         url = server.url("terminology")
-        print(f"PostgreSQL {server.bin.parent.name} on 127.0.0.1:{server.port}: TERMINOLOGY_DATABASE_URL={url}",
+        print(f"PostgreSQL {server.version()} on 127.0.0.1:{server.port}: TERMINOLOGY_DATABASE_URL={url}",
               file=sys.stderr)  # fmt: skip
         child = subprocess.Popen(args.command, env={**os.environ, "TERMINOLOGY_DATABASE_URL": url})
         # Ctrl-C or a SIGTERM stops the command first; the server stops when it has exited.

@@ -18,6 +18,7 @@ from terminology.importers.common import (
     set_property,
     write_resources,
 )
+from terminology.text import counted
 
 # PPRRVU CSV (domain.md §5.2): caption lines, then a header spread over several rows whose last row
 # starts "HCPCS,MOD,..."; PCTC IND is the 14th column. Rows are keyed by HCPCS + MOD; the indicator
@@ -72,7 +73,8 @@ def read_indicators(path: Path, report: ImportReport) -> dict[str, str]:
     if not indicators:
         raise ImportFailure(path, None, "no rows with a PC/TC indicator")
     if skipped_modifier_rows:
-        report.note(f"{skipped_modifier_rows} rows with a modifier (e.g. 26, TC) were not used")
+        verb = "was" if skipped_modifier_rows == 1 else "were"
+        report.note(f"{counted(skipped_modifier_rows, 'row')} with a modifier (e.g. 26, TC) {verb} not used")
     return indicators
 
 
@@ -126,9 +128,9 @@ def import_pctc(
             if indicator is not None:
                 set_property(concept, PROPERTY, "valueCode", indicator)
                 matched += 1
-        report.note(
-            f"{target.name}: {matched} of {len(resource.get('concept', []))} concepts have a PC/TC indicator"
-        )
+        concepts = counted(len(resource.get("concept", [])), "concept")
+        verb = "has" if matched == 1 else "have"
+        report.note(f"{target.name}: {matched:,} of {concepts} {verb} a PC/TC indicator")
         report.concepts += matched
         updates.append((resource, target))
     report.written = write_resources(updates)

@@ -117,3 +117,16 @@ def test_cli_and_import_group(tmp_path, content, capsys):
     commands = next(a for a in parser._actions if a.dest == "command")
     assert import_group(commands) is import_group(commands)
     assert {"cpt", "hcpcs", "pctc"} <= set(import_group(commands).choices)
+
+
+def test_the_import_report_counts_in_good_english(tmp_path, out):
+    import_cpt(write_cpt_release(tmp_path / "ama"), "2026", out)
+    import_hcpcs(write_hcpcs_text(tmp_path / "hcpcs.txt"), "2026-10", out)
+    report = import_pctc(write_pprrvu(tmp_path / "PPRRVU26.csv"), out)
+    assert "cpt-2026.json: 3 of 10 concepts have a PC/TC indicator" in report.notes
+    assert "hcpcs-2026-10.json: 1 of 3 concepts has a PC/TC indicator" in report.notes
+    assert "2 rows with a modifier (e.g. 26, TC) were not used" in report.notes
+    one_modifier_row = [("Z9001", "", "1"), ("Z9001", "26", "1")]
+    report = import_pctc(write_pprrvu(tmp_path / "PPRRVU-one.csv", one_modifier_row), out)
+    assert "1 row with a modifier (e.g. 26, TC) was not used" in report.notes
+    assert "hcpcs-2026-10.json: 0 of 3 concepts have a PC/TC indicator" in report.notes

@@ -111,8 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script.
+
+    ``--version`` and ``--help`` answer while parsing and read no settings; every command checks all
+    the settings first, so a bad TERMINOLOGY_* value stops it before it does anything.
+    """
     args = build_parser().parse_args(argv)
+    from terminology.config import load_settings
+
+    load_settings()
     return args.handler(args)
 
 

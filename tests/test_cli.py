@@ -55,6 +55,21 @@ def test_version_is_printed(capsys):
     assert capsys.readouterr().out.strip() == f"terminology {__version__}"
 
 
+def test_version_and_help_read_no_settings_and_every_command_checks_them(monkeypatch, capsys):
+    monkeypatch.setenv("TERMINOLOGY_METRICS", "maybe")
+    for argv in (["--version"], ["--help"], ["feedback", "export", "--help"]):
+        with pytest.raises(SystemExit) as caught:
+            main(argv)
+        assert caught.value.code == 0, argv
+    capsys.readouterr()
+    # Even the commands that need no setting (fetch, auth hash-token) stop, before doing anything.
+    for argv in (["check"], ["fetch", "--into", "unused", "http://127.0.0.1:9/x"], ["auth", "hash-token"]):
+        with pytest.raises(SystemExit) as caught:
+            main(argv)
+        assert "TERMINOLOGY_METRICS: Input should be a valid boolean" in str(caught.value.code), argv
+    assert capsys.readouterr().out == ""
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

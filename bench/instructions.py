@@ -239,11 +239,14 @@ def child(args: argparse.Namespace) -> int:
         cycles = MEASURED_CYCLES.get(kind, 2)
         count = cycles * len(requests)
         if args.method == "callgrind":
-            toggle.perf_zero()
-            for _ in range(cycles):
-                for r in requests:
-                    _call(app, r, statuses)
-            toggle.perf_dump(kind.encode())
+            # Two windows, of ``cycles`` and of twice as many: their difference is the cost of the
+            # extra requests alone, free of what a window costs whatever it holds (zeroing, dumping).
+            for window, repeat in (("short", cycles), ("long", 2 * cycles)):
+                toggle.perf_zero()
+                for _ in range(repeat):
+                    for r in requests:
+                        _call(app, r, statuses)
+                toggle.perf_dump(f"{kind} {window}".encode())
             results[kind] = {"requests": count}
         elif args.method == "profile":
             import cProfile
@@ -392,19 +395,29 @@ def run_child(checkout: Path, group: str, kinds: list[str], method: str, work: P
             raise SystemExit(f"{checkout} {group} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
         results = json.loads(out.read_text())
         if method == "callgrind":
+            windows: dict[tuple[str, str], int] = {}
             for dump in tmp.glob("cg.out*"):
                 trigger, total = None, None
                 for line in dump.read_text(errors="replace").splitlines():
                     if line.startswith("desc: Trigger: Client Request: "):
                         trigger = line.removeprefix("desc: Trigger: Client Request: ").strip()
-                    elif line.startswith(("summary:", "totals:")):
+                    elif line.startswith("summary:"):
+                        # The events counted in the window. (The "totals:" line at the end is not: it
+                        # also holds costs of the calls that were running when the counts were zeroed.)
                         total = int(line.split()[1])
-                if trigger in results and total is not None:
-                    results[trigger]["instructions"] = total / results[trigger]["requests"]
+                if trigger is None or total is None or " " not in trigger:
+                    continue
+                kind, window = trigger.rsplit(" ", 1)
+                if kind in results:
+                    windows[(kind, window)] = total
                     if keep is not None:
                         keep.mkdir(parents=True, exist_ok=True)
                         label = checkout.name or "root"
-                        shutil.copy(dump, keep / f"callgrind.{label}.{group}.{trigger}")
+                        shutil.copy(dump, keep / f"callgrind.{label}.{group}.{kind}.{window}")
+            for kind, figures in results.items():
+                if (kind, "short") in windows and (kind, "long") in windows:
+                    extra = windows[(kind, "long")] - windows[(kind, "short")]
+                    figures["instructions"] = extra / figures["requests"]
     return results
 
 

@@ -8,7 +8,7 @@ from ``service.keys``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import partial
 
@@ -119,6 +119,12 @@ class TerminologyService:
             resources.append((found.value, found.path))
         return request_overlay(self.registry, resources), False
 
+    def _answer(self, key: Callable[[], Hashable | None], compute: Callable[[], dict]) -> dict:
+        """Return the remembered answer, or compute it; the key is only built when the cache is on."""
+        if not self.answers.maxsize:
+            return compute()
+        return self.answers.get_or_compute(key(), compute)
+
     @staticmethod
     def _instance(registry: Registry, resource_type: str, resource_id: str | None):
         return registry.read(resource_type, resource_id) if resource_id else None
@@ -135,7 +141,7 @@ class TerminologyService:
             )  # fmt: skip
             return lookup_parameters(found)
 
-        return self.answers.get_or_compute(keys.lookup_key(request, shared), compute)
+        return self._answer(lambda: keys.lookup_key(request, shared), compute)
 
     def validate_code(
         self, resource_type: str, params: OperationParams, resource_id: str | None = None
@@ -152,8 +158,8 @@ class TerminologyService:
                 registry, request.codings, request.options, request.codeable_concept
             )
             return validation_parameters(result)
-        return self.answers.get_or_compute(
-            keys.code_system_validate_key(request, shared),
+        return self._answer(
+            lambda: keys.code_system_validate_key(request, shared),
             lambda: validation_parameters(
                 validate_in_code_system(registry, request.codings[0], request.options)
             ),
@@ -173,7 +179,7 @@ class TerminologyService:
             )
             return validation_parameters(result)
 
-        return self.answers.get_or_compute(keys.value_set_validate_key(registry, request, shared), compute)
+        return self._answer(lambda: keys.value_set_validate_key(registry, request, shared), compute)
 
     def batch_validate(
         self, resource_type: str, params: OperationParams, resource_id: str | None = None

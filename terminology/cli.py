@@ -50,11 +50,7 @@ def _check(args: argparse.Namespace) -> int:
         registry = load_registry([Path(d) for d in directories], "strict", settings.pattern_limits())
         RuleContent.from_registry(registry)  # the bundling rule files hold together, as at start-up
     except ContentError as exc:
-        problems = getattr(exc, "problems", None) or [exc]
-        for problem in problems:
-            path = getattr(problem, "source", None) or getattr(problem, "path", "")
-            print(f"error: {path}: {problem.element}: {problem.message}", file=sys.stderr)
-        print(f"{counted(len(problems), 'problem')} found", file=sys.stderr)
+        print(exc.report(), file=sys.stderr)
         return 1
     counts = registry.counts()
     concepts = sum(len(cs.concepts) for cs in registry.resources("CodeSystem"))

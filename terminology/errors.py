@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from terminology.text import counted
+
 
 class TerminologyError(Exception):
     """Base of every error the service reports as an OperationOutcome.
@@ -189,6 +191,15 @@ class ContentError(Exception):
         self.element = element
         self.message = message
         self.error = error
+        self.problems: list = [self]
+
+    def report(self) -> str:
+        """Return every problem on its own line (``error: file: element: what``), then how many.
+
+        What `terminology check` prints, and what a start-up refused by the strict policy prints.
+        """
+        lines = [f"error: {problem}" for problem in self.problems]
+        return "\n".join([*lines, f"{counted(len(self.problems), 'problem')} found"])
 
     @classmethod
     def of(cls, path: str, error: TerminologyError, element: str = "(resource)") -> ContentError:

@@ -2,11 +2,16 @@
 
 import glob
 import os
+import sys
 import tempfile
 
 from terminology.config import load_settings
+from terminology.gunicorn_server import report_start_up_error
 
 _settings = load_settings()
+# A content file refused by the strict policy stops start-up with its file and element, no traceback
+# (`terminology serve` and a bare `gunicorn --config` alike: both read this file before the preload).
+sys.excepthook = report_start_up_error
 
 bind = _settings.bind
 # Default chosen by measurement on 2 cores (README, "Gunicorn sizing"): one sync worker per core.

@@ -8,6 +8,9 @@
 - On SIGTERM it finishes its request, then keeps accepting the connections already queued on the
   listening socket until none is left, so a shutdown resets none of them.
 
+``report_start_up_error`` (the master's ``sys.excepthook``) prints a content error that stops
+start-up as `terminology check` does (each file and element, no traceback).
+
 ``stop_accepting_on_shutdown`` (a ``when_ready`` hook) makes the master shut the door first: when
 it stops, the kernel drops new connection attempts to the listening socket (clients retry their SYN
 and are refused once the socket is closed: their request was never sent), while the connections
@@ -29,6 +32,7 @@ from gunicorn import util
 from gunicorn.workers.sync import SyncWorker
 
 from terminology.engine.issues import Issue
+from terminology.errors import ContentError
 from terminology.fhir.outcome import operation_outcome
 from terminology.ops.telemetry import REQUEST_ID_HEADER, UNMATCHED, new_request_id
 
@@ -56,6 +60,19 @@ def fhir_error_bytes(status: int, reason: str, text: str, request_id: str) -> by
         f"{REQUEST_ID_HEADER}: {request_id}\r\n\r\n"
     )
     return head.encode("latin-1") + body
+
+
+def report_start_up_error(kind, error, trace) -> None:
+    """Print a content error that ended the master as its problem list; anything else as Python does.
+
+    The master preloads the app before any gunicorn hook runs, so a content file that fails the
+    strict policy escapes gunicorn uncaught (exit status 1): this ``sys.excepthook`` prints it as
+    `terminology check` does, one line per file and element, instead of a traceback.
+    """
+    if isinstance(error, ContentError):
+        print(error.report(), file=sys.stderr)
+    else:
+        sys.__excepthook__(kind, error, trace)
 
 
 def refuse_new_connections(listener) -> bool:

@@ -1,4 +1,5 @@
-"""Real gunicorn on 127.0.0.1, spoken to over raw sockets: FHIR error answers, SIGTERM drain, control socket."""
+"""Real gunicorn on 127.0.0.1, spoken to over raw sockets: FHIR error answers, SIGTERM drain, control socket,
+and a start-up that bad content stops without a traceback."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.conftest import SYNTHETIC_CS, write_resource
 from tests.helpers import fhir_valid
 from tests.support import START_LIMIT, clean_environment, free_port, wait_ready
 
@@ -176,3 +178,28 @@ def test_error_answers_carry_the_standard_reason_phrase():
     assert fhir_error_bytes(431, "Request Header Fields Too Large", "x", "id").startswith(
         b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
     )
+
+
+SERVE = ["-m", "terminology", "serve", "--host", "127.0.0.1", "--port", "{port}"]
+# A bare gunicorn start with the project's settings, naming the app as the README and bench do.
+BARE_GUNICORN = ["-m", "gunicorn", "--config", str(GUNICORN_CONF), "--bind", "127.0.0.1:{port}", "terminology:create_app()"]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", [SERVE, BARE_GUNICORN], ids=["terminology-serve", "bare-gunicorn"])
+def test_bad_content_stops_start_up_with_each_file_and_element_and_no_traceback(tmp_path, command):
+    content = tmp_path / "content"
+    status = write_resource(content, "status.json", dict(SYNTHETIC_CS, status="bogus"))
+    nameless = write_resource(content, "nameless.json", {k: v for k, v in SYNTHETIC_CS.items() if k != "url"})
+    port = str(free_port())
+    finished = subprocess.run(
+        [sys.executable, *(part.replace("{port}", port) for part in command)],
+        cwd=REPOSITORY, env=clean_environment(tmp_path, TERMINOLOGY_CONTENT_DIRS=str(content)),
+        capture_output=True, text=True, timeout=START_LIMIT,
+    )  # fmt: skip
+    assert finished.returncode != 0
+    assert "Traceback" not in finished.stderr
+    lines = finished.stderr.splitlines()
+    refused_status = "CodeSystem.status: 'bogus' is not one of active, draft, retired, unknown"
+    assert f"error: {status}: {refused_status}" in lines
+    assert any(line.startswith(f"error: {nameless}: CodeSystem.url: ") for line in lines)
+    assert lines[-1] == "2 problems found"

@@ -529,6 +529,7 @@ class _Checker:
         self.options = options
         self.languages = languages
         self.others: dict[str, _Checker] = {}
+        self._code_systems: dict[tuple[str, str | None], CodeSystemIndex | None] = {}
         # Filters are built once per call; regex filters spend one budget across imports.
         self.budget = budget or ScanBudget(registry.pattern_limits)
         self.filters: dict[int, list] = {}
@@ -685,7 +686,7 @@ class _Checker:
                 and self._use_version(include, version)
             ):
                 resolved = self._version(run, path, system, include.get("version"), version)
-                code_system = find_code_system(self.registry, system, resolved)
+                code_system = self._code_system(system, resolved)
                 if code_system is None:
                     if self.options.membership_only:
                         return outcome
@@ -749,6 +750,13 @@ class _Checker:
                     return outcome
         outcome.result = result
         return outcome
+
+    def _code_system(self, system: str, version: str | None) -> CodeSystemIndex | None:
+        """Return the code system version an include resolves to, found once per checker."""
+        key = (system, version)
+        if key not in self._code_systems:
+            self._code_systems[key] = find_code_system(self.registry, system, version)
+        return self._code_systems[key]
 
     def _use_version(self, include: dict, version: str | None) -> bool:
         if not version or include.get("version") == version:
@@ -1030,6 +1038,35 @@ def _check_display(
 # --- entry points -------------------------------------------------------------------------------
 
 
+def _shown_coding(system: str, coding: CodingInput, quoted: bool = False) -> str:
+    """Name a coding in a message: ``system|version#code ('display')``, quoted for a list."""
+    shown = f"{system}|{coding.version}#{coding.code}" if coding.version else f"{system}#{coding.code}"
+    if coding.display:
+        shown += f" ('{coding.display}')"
+    return f"'{shown}'" if quoted else shown
+
+
+def _prepared_checker(
+    registry: Registry,
+    value_set: ValueSetIndex,
+    options: ValidationOptions,
+    checkers: dict | None,
+) -> _Checker:
+    """Return a checker for the value set, reusing one prepared for the same value set and options.
+
+    ``checkers`` lives for one request (the items of a batch share their value set and options
+    objects); a checker only reads them once prepared, so preparing it once serves every item.
+    """
+    if checkers is None:
+        return _Checker(registry, value_set, options, working_languages(options, value_set))
+    key = (id(value_set), id(options))  # the entry holds both objects, so their ids stay theirs
+    entry = checkers.get(key)
+    if entry is None:
+        languages = working_languages(options, value_set)
+        entry = checkers[key] = (value_set, options, _Checker(registry, value_set, options, languages))
+    return entry[2]
+
+
 def validate(
     registry: Registry,
     value_set: ValueSetIndex | None,
@@ -1037,6 +1074,7 @@ def validate(
     options: ValidationOptions,
     codeable: dict | None = None,
     code_system: CodeSystemIndex | None = None,
+    checkers: dict | None = None,
 ) -> ValidationResult:
     """Validate a code, Coding or CodeableConcept against a value set, or against ``code_system``.
 
@@ -1049,21 +1087,21 @@ def validate(
     if value_set is None:
         assert code_system is not None
         value_set = _InternalValueSet.of(code_system)
-    languages = working_languages(options, value_set)
     mode = (
         "codeableConcept" if codeable is not None else ("coding" if codings and codings[0].prefix else "code")
     )
     try:
-        checker = _Checker(registry, value_set, options, languages)
+        checker = _prepared_checker(registry, value_set, options, checkers)
     except _PrepareError as exc:
         return _unusable_value_set(registry, exc.text, codings, codeable)
+    languages = checker.languages
     issue_path = {"codeableConcept": "CodeableConcept", "coding": "Coding", "code": ""}[mode]
     run = _Request()
     if not internal:
         checker._status(run, value_set)
     ok: bool | None = False
     matched: set[int] = set()
-    codelist: list[str] = []
+    codelist: list[tuple[str, CodingInput]] = []
     found_system = found_code = found_version = found_display = found_path = None
     first_system = first_code = first_version = None
     version_param: str | None = None
@@ -1111,11 +1149,9 @@ def validate(
             first_system, first_code, first_version = coding.system, coding.code, coding.version
         if not first_version and outcome.version:
             first_version = outcome.version
-        shown = f"{system}|{coding.version}#{coding.code}" if coding.version else f"{system}#{coding.code}"
-        if coding.display:
-            shown += f" ('{coding.display}')"
-        codelist.append(f"'{shown}'")
+        codelist.append((system, coding))  # named in the not-in-value-set message, if there is one
         if v is False and not internal and mode == "codeableConcept":
+            shown = _shown_coding(system, coding)
             run.add(
                 Issue(
                     "information",
@@ -1194,7 +1230,8 @@ def validate(
             message_id = "TX_GENERAL_CC_ERROR_MESSAGE"
         else:
             text = (
-                f"The provided code {', '.join(codelist)} was not found in the value set '{value_set.shown}'"
+                f"The provided code {', '.join(_shown_coding(*named, quoted=True) for named in codelist)} "
+                f"was not found in the value set '{value_set.shown}'"
             )
             where = [_path(issue_path, "code")]
         run.add(Issue("error", "code-invalid", text, "not-in-vs", where, message_id), True)
@@ -1431,8 +1468,12 @@ def validate_in_value_set(
     options: ValidationOptions,
     codeable: dict | None = None,
     pins: tuple[VersionRule, ...] | None = None,
+    checkers: dict | None = None,
 ) -> ValidationResult:
-    """Validate codings (one, or a CodeableConcept's) against a value set."""
+    """Validate codings (one, or a CodeableConcept's) against a value set.
+
+    ``checkers``: a memo shared by calls with the same value set and options (one batch's items).
+    """
     if pins:
         options.version_rules = tuple(pins)
-    return validate(registry, value_set, codings, options, codeable)
+    return validate(registry, value_set, codings, options, codeable, checkers=checkers)

@@ -44,6 +44,8 @@ class ValidateInput:
     options: ValidationOptions
     value_set: ValueSetIndex | None = None
     system_versions: tuple[VersionRule, ...] | None = None
+    # Prepared value-set checkers shared by the items of one batch (see engine.validate.validate).
+    checkers: dict | None = None
 
 
 def _codings_from(
@@ -163,6 +165,8 @@ class ValidateContext:
     version: str | None = None
     value_set: ValueSetIndex | None = None
     system_versions: tuple[VersionRule, ...] | None = None
+    # Set by $batch-validate-code: its items reuse one prepared checker per value set and options.
+    checkers: dict | None = None
 
 
 _OPTION_NAMES = frozenset({
@@ -264,7 +268,9 @@ def value_set_validate_input(
     context = context or value_set_context(params, registry, instance)
     version = params.string("systemVersion", "version")
     codings, codeable = _codings_from(params, params.string("system"), version)
-    return ValidateInput(codings, codeable, context.options, context.value_set, context.system_versions)
+    return ValidateInput(
+        codings, codeable, context.options, context.value_set, context.system_versions, context.checkers
+    )
 
 
 ECHOED_EXPAND_PARAMETERS = (

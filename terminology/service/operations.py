@@ -176,6 +176,7 @@ class TerminologyService:
                 request.options,
                 request.codeable_concept,
                 request.system_versions,
+                request.checkers,
             )
             return validation_parameters(result)
 
@@ -214,6 +215,7 @@ class TerminologyService:
                 if shared_context is None:
                     try:
                         shared_context = flavour.context(shared, registry, instance)
+                        shared_context.checkers = {}  # the items share one value set and options
                     except TerminologyError as exc:
                         shared_context = exc
                 if isinstance(shared_context, TerminologyError):

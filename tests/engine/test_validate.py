@@ -117,3 +117,15 @@ def test_a_version_pin_decides_membership(registry):
         pins=(VersionRule(SYSTEM, "1", "default"),),
     )  # fmt: skip
     assert latest.result and not pinned.result
+
+
+def test_calls_sharing_a_checker_memo_answer_as_separate_calls(registry):
+    # $batch-validate-code's items share one value set and options object, and one prepared checker.
+    value_set = registry.value_set(f"{VS}is-a")
+    options = ValidationOptions()
+    checkers: dict = {}
+    codings = [CodingInput(SYSTEM, "one-a"), CodingInput(SYSTEM, "two"), CodingInput(SYSTEM, "nope")]
+    shared = [validate_in_value_set(registry, value_set, [c], options, checkers=checkers) for c in codings]
+    alone = [validate_in_value_set(registry, value_set, [c], ValidationOptions()) for c in codings]
+    assert len(checkers) == 1
+    assert [(r.result, r.message, _tx(r)) for r in shared] == [(r.result, r.message, _tx(r)) for r in alone]

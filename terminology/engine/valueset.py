@@ -296,6 +296,7 @@ def referenced_value_set(
     that does not pin one (the ones that decide are appended to ``used``).
 
     :raise NotFound: when it names nothing loaded.
+    :raise TerminologyError: (422) when a ``check-valueset-version`` rule refuses the version used.
     """
     if reference.startswith("#"):
         found = source.contained_value_set(reference)
@@ -303,12 +304,26 @@ def referenced_value_set(
             raise NotFound(f"A definition for the value Set '{reference}' could not be found")
         return found
     url, version = split_canonical(reference)
-    pinned = rule_version(tuple(r for r in rules if r.value_set), url, version, used)
+    value_set_rules = tuple(r for r in rules if r.value_set)
+    pinned = rule_version(value_set_rules, url, version, used)
     try:
-        return registry.value_set_by_canonical(f"{url}|{pinned}" if pinned else url)
+        found = registry.value_set_by_canonical(f"{url}|{pinned}" if pinned else url)
     except NotFound as exc:
         # A missing import is "not found" (the HL7 suite), whether or not a version was pinned.
         raise MissingImport(exc.message, f"{url}|{pinned}" if pinned else url, exc.status) from None
+    # check-valueset-version: an import that names another version is an error, not a silent swap.
+    for rule in failed_checks(value_set_rules, url, found.version):
+        raise version_refused("value set", url, found.version, rule)
+    return found
+
+
+def version_refused(kind: str, url: str, actual: str | None, rule: VersionRule) -> TerminologyError:
+    """Return the 422 for a version a ``check-system-version``/``check-valueset-version`` rule refuses."""
+    return TerminologyError(
+        f"The version '{actual}' is not allowed for {kind} '{url}': required to be '{rule.version}' by a "
+        "version-check parameter",
+        tx_code="version-error", issue_code="exception", status=422,
+    )  # fmt: skip
 
 
 def required_supplements(registry: Registry, references: list[str]) -> list[CodeSystemIndex]:
@@ -435,11 +450,7 @@ def _select(
         if code_system is None:
             raise NotFound(unknown_system_text(registry, system, version, "the value set cannot be expanded"))
         for rule in failed_checks(rules, system, code_system.version):
-            raise TerminologyError(
-                f"The version '{code_system.version}' is not allowed for system '{system}': required to be "
-                f"'{rule.version}' by a version-check parameter",
-                tx_code="version-error", issue_code="exception", status=422,
-            )  # fmt: skip
+            raise version_refused("system", system, code_system.version, rule)
         if code_system.content == "not-present":
             raise UnprocessableRequest(
                 f"The code system definition for {system} has no content, so this expansion cannot be "

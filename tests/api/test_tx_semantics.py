@@ -310,6 +310,97 @@ def test_draft_content_is_reported(client):
     assert texts(body) == [f"Reference to draft CodeSystem {DRAFT}|0.1.0"]
 
 
+STANDARDS_STATUS = "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status"
+
+
+def status_code_system(name: str, **extra) -> dict:
+    return {"resourceType": "CodeSystem", "id": f"tx-{name}", "url": f"{BASE}/CodeSystem/tx-{name}",
+            "version": "1.0.0", "name": f"Tx{name.title()}", "status": "active", "content": "complete",
+            "concept": [{"code": "c1", "display": "C one"}], **extra}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def status_client(tmp_path_factory):
+    """Code systems flagged deprecated, withdrawn, experimental and retired; value sets over each;
+    and a value set importing one of two versions of another (for the *-valueset-version rules)."""
+    directory = tmp_path_factory.mktemp("tx-status") / "content"
+    flagged = [
+        status_code_system("deprecated", extension=[{"url": STANDARDS_STATUS, "valueCode": "deprecated"}]),
+        status_code_system("withdrawn", extension=[{"url": STANDARDS_STATUS, "valueCode": "withdrawn"}]),
+        status_code_system("experimental", experimental=True),
+        status_code_system("retired", status="retired"),
+    ]
+    value_sets = [value_set(r["id"][3:], {"system": r["url"]}) for r in flagged]
+    value_sets.append(value_set("experimental-user", {"system": flagged[2]["url"]}, experimental=True))
+    first = value_set("target", {"system": LANG, "concept": [{"code": "alpha"}]}, id="tx-target-1")
+    second = value_set(
+        "target", {"system": LANG, "concept": [{"code": "beta"}]}, id="tx-target-2", version="2.0.0"
+    )
+    importer = value_set("importer", {"valueSet": [f"{VS}target"]})
+    pinning = value_set("pinning-importer", {"valueSet": [f"{VS}target|2.0.0"]})
+    for resource in [
+        lang_code_system("1.0.0", "Alpha"),
+        *flagged,
+        *value_sets,
+        first,
+        second,
+        importer,
+        pinning,
+    ]:
+        write_resource(directory, f"{resource['resourceType']}-{resource['id']}.json", resource)
+    return create_app({"CONTENT_DIRS": [str(directory)]}).test_client()
+
+
+@pytest.mark.parametrize("status", ["deprecated", "withdrawn", "experimental", "retired"])
+def test_deprecated_withdrawn_experimental_and_retired_content_is_reported(status_client, status):
+    system = f"{BASE}/CodeSystem/tx-{status}"
+    assert (f"warning-{status}", f"{system}|1.0.0") in expansion_parameters(expand(status_client, status))
+    body = get(status_client, "/ValueSet/$validate-code", url=f"{VS}{status}", system=system, code="c1")
+    assert param(body, "result") is True
+    assert issue_codes(param(body, "issues")) == [("information", "business-rule", "status-check")]
+    assert texts(body) == [f"Reference to {status} CodeSystem {system}|1.0.0"]
+
+
+def test_experimental_content_used_by_an_experimental_value_set_is_not_reported(status_client):
+    expansion = expand(status_client, "experimental-user")
+    assert not [name for name, _ in expansion_parameters(expansion) if name.startswith("warning-")]
+
+
+@pytest.mark.parametrize(
+    ("rule", "codes", "used"),
+    [
+        (None, ["beta"], "2.0.0"),  # no version in the import: the latest
+        ("default-valueset-version", ["alpha"], "1.0.0"),
+        ("force-valueset-version", ["alpha"], "1.0.0"),
+        ("check-valueset-version", ["alpha"], "1.0.0"),
+    ],
+)
+def test_valueset_version_rules_pick_the_imported_version(status_client, rule, codes, used):
+    query = {rule: f"{VS}target|1.0.0"} if rule else {}
+    expansion = get(status_client, "/ValueSet/$expand", url=f"{VS}importer", **query)["expansion"]
+    assert [entry["code"] for entry in expansion["contains"]] == codes
+    assert ("used-valueset", f"{VS}target|{used}") in expansion_parameters(expansion)
+
+
+def test_an_import_that_pins_its_version_is_overridden_only_by_force_and_refused_by_check(status_client):
+    def codes(**query):
+        expansion = get(status_client, "/ValueSet/$expand", url=f"{VS}pinning-importer", **query)["expansion"]
+        return [entry["code"] for entry in expansion["contains"]]
+
+    wanted = f"{VS}target|1.0.0"
+    assert codes() == ["beta"]
+    assert codes(**{"default-valueset-version": wanted}) == ["beta"]  # a default fills no stated version
+    assert codes(**{"force-valueset-version": wanted}) == ["alpha"]
+    for path, query in [
+        ("/ValueSet/$expand", {}),
+        ("/ValueSet/$validate-code", {"system": LANG, "code": "beta"}),
+    ]:
+        refused = get(status_client, path, 422, url=f"{VS}pinning-importer", **query,
+                      **{"check-valueset-version": wanted})  # fmt: skip
+        assert issue_codes(refused) == [("error", "exception", "version-error")]
+        assert "'2.0.0' is not allowed for value set" in refused["issue"][0]["details"]["text"]
+
+
 # notSelectable and inactive codes
 
 

@@ -127,6 +127,19 @@ def test_every_module_has_a_docstring_saying_what_it_owns():
         assert docstring and len(docstring.splitlines()[0]) > 20, module
 
 
+def test_no_private_name_is_imported_from_another_package():
+    crossing = []
+    for module, path in _modules():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("terminology."):
+                private = [
+                    a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")
+                ]
+                if private and _node(node.module) != _node(module):
+                    crossing.append(f"{module} imports {', '.join(private)} from {node.module}")
+    assert crossing == []
+
+
 def _layout_rows() -> list[tuple[list[str], str]]:
     text = (REPOSITORY / "README.md").read_text(encoding="utf-8")
     section = text.split("## Code layout", 1)[1].split("\n## ", 1)[0]

@@ -17,10 +17,10 @@ from terminology.fhir.bundling_mapping import (
     ORDER_TO_CHARGE,
     BundlingInput,
     OrderLine,
-    _default_date,
     bundling_parameters,
     check_input,
     coding,
+    requested_date,
     service_request_line,
     validate_input,
 )
@@ -113,7 +113,7 @@ def order_to_charge_view():
     assert isinstance(resource, dict)
     validate_input(resource, found.path, ("ServiceRequest", "Bundle"))
     # Orders without occurrence or authoredOn are charged as of the 'date' parameter, else today.
-    default = _default_date(params) or today().isoformat()
+    default = requested_date(params) or today().isoformat()
     out: list[dict] = []
     lines, unmapped, maps = [], [], []
     for number, (order, reference, here) in enumerate(_orders(resource, resource["resourceType"]), 1):

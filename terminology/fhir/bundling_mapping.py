@@ -156,7 +156,8 @@ def _claims_setting(resource: dict) -> str | None:
     return settings.pop() if settings else None
 
 
-def _default_date(params: OperationParams) -> str | None:
+def requested_date(params: OperationParams) -> str | None:
+    """Return the ``date`` parameter (the date of service for lines that state none), or None."""
     found = params.first("date")
     return read_date(found.value, found.where) if found is not None else None
 
@@ -504,7 +505,7 @@ def _bundle_lines(
 def bundling_input(params: OperationParams, registry: Registry) -> BundlingInput:
     """Parse `$bundling-check` input: items, a Claim, or a Bundle of Claim/ChargeItem/ServiceRequest."""
     options = _options(params)
-    default_date = _default_date(params)
+    default_date = requested_date(params)
     claim_provider = _claim_provider(params)
     maps_used: list[str] = []
     unmapped: list[Finding] = []

@@ -233,6 +233,30 @@ def test_a_request_over_the_scan_limit_is_too_costly(regex_dir, operation):
     assert expanded_codes(post(client, "expand", {"valueSet": regex_value_set("inline", "(a+)+")})) == [A40]
 
 
+def test_the_entries_of_a_batch_share_one_scan_limit(regex_dir):
+    """Each entry within the limit must not add up to a batch that scans without limit."""
+    client = create_app(
+        {"TESTING": True, "CONTENT_DIRS": [str(regex_dir)], "REGEX_MAX_CODES": 5}
+    ).test_client()
+    entry = {
+        "request": {"method": "POST", "url": "ValueSet/$expand"},
+        "resource": as_parameters({"valueSet": regex_value_set("inline", "(a+)+")}),
+    }
+    bundle = {"resourceType": "Bundle", "type": "batch", "entry": [entry, entry, entry]}
+    response = client.post("/", json=bundle, content_type=FHIR_JSON)
+    assert response.status_code == 200
+    first, *others = response.get_json()["entry"]
+    assert first["response"]["status"] == "200 OK"  # 4 codes tested
+    for other in others:  # 8 codes, then 12, for the one request
+        assert other["response"]["status"] == "422 Unprocessable Entity"
+        (issue,) = fhir_valid(other["response"]["outcome"])["issue"]
+        assert issue["code"] == "too-costly" and issue["expression"] == [ELEMENT]
+        assert "The regex filters of this request would test" in issue["details"]["text"]
+        assert "at most 5 codes for one request" in issue["details"]["text"]
+    # The next request starts with the whole allowance again.
+    assert expanded_codes(post(client, "expand", {"valueSet": regex_value_set("inline", "(a+)+")})) == [A40]
+
+
 # Ordinary patterns over the bundled CPT fragment ------------------------------------------------
 
 

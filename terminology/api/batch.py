@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, request
 
 from terminology.api.http import FHIR_JSON, base_url, fhir_blueprints, fhir_response, json_body
 from terminology.engine.issues import Issue
+from terminology.engine.patterns import request_allowance
 from terminology.errors import InvalidRequest, NotSupported, TooCostly
 from terminology.fhir.input_limits import request_work
 from terminology.fhir.outcome import operation_outcome
@@ -161,5 +162,7 @@ def batch_view():
             f"server does at most {budget} per batch (TERMINOLOGY_BATCH_WORK_LIMIT): split it",
             expression="Bundle.entry",
         )
-    replies = [_run_entry(i, entry) for i, entry in enumerate(entries)]
+    # The entries are one request: their regex filters share TERMINOLOGY_REGEX_MAX_CODES.
+    with request_allowance():
+        replies = [_run_entry(i, entry) for i, entry in enumerate(entries)]
     return fhir_response({"resourceType": "Bundle", "type": "batch-response", "entry": replies})

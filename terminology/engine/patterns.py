@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -41,6 +43,9 @@ _PERL_OPERATORS = {
     "(?P": "a named backreference",
 }
 _TOO_LARGE = "pattern too large"
+# Codes the regex filters of the current request have tested, across every value set it evaluates
+# (a batch Bundle evaluates one per entry); None outside a request_allowance() block.
+_REQUEST_SPENT: ContextVar[list[int] | None] = ContextVar("regex_request_spent", default=None)
 
 
 def _options() -> re2.Options:
@@ -135,6 +140,7 @@ class ScanBudget:
     """Counts the codes the regex filters of one value-set evaluation test, up to the limit.
 
     ``value_set`` is the canonical of the value set being evaluated (an import's, while it is).
+    Inside request_allowance(), every evaluation is charged to the request's one allowance too.
     """
 
     __slots__ = ("limits", "spent", "value_set")
@@ -154,6 +160,30 @@ class ScanBudget:
                 f"{self.limits.max_codes} codes for one request",
                 expression=element,
             )
+        account = _REQUEST_SPENT.get()
+        if account is not None:
+            account[0] += codes
+            if account[0] > self.limits.max_codes:
+                raise TooCostly(
+                    f"The regex filters of this request would test {account[0]} codes ({element} of the "
+                    f"value set '{self.value_set}' scans {codes} codes of '{code_system}'); this server "
+                    f"tests at most {self.limits.max_codes} codes for one request",
+                    expression=element,
+                )
+
+
+@contextmanager
+def request_allowance() -> Iterator[None]:
+    """Charge the regex filters of every value set evaluated in the block to one allowance.
+
+    One request may evaluate many value sets (a batch Bundle, one per entry): each evaluation within
+    the limit must not add up to a request that scans without limit.
+    """
+    token = _REQUEST_SPENT.set([0])
+    try:
+        yield
+    finally:
+        _REQUEST_SPENT.reset(token)
 
 
 def regex_filters(value_set: dict) -> Iterator[tuple[str, str]]:

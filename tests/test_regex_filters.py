@@ -257,6 +257,30 @@ def test_the_entries_of_a_batch_share_one_scan_limit(regex_dir):
     assert expanded_codes(post(client, "expand", {"valueSet": regex_value_set("inline", "(a+)+")})) == [A40]
 
 
+def test_the_items_of_a_batch_validate_code_share_one_scan_limit(regex_dir):
+    item = as_parameters({"valueSet": regex_value_set("inline", "(a+)+"), "system": SYSTEM, "code": A40})
+    body = {"resourceType": "Parameters", "parameter": [{"name": "validation", "resource": item}] * 3}
+    # Three identical items are answered once; three that differ each evaluate their value set.
+    distinct = [
+        {"name": "validation", "resource": as_parameters(
+            {"valueSet": regex_value_set("inline", "(a+)+"), "system": SYSTEM, "code": code})}
+        for code in (A40, A40 + "!", A40 + "Y")
+    ]  # fmt: skip
+    for parameters, refused_items in ((body["parameter"], 0), (distinct, 2)):
+        # A fresh app each time: an answer remembered from the first request would cost no scan.
+        config = {"TESTING": True, "CONTENT_DIRS": [str(regex_dir)], "REGEX_MAX_CODES": 5}
+        response = create_app(config).test_client().post(
+            "/ValueSet/$batch-validate-code", json={**body, "parameter": parameters}, content_type=FHIR_JSON
+        )
+        assert response.status_code == 200
+        answers = [p["resource"] for p in fhir_valid(response.get_json())["parameter"]]
+        outcomes = [a for a in answers if a["resourceType"] == "OperationOutcome"]
+        assert len(outcomes) == refused_items
+        for outcome in outcomes:
+            assert outcome["issue"][0]["code"] == "too-costly"
+            assert "at most 5 codes for one request" in outcome["issue"][0]["details"]["text"]
+
+
 # Ordinary patterns over the bundled CPT fragment ------------------------------------------------
 
 

@@ -179,6 +179,9 @@ def request_allowance() -> Iterator[None]:
     One request may evaluate many value sets (a batch Bundle, one per entry): each evaluation within
     the limit must not add up to a request that scans without limit.
     """
+    if _REQUEST_SPENT.get() is not None:  # already inside one (a batch entry that is itself a batch)
+        yield
+        return
     token = _REQUEST_SPENT.set([0])
     try:
         yield

@@ -19,6 +19,7 @@ from terminology.config import Settings
 from terminology.content.loader import request_overlay
 from terminology.engine.expand import expand
 from terminology.engine.lookup import lookup
+from terminology.engine.patterns import request_allowance
 from terminology.engine.registry import Registry
 from terminology.engine.translate import translate
 from terminology.engine.validate import (
@@ -228,22 +229,28 @@ class TerminologyService:
         # Items sent more than once in this request (the same JSON) are answered once: the answer
         # depends on the item and on what the request shares, which is the same for all of them.
         answered: dict[bytes, dict] = {}
-        for item in items:
-            exact = orjson.dumps(item.value) if item.value_type == "resource" else None
-            resource = answered.get(exact) if exact is not None else None
-            if resource is None:
-                try:
-                    resource = self.answers.get_or_compute(
-                        keys.batch_item_key(scope, exact), partial(run_item, item)
-                    )
-                except TerminologyError as exc:
-                    resource = error_outcome(exc)
-                if exact is not None:
-                    answered[exact] = resource
-            elif scope is not None and self.answers.maxsize:
-                self.answers.hits += 1  # the answer cache's hit it stands for, in the statistics
-            results.append({"name": "validation", "resource": resource})
+        with request_allowance():  # the items are one request: their regex filters share one limit
+            for item in items:
+                resource = self._batch_item(item, run_item, scope, answered)
+                results.append({"name": "validation", "resource": resource})
         return {"resourceType": "Parameters", "parameter": results}
+
+    def _batch_item(self, item, run_item, scope, answered: dict[bytes, dict]) -> dict:
+        """Answer one batch item: from this request's earlier identical item, the answer memo, or anew."""
+        exact = orjson.dumps(item.value) if item.value_type == "resource" else None
+        resource = answered.get(exact) if exact is not None else None
+        if resource is None:
+            try:
+                resource = self.answers.get_or_compute(
+                    keys.batch_item_key(scope, exact), partial(run_item, item)
+                )
+            except TerminologyError as exc:
+                resource = error_outcome(exc)
+            if exact is not None:
+                answered[exact] = resource
+        elif scope is not None and self.answers.maxsize:
+            self.answers.hits += 1  # the answer cache's hit it stands for, in the statistics
+        return resource
 
     def expand(self, params: OperationParams, resource_id: str | None = None) -> dict:
         """Run `$expand` (422 too-costly above the expansion limit without paging)."""

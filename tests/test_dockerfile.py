@@ -1,4 +1,4 @@
-"""Checks of the Dockerfile, .dockerignore and requirements.lock (no Docker engine needed)."""
+"""Checks of the Dockerfile, .dockerignore, the two lock files and the README's two commands (no Docker engine needed)."""
 
 from __future__ import annotations
 
@@ -75,15 +75,41 @@ def test_every_copied_path_exists_and_is_not_ignored():
                 assert source not in ignored, source
 
 
-def test_lock_file_satisfies_the_pinned_dependencies():
-    project = tomllib.loads((REPOSITORY / "pyproject.toml").read_text())["project"]
+def _locked(lock: str) -> dict[str, str]:
     locked = {}
-    for line in (REPOSITORY / "requirements.lock").read_text().splitlines():
+    for line in (REPOSITORY / lock).read_text().splitlines():
         if line and not line.startswith("#"):
             name, version = line.split("==")
             locked[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return locked
+
+
+def test_lock_file_satisfies_the_pinned_dependencies():
+    project = tomllib.loads((REPOSITORY / "pyproject.toml").read_text())["project"]
+    locked = _locked("requirements.lock")
     for dependency in project["dependencies"]:
         requirement = Requirement(dependency)
         name = re.sub(r"[-_.]+", "-", requirement.name).lower()
         assert name in locked, name
         assert requirement.specifier.contains(locked[name]), (dependency, locked[name])
+
+
+def test_test_lock_is_the_runtime_lock_plus_the_test_extra():
+    project = tomllib.loads((REPOSITORY / "pyproject.toml").read_text())["project"]
+    runtime, test = _locked("requirements.lock"), _locked("requirements-test.lock")
+    # The tests run on exactly the versions the container image ships.
+    assert {name: test.get(name) for name in runtime} == runtime
+    for dependency in project["optional-dependencies"]["test"]:
+        requirement = Requirement(dependency)
+        name = re.sub(r"[-_.]+", "-", requirement.name).lower()
+        assert name in test, name
+        assert requirement.specifier.contains(test[name]), (dependency, test[name])
+
+
+def test_ci_runs_the_readme_test_command_with_the_test_lock():
+    readme = (REPOSITORY / "README.md").read_text()
+    command = next(line for line in readme.splitlines() if line.startswith("python3.11 -m venv .venv") and "pytest" in line)
+    assert "-c requirements-test.lock" in command
+    assert command in (REPOSITORY / ".ci" / "run").read_text()
+    serve = next(line for line in readme.splitlines() if line.startswith("python3.11 -m venv .venv") and "serve" in line)
+    assert "-c requirements.lock" in serve

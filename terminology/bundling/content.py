@@ -30,7 +30,9 @@ NOT_REPORTED_TOGETHER = f"{BASE}/ConceptMap/cpt-not-reported-together"
 COMBINED_COMPONENT = f"{COMBINED_CODES}#other-component"
 SETTINGS = frozenset({"practitioner", "outpatient"})
 # What a finding is, for choosing the override reasons a card offers (cds-override-reason offered-for).
-OFFERED_FOR = frozenset({"ncci-ptp-indicator-1", "duplicate-line", "mue-line-edit", "mue-clinical"})
+OFFERED_FOR = frozenset(
+    {"ncci-ptp-indicator-1", "duplicate-line", "mue-line-edit", "mue-clinical", "once-per-encounter", "pc-tc"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,17 @@ class CodeRange:
     first: int
     last: int
     kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class EncounterLimit:
+    """A CPT coding instruction on how many units of a code one encounter reports (62284: once)."""
+
+    code: str
+    units: int
+    family: str  # the family (a concept under family) the code belongs to
+    definition: str  # the code's definition, which states the instruction
+    sources: tuple[RuleSource, ...]
 
 
 @dataclass(slots=True)
@@ -155,6 +168,7 @@ class RuleContent:
     region_sites: dict[str, frozenset[str]] = field(default_factory=dict)  # body region -> its sites
     families: dict[str, Family] = field(default_factory=dict)
     family_of: dict[str, Family] = field(default_factory=dict)  # code -> its family
+    encounter_limits: dict[str, EncounterLimit] = field(default_factory=dict)  # code -> its limit
     reasons_for: dict[str, tuple[str, ...]] = field(default_factory=dict)  # offered-for -> reasons
     reason_displays: dict[str, str] = field(default_factory=dict)
     modifier_canonical: str | None = None
@@ -273,6 +287,7 @@ class RuleContent:
             family.parts_of[concept.code] = code_parts
             family.sources_of[concept.code] = _source_list(code_system, path, concept, sources)
             self.family_of[concept.code] = family
+            self._read_encounter_limit(code_system, path, concept, family, sources)
         for family in self.families.values():
             family.build_covers()
         described: dict[tuple[str, frozenset[str]], str] = {}
@@ -293,6 +308,38 @@ class RuleContent:
                     f"the parts of {concept.code} are described by fewer or other codes "
                     f"({' + '.join(family.best([concept.code]))}): the parts contradict each other",
                 )
+
+    def _read_encounter_limit(
+        self,
+        code_system: CodeSystemIndex,
+        path: str,
+        concept: Concept,
+        family: Family,
+        sources: dict[str, RuleSource],
+    ) -> None:
+        value = _one_value_reader(code_system, path, concept)
+        units = value("units-per-encounter")
+        source = value("units-source", set(sources))
+        if units is None:
+            if source is not None:
+                raise _error(
+                    code_system, path, f"{concept.code} has a units-source but no units-per-encounter"
+                )
+            return
+        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
+            raise _error(
+                code_system, path, f"units-per-encounter of {concept.code} is not a positive whole number"
+            )
+        if source is None:
+            raise _error(
+                code_system,
+                path,
+                f"units-per-encounter of {concept.code} names no units-source: "
+                "every rule says where it comes from",
+            )
+        self.encounter_limits[concept.code] = EncounterLimit(
+            concept.code, units, family.code, concept.definition or "", (sources[source],)
+        )
 
     def _family_ref(self, code_system: CodeSystemIndex, path: str, concept: Concept) -> Family:
         name = _one_value_reader(code_system, path, concept)("family", set(self.families))

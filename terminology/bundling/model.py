@@ -16,12 +16,13 @@ RULE_RANK = {
     "unknown-modifier": 2,
     "unmapped-order": 3,
     "units": 4,
-    "duplicate-line": 5,
-    "combined-code": 6,
-    "not-reported-together": 7,
-    "ncci-ptp": 8,
-    "pc-tc": 9,
-    "mue": 10,
+    "once-per-encounter": 5,
+    "duplicate-line": 6,
+    "combined-code": 7,
+    "not-reported-together": 8,
+    "ncci-ptp": 9,
+    "pc-tc": 10,
+    "mue": 11,
 }
 
 

@@ -7,9 +7,11 @@ How a coder applies them (domain notes §9), in the order ``check`` runs them:
    performed the lines. Every finding names its grouping.
 2. Per line: the code and modifiers exist; the units are a whole positive number (one unit on a
    bilateral line, modifier 50).
-3. Per group: a repeated line is a duplicate; the CPT instructions (CodeSystem
-   cpt-bundling-instructions) turn the group's myelography and cervical-CT lines into the fewest
-   codes that describe the service, as one fix for the lines it covers; the NCCI PTP edits deny
+3. Per group: a code the CPT instructions report once per encounter (62284, the injection) is
+   reported once, unless a modifier documents a separate encounter; a repeated line is a duplicate;
+   the CPT instructions (CodeSystem cpt-bundling-instructions) turn the group's myelography and
+   cervical-CT lines into the fewest codes that describe the service, as one fix for the lines it
+   covers; the NCCI PTP edits deny
    column 2 unless a modifier bypasses an indicator-1 edit within its restrictions (CodeSystem
    ncci-modifier-rules); one provider's 26 and TC lines of one code are the global code; the MUE
    table limits the units per line (MAI 1) or per group and date (MAI 2, 3).
@@ -26,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 
-from terminology.bundling.content import Family, ModifierRule, RuleContent, RuleSource
+from terminology.bundling.content import EncounterLimit, Family, ModifierRule, RuleContent, RuleSource
 from terminology.bundling.model import (
     CheckOptions,
     CheckResult,
@@ -82,7 +84,6 @@ def _lines_text(lines: list[Line]) -> str:
 
 def _units(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
-
 
 
 def _valid_units(line: Line) -> bool:
@@ -218,6 +219,7 @@ class BundlingChecker:
         self.maps_used: list[str] = list(self.content.maps_used)
         self.family_of = self.content.family_of
         self.family_codes = frozenset(self.family_of)
+        self.encounter_limits: dict[str, EncounterLimit] = self.content.encounter_limits
         self.modifier_rules: dict[str, ModifierRule] = self.content.modifiers
         # Per MAI: whether a denial can be appealed, how the finding says so, the override reasons.
         # MAI 1 and 3 denials can be overturned with documentation; MAI 2 is binding policy.
@@ -556,7 +558,10 @@ class BundlingChecker:
 
     def _duplicates(self, group: _Group, setting: str, findings: list[Finding]) -> None:
         seen: dict[tuple, Line] = {}
+        limited = self.encounter_limits
         for line in group.lines:
+            if line.code in limited:
+                continue  # its CPT instruction says how often it is reported (_per_encounter)
             # The same modifiers in any order make the same line (most lines have none).
             key = (line.code, tuple(sorted(line.modifier_codes)) if line.modifiers else ())
             first = seen.get(key)
@@ -581,6 +586,131 @@ class BundlingChecker:
             )
 
     # --- CPT instructions ---------------------------------------------------------------------
+
+    def _per_encounter(
+        self, group: _Group, by_code: dict[str, list[Line]], setting: str, findings: list[Finding]
+    ) -> None:
+        """Apply the CPT instructions that report a code at most N times per encounter (62284: once).
+
+        The group (one provider, or the facility claim, and a date) is one encounter unless a line's
+        modifier documents a separate one (XE, within its restrictions): such a line passes with a
+        warning, as any documented separate encounter does. Lines whose units are not a number of
+        services are left to the units rule; a 26 and a TC line count as one service.
+        """
+        for code, limit in self.encounter_limits.items():
+            lines = by_code.get(code)
+            if lines is None:
+                continue
+            if group.invalid_units:
+                lines = [line for line in lines if _valid_units(line)]
+            session: list[Line] = []
+            apart: list[tuple[Line, Modifier, ModifierRule]] = []
+            for line in lines:
+                others = [other for other in lines if other is not line]
+                separate = self._separate_encounter(line, others[0], group, setting) if others else None
+                if separate is None:
+                    session.append(line)
+                else:
+                    apart.append((line, *separate))
+            for line in session:
+                if line.quantity > limit.units:
+                    findings.append(self._encounter_finding(group, limit, [line], line.quantity, setting))
+            if len(session) > 1 and _services(session) > limit.units:
+                findings.append(self._encounter_finding(group, limit, session, _services(session), setting))
+            for line, modifier, rule in apart:
+                others = [other for other in lines if other is not line]
+                findings.append(self._encounter_apart(group, limit, line, modifier, rule, others))
+
+    def _separate_encounter(
+        self, line: Line, other: Line, group: _Group, setting: str
+    ) -> tuple[Modifier, ModifierRule] | None:
+        """Return the modifier on ``line`` that documents a separate encounter (and its rule), if any."""
+        for modifier in line.modifiers:
+            rule = self.modifier_rules.get(modifier.code)
+            if (
+                rule is not None
+                and rule.circumstance == "separate-encounter"
+                and self._refusal(rule, line, other, group, setting) is None
+            ):
+                return modifier, rule
+        return None
+
+    def _encounter_rationale(self, limit: EncounterLimit) -> str:
+        return f"{limit.definition} Sources: {_cite(limit.sources)}"
+
+    def _encounter_finding(
+        self, group: _Group, limit: EncounterLimit, lines: list[Line], units: float, setting: str
+    ) -> Finding:
+        code, allowed = limit.code, limit.units
+        title = self.content.families[limit.family].title
+        times = "once" if allowed == 1 else f"{allowed} times"
+        rule_text = f"{code} is reported {times} per encounter (CPT instruction, {title})"
+        if len(lines) == 1:
+            line = lines[0]
+            message = (
+                f"Line {line.number}: {_units(units)} units of {code} {group.who}: {rule_text}; a separate "
+                "encounter on the same date goes on its own line with modifier XE, documented"
+            )
+            suggestion = Suggestion(
+                "reduce-units",
+                f"Report {allowed} unit{'' if allowed == 1 else 's'} on line {line.number}",
+                [line.number],
+                units=float(allowed),
+            )
+        else:
+            extra = lines[1:]
+            message = (
+                f"{listed([_shown(line) for line in lines])} {group.who} report {code} "
+                f"{_units(units)} times: {rule_text}; a separate encounter on the same date is reported "
+                "with modifier XE and documented"
+            )
+            suggestion = Suggestion("remove", f"Remove {_lines_text(extra)}", [line.number for line in extra])
+        return group.finding(
+            "once-per-encounter",
+            "error",
+            message,
+            list(lines),
+            expressions=[line.quantity_path or line.code_path for line in lines] if len(lines) == 1 else None,
+            codes=[code],
+            units=units,
+            appealable=False,
+            rationale=self._encounter_rationale(limit),
+            sources=self.rule_canonicals[:1],
+            suggestion=suggestion,
+            override_reasons=self._reasons("once-per-encounter", lines, setting),
+        )
+
+    def _encounter_apart(
+        self,
+        group: _Group,
+        limit: EncounterLimit,
+        line: Line,
+        modifier: Modifier,
+        rule: ModifierRule,
+        others: list[Line],
+    ) -> Finding:
+        lines = sorted([line, *others], key=line_number)
+        title = self.content.families[limit.family].title
+        times = "once" if limit.units == 1 else f"{limit.units} times"
+        return group.finding(
+            "once-per-encounter",
+            "warning",
+            f"{listed([_shown(x) for x in lines])} {group.who}: {limit.code} is reported {times} per "
+            f"encounter (CPT instruction, {title}); modifier {modifier.code} on line {line.number} says "
+            f"{rule.asserts}, so they are reported apart: the record must document it",
+            lines,
+            expressions=[modifier.path, line.code_path],
+            codes=[limit.code],
+            bypass_modifier=modifier.code,
+            rationale=f"{self._encounter_rationale(limit)}; modifier {modifier.code}: {_cite(rule.sources)}",
+            sources=[*self.rule_canonicals],
+            suggestion=Suggestion(
+                "review",
+                f"Keep the documentation that supports modifier {modifier.code} on line {line.number}",
+                [line.number],
+            ),
+            override_reasons=[rule.override_reason] if rule.override_reason else [],
+        )
 
     def _instruction_fixes(
         self, group: _Group, governing: dict[frozenset, PtpRow], setting: str, findings: list[Finding]
@@ -947,7 +1077,7 @@ class BundlingChecker:
 
     # --- PC/TC --------------------------------------------------------------------------------
 
-    def _pctc(self, group: _Group, findings: list[Finding]) -> None:
+    def _pctc(self, group: _Group, setting: str, findings: list[Finding]) -> None:
         """One provider's 26 and TC lines of a code are its global code (§9.4).
 
         Practitioner claims: the group is one rendering provider's. A facility claim holds every
@@ -955,16 +1085,18 @@ class BundlingChecker:
         there the lines of one performer are judged together (a line naming none is the hospital's).
         """
         if group.grouping != FACILITY_CLAIM:
-            self._components(group, group.lines, group.who, findings)
+            self._components(group, group.lines, group.who, setting, findings)
             return
         by_performer: dict[str | None, list[Line]] = {}
         for line in group.lines:
             by_performer.setdefault(line.provider or line.claim_provider, []).append(line)
         for performer, lines in by_performer.items():
             who = f"{group.who} (performer: {performer or 'the hospital, as the lines name none'})"
-            self._components(group, lines, who, findings)
+            self._components(group, lines, who, setting, findings)
 
-    def _components(self, group: _Group, lines_of_one: list[Line], who: str, findings: list[Finding]) -> None:
+    def _components(
+        self, group: _Group, lines_of_one: list[Line], who: str, setting: str, findings: list[Finding]
+    ) -> None:
         split: dict[str, dict[str, list[Line]]] = {}
         for line in lines_of_one:
             present = [m for m in PCTC if m in line.modifier_codes] if line.modifiers else []
@@ -987,6 +1119,7 @@ class BundlingChecker:
                     "remove", f"Remove {_lines_text(components)}", [c.number for c in components]
                 )
                 lines = sorted([whole[0], *components], key=line_number)
+                reasons: list[str] = []  # a global beside a component bills that component twice, whoever
             else:
                 message = (
                     f"{listed([_shown(c) for c in components])} {who}: one provider performing "
@@ -1001,6 +1134,9 @@ class BundlingChecker:
                     components[0].system or CPT,
                 )
                 lines = components
+                # Components by different practitioners are split billing (the radiologist's 26, the
+                # facility's TC): the reason an order set without performers may give.
+                reasons = self._reasons("pc-tc", lines, setting)
             findings.append(
                 group.finding(
                     "pc-tc",
@@ -1012,6 +1148,7 @@ class BundlingChecker:
                     rationale=_cite(source.sources) if source is not None else None,
                     sources=self.rule_canonicals[1:],
                     suggestion=suggestion,
+                    override_reasons=reasons,
                 )
             )
 
@@ -1077,10 +1214,7 @@ class BundlingChecker:
             what = f"Line {line.number}: {counted} of {code} exceed {mue} per line"
             denied, scope = "the whole line is denied", f"on line {line.number}"
         else:
-            what = (
-                f"{counted} of {code} {group.who} ({_lines_text(lines)}) exceed {mue} per "
-                "date of service"
-            )
+            what = f"{counted} of {code} {group.who} ({_lines_text(lines)}) exceed {mue} per date of service"
             denied = "the line is denied" if len(lines) == 1 else "the lines are denied"
             scope = f"of {code} for this date"
         return Finding(
@@ -1195,6 +1329,8 @@ class BundlingChecker:
                 else:
                     same.append(line)
             codes = sorted(by_code)
+            if self.encounter_limits:
+                self._per_encounter(group, by_code, setting, findings)
             edits = day_edits.get(group.date)
             governing: dict[frozenset, PtpRow] = {}
             if edits is not None and len(codes) > 1:
@@ -1214,7 +1350,7 @@ class BundlingChecker:
                 if fix.covered or fix.new_codes:
                     findings.append(self._fix_finding(fix, group, setting))
             if components:
-                self._pctc(group, findings)
+                self._pctc(group, setting, findings)
             mue = mue_for.get(group.date)
             if mue is not None:
                 self._mue(group, by_code, codes, mue, setting, findings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from terminology.bundling.model import CheckResult, Finding
+from terminology.bundling.model import CheckResult, Finding, Line
 from terminology.cdshooks.services import DraftOrder, HookRequest
 from terminology.engine.registry import Registry
 from terminology.engine.systems import CPT, OWN_BASE
@@ -19,6 +19,7 @@ _RULE_NAMES = {
     "duplicate-line": "Duplicate order",
     "mue": "NCCI medically unlikely edit (MUE)",
     "units": "Units of service",
+    "once-per-encounter": "CPT instruction: reported once per encounter",
     "pc-tc": "Professional and technical components",
     "unmapped-order": "Order with no charge code",
     "unknown-code": "Code validation",
@@ -72,7 +73,23 @@ def _summary(finding: Finding) -> str:
             "unless the services are distinct"
         )
     if finding.rule == "pc-tc":
-        return f"{codes[0]} professional and technical components ordered by one provider: order {codes[0]}"
+        shown = listed([_line_label(line) for line in finding.lines])
+        if suggestion is not None and suggestion.action == "remove":
+            return f"{shown}: the global {codes[0]} already includes the component; remove the 26/TC order"
+        return f"{shown} ordered together: order the global {codes[0]} (no 26/TC) instead"
+    if finding.rule == "once-per-encounter":
+        if finding.severity == "warning":
+            return (
+                f"{codes[0]} ordered again (modifier {finding.bypass_modifier}): "
+                "documentation must support a separate encounter"
+            )
+        if suggestion is not None and suggestion.action == "reduce-units" and suggestion.units:
+            allowed = int(suggestion.units)
+            times = "once" if allowed == 1 else f"{allowed} times"
+            units = f"{allowed} unit{'' if allowed == 1 else 's'}"
+            return f"{codes[0]} is reported {times} per encounter: order {units}"
+        count = int(finding.units) if finding.units and float(finding.units).is_integer() else finding.units
+        return f"{codes[0]} is ordered {count} times for one encounter: remove the extra order"
     if finding.rule == "units":
         return f"{codes[0]}: the units ordered cannot be billed as they are"
     if finding.rule == "duplicate-line":
@@ -87,9 +104,15 @@ def _summary(finding: Finding) -> str:
     return finding.message
 
 
+def _line_label(line: Line) -> str:
+    """Return a line's code with its modifiers as coders write it: 72125-26."""
+    return line.code + "".join(f"-{modifier.code}" for modifier in line.modifiers)
+
+
 def _order_label(order: DraftOrder) -> str:
+    """Return how a card names an order: its CPT code with its modifiers (72125-26), as coders write it."""
     line = order.order.line
-    code = line.code if line is not None else order.order.order_code
+    code = _line_label(line) if line is not None else order.order.order_code
     if order.order.order_system != CPT and line is not None:
         return f"{code} (ordered as LOINC {order.order.order_code})"
     return code
@@ -116,10 +139,11 @@ def _detail(finding: Finding, orders: dict[int, DraftOrder]) -> str:
     return "\n".join(rows)
 
 
-def _combined_order(code: str, registry: Registry, replaced: list[dict]) -> dict:
-    coding = {"system": CPT, "code": code}
+def _combined_order(code: str, modifiers: list[str], registry: Registry, replaced: list[dict]) -> dict:
+    # Modifiers the replaced orders all carried (26, TC) stay, as a CPT expression (72270:26).
+    coding = {"system": CPT, "code": ":".join([code, *modifiers])}
     cpt = registry.find("CodeSystem", CPT)
-    concept = cpt.find(code) if cpt is not None else None
+    concept = cpt.find(code) if cpt is not None and not modifiers else None
     if concept is not None and concept.display:
         coding["display"] = concept.display
     resource = {
@@ -168,15 +192,16 @@ def _suggestions(finding: Finding, orders: dict[int, DraftOrder], registry: Regi
     removed = listed([_order_label(t) for t in chosen])
     if suggestion.action == "replace" and suggestion.codes:
         replaced = [t.resource for t in chosen]
-        for code in suggestion.codes:
+        shown = ["".join([code, *(f"-{m}" for m in suggestion.modifiers)]) for code in suggestion.codes]
+        for code, text in zip(suggestion.codes, shown, strict=True):
             actions.append(
                 {
                     "type": "create",
-                    "description": f"Order {code} (CPT) instead",
-                    "resource": _combined_order(code, registry, replaced),
+                    "description": f"Order {text} (CPT) instead",
+                    "resource": _combined_order(code, suggestion.modifiers, registry, replaced),
                 }
             )
-        label = f"Order {' + '.join(suggestion.codes)} instead of {removed}"
+        label = f"Order {' + '.join(shown)} instead of {removed}"
     else:
         label = f"Remove the {removed} order" + ("s" if len(chosen) > 1 else "")
     return [

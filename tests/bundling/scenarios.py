@@ -686,6 +686,53 @@ SCENARIOS: list[Scenario] = [
        order_sign_body(order("a", "72125", "26", performer="Practitioner/r"),
                        order("b", "72125", "TC", performer="Practitioner/r")),
        cards=[Card("critical", set(), ["ServiceRequest/a", "ServiceRequest/b"], ["72125"])]),
+    # --- acceptance audit of issue 12: 62284 once per encounter, PC/TC cards without a performer ----------
+    _s("3x", "3", "62284 × 2 units, one provider (no MUE row for 62284) → the injection is reported once per "
+       "encounter: report 1 unit; a CPT/ACR instruction, not an MUE, so not appealable",
+       items_body([line("62284", units=2)]),
+       [Flag("once-per-encounter", "error", [1], "reduce-units", [1], appealable=False,
+             says=("62284 is reported once per encounter",
+                   "ACR Radiology Coding Source, March-April 2006", "(secondary source)"))]),
+    _s("3y", "3", "62284 on two lines, one provider and date → one injection reported twice: remove line 2 (one "
+       "finding, not a duplicate-line one besides it)",
+       items_body([line("62284"), line("62284")]),
+       [Flag("once-per-encounter", "error", [1, 2], "remove", [2], appealable=False)]),
+    _s("3z", "3", "62284 + 62284-76 → a repeat-procedure modifier does not make a second injection: remove line 2",
+       items_body([line("62284"), line("62284", "76")]),
+       [Flag("once-per-encounter", "error", [1, 2], "remove", [2])]),
+    _s("3aa", "3", "62284 + 62284-XE → a separate, documented encounter: a warning, the claim passes",
+       items_body([line("62284"), line("62284", "XE")]),
+       [Flag("once-per-encounter", "warning", [1, 2], "review", [2], bypass="XE")]),
+    _s("3ab", "3", "Outpatient FHIR Claim: 62284 by Dr A and 62284 by Dr B on one date → the facility reports the "
+       "injection once: remove line 2",
+       claim_body([line("62284", provider="Practitioner/a"), line("62284", provider="Practitioner/b")],
+                  "outpatient", kind="institutional", billing="Organization/hospital"),
+       [Flag("once-per-encounter", "error", [1, 2], "remove", [2], grouping="facility-claim")]),
+    _s("3ac", "clean", "Practitioner claims: 62284 by Dr A and 62284 by Dr B → each physician's own encounter",
+       items_body([line("62284", provider="Practitioner/a"), line("62284", provider="Practitioner/b")])),
+    _s("3ad", "3", "Charge set 62284 × 2 units → report 1 unit", charge_set_body([line("62284", units=2)]),
+       [Flag("once-per-encounter", "error", [1], "reduce-units", [1])]),
+    _s("3ae", "3", "62284 + 62284 + 72240, one provider → 62302 for the injection and the S&I, and the second "
+       "62284 removed: each fix covers its own lines",
+       items_body([line("62284"), line("62284"), line("72240")]),
+       [Flag("once-per-encounter", "error", [1, 2], "remove", [2]),
+        Flag("combined-code", "error", [1, 3], "replace", [1, 3], ["62302"])]),
+    _s("3af", "3", "Orders 62284 twice in one encounter → a critical card deleting the second order; 'separate "
+       "encounter' is the reason to keep both",
+       order_sign_body(order("a", "62284"), order("b", "62284")),
+       cards=[Card("critical", {"separate-encounter"}, ["ServiceRequest/b"], suggests=True,
+                   says="62284 is ordered 2 times for one encounter")]),
+    _s("9r", "9", "Orders 72125:26 + 72125:TC without a performer → order the global 72125; 'different "
+       "practitioner' (split billing) is the reason to keep both",
+       order_sign_body(order("a", "72125", "26"), order("b", "72125", "TC")),
+       cards=[Card("critical", {"different-practitioner"}, ["ServiceRequest/a", "ServiceRequest/b"], ["72125"],
+                   says="72125-26 and 72125-TC ordered together: order the global 72125")]),
+    _s("9s", "9", "Orders 72125 + 72125:26 without a performer → remove the 26 order (the global already "
+       "includes it); no override reason: a global and its own component are never split billing (and "
+       "the PC counts twice against the MAI 2 MUE of 1 until then)",
+       order_sign_body(order("a", "72125"), order("b", "72125", "26")),
+       cards=[Card("critical", set(), ["ServiceRequest/b"], suggests=True, says="already includes"),
+              Card("critical", set(), suggests=False, says="MUE")]),
     # clean claims
     _s("c7", "clean", "72270 alone → clean", items_body([line("72270")])),
     _s("c8", "clean", "62284 alone → clean", items_body([line("62284")])),

@@ -223,6 +223,51 @@ def test_duplicate_lines_are_denied_unless_repeated_with_a_modifier(client):
     assert findings(_check(client, item(1, "Z0020"), item(2, "Z0020", "76")), "duplicate-line") == []
 
 
+def test_62284_two_units_one_provider_is_reported_once_per_encounter(bare_client):
+    # No MUE row covers 62284 (no import at all): the CPT/ACR instruction alone denies the second unit.
+    body = _check(bare_client, item(1, "62284", quantity=2, provider="a"))
+    (once,) = findings(body, "once-per-encounter")
+    assert once["severity"] == "error" and once["appealable"] is False and not _result(body)
+    assert once["line"] == [1] and "62284 is reported once per encounter" in once["message"]
+    assert _suggestion(once) == {
+        "action": ["reduce-units"],
+        "text": ["Report 1 unit on line 1"],
+        "line": [1],
+        "units": [1],
+    }
+    # Cited as what it is: the ACR coding source (a secondary restatement), not an MUE value.
+    assert "ACR Radiology Coding Source, March-April 2006" in once["rationale"]
+    assert "(secondary source)" in once["rationale"] and "mueValue" not in once
+    assert once["source"] == [
+        "https://terminology.example.org/fhir/CodeSystem/cpt-bundling-instructions|2026"
+    ]
+
+
+def test_two_62284_lines_one_provider_and_date_keep_one(bare_client):
+    body = _check(bare_client, item(1, "62284", provider="a"), item(2, "62284", "76", provider="a"))
+    (once,) = findings(body, "once-per-encounter")
+    assert once["line"] == [1, 2] and _suggestion(once)["text"] == ["Remove line 2"]
+    assert findings(body, "duplicate-line") == []  # one finding for one problem
+    assert (
+        findings(
+            _check(bare_client, item(1, "62284", provider="a"), item(2, "62284", provider="b")),
+            "once-per-encounter",
+        )
+        == []
+    )  # two physicians, two encounters
+
+
+def test_62284_with_xe_is_a_documented_separate_encounter(bare_client):
+    body = _check(bare_client, item(1, "62284"), item(2, "62284", "XE"))
+    (apart,) = findings(body, "once-per-encounter")
+    assert apart["severity"] == "warning" and apart["bypassModifier"] == "XE" and _result(body)
+    # 59 and XE on one line document nothing (CR8863): the second injection is denied.
+    (denied,) = findings(
+        _check(bare_client, item(1, "62284"), item(2, "62284", "59", "XE")), "once-per-encounter"
+    )
+    assert denied["severity"] == "error"
+
+
 def test_professional_and_technical_lines_of_one_provider_are_the_global_code(bare_client):
     body = _check(bare_client, item(1, "72125", "26", provider="a"), item(2, "72125", "TC", provider="a"))
     (pctc,) = findings(body, "pc-tc")

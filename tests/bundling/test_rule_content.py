@@ -37,15 +37,32 @@ def test_every_rule_names_its_source(bare_client):
             assert set(concept.property_values("source")) & sources, f"{url}#{concept.code} names no source"
 
 
-def test_lookup_shows_the_parts_and_sources_of_a_code(bare_client):
-    body = bare_client.get(f"/CodeSystem/$lookup?system={INSTRUCTIONS}&code=62305&property=*").get_json()
-    values = [
+def _lookup_properties(client, code: str) -> list[tuple]:
+    """Return the (property, value) pairs $lookup answers for a code of cpt-bundling-instructions."""
+    body = client.get(f"/CodeSystem/$lookup?system={INSTRUCTIONS}&code={code}&property=*").get_json()
+    return [
         (p["part"][0]["valueCode"], next(v for k, v in p["part"][1].items() if k.startswith("value")))
         for p in body["parameter"]
         if p["name"] == "property"
     ]
+
+
+def test_lookup_shows_the_parts_and_sources_of_a_code(bare_client):
+    values = _lookup_properties(bare_client, "62305")
     assert ("part", "lumbar-injection") in values and ("part", "myelography-si-two-or-more-regions") in values
     assert ("source", "codingahead-62305") in values
+
+
+def test_62284_once_per_encounter_is_content_with_its_source(bare_client):
+    values = _lookup_properties(bare_client, "62284")
+    assert ("units-per-encounter", 1) in values and ("units-source", "acr-coding-source-2006") in values
+    checker = bare_client.application.extensions["terminology.registry"]
+    source = next(
+        c
+        for c in checker.find("CodeSystem", INSTRUCTIONS).concepts.values()
+        if c.code == "acr-coding-source-2006"
+    )
+    assert source.property_values("secondary") == [True]
 
 
 def test_the_pairwise_maps_agree_with_the_parts(bare_client):
@@ -102,6 +119,23 @@ def _concept(resource: dict, group: str, code: str) -> dict:
             ),
             "CodeSystem.concept[2].concept[",
             "72270 and 62305 describe the same parts",
+        ),
+        (
+            "codesystems/cpt-bundling-instructions.json",
+            lambda r: _concept(r, "code", "62284").__setitem__(
+                "property",
+                [p for p in _concept(r, "code", "62284")["property"] if p["code"] != "units-source"],
+            ),
+            "CodeSystem.concept[2].concept[",
+            "units-per-encounter of 62284 names no units-source",
+        ),
+        (
+            "codesystems/cpt-bundling-instructions.json",
+            lambda r: _concept(r, "code", "62284")["property"].append(
+                {"code": "units-per-encounter", "valueInteger": 2}
+            ),
+            "CodeSystem.concept[2].concept[",
+            "62284 has 2 values of units-per-encounter",
         ),
         (
             "conceptmaps/cpt-not-reported-together.json",

@@ -167,6 +167,49 @@ def test_the_combined_order_keeps_the_performer_of_the_orders_it_replaces(client
     assert create["encounter"] == {"reference": "Encounter/e1"} and create["status"] == "draft"
 
 
+def test_component_orders_without_a_performer_name_their_modifiers_and_may_be_split_billing(client):
+    # 72125-26 + 72125-TC, no performer: one provider's components are the global 72125, unless the
+    # radiologist and the facility perform them (different practitioners), the reason a clinician gives.
+    orders = [order("a", "72125:26"), order("b", "72125:TC")]
+    (card,) = cards_of(post(client, SIGN, hook_call("order-sign", *orders)), "critical")
+    assert card["summary"] == "72125-26 and 72125-TC ordered together: order the global 72125 (no 26/TC) instead"
+    assert [r["code"] for r in card["overrideReasons"]] == ["different-practitioner"]
+    (suggestion,) = card["suggestions"]
+    assert suggestion["label"] == "Order 72125 instead of 72125-26 and 72125-TC"
+    assert [a["description"] for a in suggestion["actions"]] == [
+        "Remove the 72125-26 order",
+        "Remove the 72125-TC order",
+        "Order 72125 (CPT) instead",
+    ]
+    assert "- line 1: 72125-26, ServiceRequest/a" in card["detail"]
+
+
+def test_component_orders_of_one_named_performer_offer_no_reason(client):
+    performer = {"performer": [{"reference": "Practitioner/r"}]}
+    orders = [order("a", "72125:26", **performer), order("b", "72125:TC", **performer)]
+    (card,) = cards_of(post(client, SIGN, hook_call("order-sign", *orders)), "critical")
+    assert "overrideReasons" not in card
+    assert card["suggestions"][0]["label"] == "Order 72125 instead of 72125-26 and 72125-TC"
+
+
+def test_a_combined_order_keeps_the_component_modifier_of_the_orders_it_replaces(client):
+    (card,) = cards_of(post(client, SIGN, hook_call("order-sign", order("a", "72240:26"), order("b", "72255:26"))))
+    (suggestion,) = card["suggestions"]
+    assert suggestion["label"] == "Order 72270-26 instead of 72240-26 and 72255-26"
+    (create,) = [a["resource"] for a in suggestion["actions"] if a["type"] == "create"]
+    assert create["code"]["coding"] == [{"system": CPT, "code": "72270:26"}]
+
+
+def test_62284_ordered_twice_for_one_encounter_is_critical(client):
+    (card,) = cards_of(post(client, SIGN, hook_call("order-sign", order("a", "62284"), order("b", "62284"))))
+    assert card["indicator"] == "critical"
+    assert card["summary"] == "62284 is ordered 2 times for one encounter: remove the extra order"
+    assert [r["code"] for r in card["overrideReasons"]] == ["separate-encounter"]
+    assert [a["resourceId"] for a in card["suggestions"][0]["actions"]] == ["ServiceRequest/b"]
+    assert "ACR Radiology Coding Source, March-April 2006" in card["detail"]
+    assert "(secondary source)" in card["detail"]
+
+
 def test_date_of_service_mue_cards_offer_no_encounter_reason(client):
     body = post(client, SIGN, hook_call("order-sign", order("a", "Z0013", quantityQuantity={"value": 3})))
     (card,) = cards_of(body, "critical")

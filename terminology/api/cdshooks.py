@@ -7,8 +7,10 @@ POST /cds-services/{id}/feedback
 
 from __future__ import annotations
 
+import logging
+
 import orjson
-from flask import Blueprint, Flask, Response, current_app
+from flask import Blueprint, Flask, Response, current_app, g, has_request_context
 from werkzeug.wsgi import get_current_url
 
 from terminology import storage
@@ -22,8 +24,14 @@ from terminology.errors import AccessDenied
 from terminology.fhir.bundling_mapping import BundlingInput, check_input
 from terminology.fhir.input_limits import request_lines
 from terminology.ops.access import Guard, JwtVerifier, add_guard
+from terminology.storage.base import deadline_after
 
+log = logging.getLogger(__name__)
 bp = Blueprint("cdshooks", __name__)
+# app.extensions key of the shared store (feedback, the jti replay list).
+STORE = "terminology.store"
+# flask.g attribute: when the store calls of the current request must be done.
+REQUEST_DEADLINE = "store_deadline"
 PREFIX = "/cds-services"
 _ASYMMETRIC = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA")
 
@@ -78,7 +86,7 @@ def feedback_view(service_id: str):
     """Store feedback entries durably (committed before the 200; 503 when the store is down)."""
     svc = service(service_id)
     entries = read_feedback(json_body())
-    stored = current_app.extensions[storage.EXTENSION].add_feedback(svc.id, entries)
+    stored = current_app.extensions[STORE].add_feedback(svc.id, entries)
     return _json({"stored": stored})
 
 
@@ -105,9 +113,36 @@ def _build_verifier(app: Flask, store: storage.Store) -> JwtVerifier | None:
     )
 
 
+def request_deadline(seconds: float) -> float:
+    """Return when the store calls of the current request must be done: ``seconds`` after the first one.
+
+    A request may call the store twice (the EHR JWT's jti, then the feedback write); sharing one deadline
+    keeps its whole wait for the database within TERMINOLOGY_DATABASE_TIMEOUT, well inside gunicorn's
+    TERMINOLOGY_TIMEOUT (the settings require at most half of it).
+    """
+    if not has_request_context():
+        return deadline_after(seconds)
+    return g.setdefault(REQUEST_DEADLINE, deadline_after(seconds))
+
+
+def open_app_store(app: Flask) -> storage.Store:
+    """Open the store, migrate it now (a store that is down is retried on use), add its readiness check."""
+    store = storage.open_store(app.config)
+    store.deadline_for = request_deadline
+    try:
+        version = store.migrate()
+        log.info("feedback store %s at schema version %d", store.describe(), version)
+    except storage.StoreUnavailable:
+        log.warning("feedback store %s is unavailable at start-up; /readyz answers 503 until it is back",
+                    store.describe())  # fmt: skip
+    app.extensions[STORE] = store
+    app.extensions.setdefault("terminology.readiness", []).append(store.ready)
+    return store
+
+
 def init_app(app: Flask) -> None:
     """Attach the shared store (feedback, jti replay list) and the optional EHR JWT verifier."""
-    store = storage.init_app(app)
+    store = open_app_store(app)
     verifier = _build_verifier(app, store)
     if verifier is not None:
         app.extensions["terminology.cds_auth"] = verifier

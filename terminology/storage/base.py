@@ -44,8 +44,8 @@ class Store(ABC):
 
     Every call waits for the database until a deadline, ``timeout`` seconds after it starts, and no
     longer. ``deadline_for`` computes it; the web layer replaces it so that all the calls of one request
-    share one deadline (``storage.init_app``), and a worker is never silent for long enough to be
-    replaced by gunicorn because of the database.
+    share one deadline (``api.cdshooks.request_deadline``), and a worker is never silent for long enough
+    to be replaced by gunicorn because of the database.
     """
 
     backend: str = ""

@@ -7,7 +7,8 @@ import hashlib
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from terminology import create_app, storage
+from terminology import create_app
+from terminology.api.cdshooks import STORE
 from tests.cdshooks.conftest import ehr_token, hook_call, order
 
 ORIGIN = "https://sandbox.ehr.test.invalid"
@@ -174,7 +175,7 @@ def _entry(method: str, url: str, resource: dict | None = None) -> dict:
 
 
 def _stored(app) -> list[dict]:
-    return list(app.extensions[storage.EXTENSION].feedback())
+    return list(app.extensions[STORE].feedback())
 
 
 def test_batch_entries_pass_the_cds_jwt_check_exactly_as_direct_calls(jwt_app, signing_key):

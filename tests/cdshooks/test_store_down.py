@@ -5,6 +5,7 @@ from __future__ import annotations
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from terminology import create_app
+from terminology.api.cdshooks import STORE
 from tests.cdshooks.conftest import ehr_token, hook_call, order
 from tests.postgres_server import ThrowawayPostgres
 from tests.support import wait_for
@@ -69,7 +70,7 @@ def test_postgres_outage_and_recovery_through_the_api(data_dir):
             client.post(f"{SIGN}/feedback", json={"feedback": [{**ENTRY, "card": "c2"}]}).status_code == 200
         )
         # Nothing answered 503 was stored, everything answered 200 was.
-        store = client.application.extensions["terminology.store"]
+        store = client.application.extensions[STORE]
         assert [row["card"] for row in store.feedback()] == ["c1", "c2"]
     finally:
         server.stop()

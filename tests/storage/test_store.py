@@ -241,7 +241,7 @@ def test_a_database_url_that_is_not_postgresql_stops_start_up_naming_the_variabl
 def test_the_store_calls_of_one_request_share_one_deadline():
     from flask import Flask
 
-    from terminology.storage import request_deadline
+    from terminology.api.cdshooks import request_deadline
 
     app = Flask(__name__)
     with app.test_request_context():

@@ -13,6 +13,8 @@ _WORD = re.compile(r"[a-z0-9]+")
 _INACTIVE_STATUSES = frozenset({"retired", "inactive"})
 CONCEPT_PROPERTIES = "http://hl7.org/fhir/concept-properties#"
 STANDARDS_STATUS = "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status"
+# The property `terminology import pctc` adds to CPT/HCPCS concepts (engine.pctc reads it).
+PCTC_PROPERTY = "pctc-indicator"
 # Property codes FHIR defines (the concept-properties code system), known by code even when a
 # code system does not declare them; a declared property with one of these URIs means the same.
 _KNOWN_MEANINGS = {
@@ -57,6 +59,10 @@ class Concept:
     extensions: list[dict] = field(default_factory=list)
     # The concept this one is nested in (``concept.concept``); hierarchical expansions follow it.
     tree_parent: str | None = None
+    # Read from the properties once at load (every CPT expression asks): the HL7 CPT ``modifier``
+    # property is true, and the fee-schedule PC/TC indicator (``pctc-indicator``) as text.
+    modifier: bool = False
+    pctc_indicator: str | None = None
 
     def inactive_on(self, day: str) -> bool:
         """Say whether the concept is inactive on ``day``: by status, or past its termination date.
@@ -200,6 +206,9 @@ class CodeSystemIndex(LoadedResource):
                 concept.deprecated = True
             elif meaning == "termination-date" and isinstance(value, str):
                 concept.termination = value[:10]
+        concept.modifier = True in concept.property_values("modifier")
+        indicators = concept.property_values(PCTC_PROPERTY)
+        concept.pctc_indicator = str(indicators[0]) if indicators else None
         standards = concept.extension_value(STANDARDS_STATUS)
         if standards == "withdrawn":
             concept.inactive = True
@@ -237,7 +246,7 @@ class CodeSystemIndex(LoadedResource):
 
     def is_modifier(self, concept: Concept) -> bool:
         """Say whether a concept is a modifier (the HL7 CPT ``modifier`` property)."""
-        return True in concept.property_values("modifier")
+        return concept.modifier
 
     def descendants(self, code: str) -> set[str]:
         """Return the codes below ``code`` in the hierarchy (not including it)."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from terminology.engine.codesystem import CodeSystemIndex, Concept
+from terminology.engine.codesystem import PCTC_PROPERTY, CodeSystemIndex, Concept
 from terminology.engine.registry import Registry
 from terminology.engine.systems import CPT, HCPCS
 
-PROPERTY = "pctc-indicator"
+PROPERTY = PCTC_PROPERTY
 PCTC_MODIFIERS = ("26", "TC")
 
 # Indicator -> (modifiers allowed, meaning), from the PC/TC indicator table of the Physician Fee
@@ -26,8 +26,7 @@ RULES: dict[str, tuple[frozenset[str], str]] = {
 
 def indicator_of(concept: Concept) -> str | None:
     """Return the concept's PC/TC indicator, or None when no fee-schedule file was imported for it."""
-    values = concept.property_values(PROPERTY)
-    return str(values[0]) if values else None
+    return concept.pctc_indicator  # read from the properties at load
 
 
 def concept_problems(concept: Concept, modifiers: list[str]) -> list[str]:

@@ -371,7 +371,11 @@ def check_coding(registry: Registry, coding: CodingInput, options: ValidationOpt
             )
         )
     check.inactive, check.status = concept.inactive, concept.status
-    if not check.inactive and concept.inactive_on((options.date or today()).isoformat()):
+    if (
+        not check.inactive
+        and concept.termination is not None
+        and concept.inactive_on((options.date or today()).isoformat())
+    ):
         check.inactive, check.status = True, "retired"  # past its termination date
     if check.inactive:
         severity, text = (
@@ -626,6 +630,8 @@ class _Checker:
         return version
 
     def _status(self, run: _Request, resource) -> None:
+        if resource.status_flag is None:  # active, non-experimental content: nothing to flag (most calls)
+            return
         warning = status_warning(resource, self.value_set)
         if warning is not None:
             kind, canonical = warning
@@ -847,7 +853,9 @@ class _Checker:
                 True,
             )
             return False
-        inactive = concept.inactive or concept.inactive_on((options.date or today()).isoformat())
+        inactive = concept.inactive or (
+            concept.termination is not None and concept.inactive_on((options.date or today()).isoformat())
+        )
         if inactive and (self.value_set.excludes_inactive or options.active_only):
             run.see_status(concept, code, path)
             if run.inactive_path is None:
@@ -1117,7 +1125,6 @@ def validate(
             run.add(Issue("warning", "invalid", text, "invalid-data", [path] if path else None), True)
             no_code = True
             break
-        outcome = _Outcome()
         inferred = None
         if not coding.system:
             # A code without a system has no meaning unless inferSystem asks to look for it in the value set.
@@ -1135,12 +1142,16 @@ def validate(
                     ),
                     True,
                 )
-            outcome.result = False
         if coding.system or inferred:
-            probe = CodingInput(
-                inferred or coding.system, coding.code, coding.version, coding.display, coding.prefix
+            # The coding as checked: with the inferred system, if inferSystem found one.
+            probe = (
+                CodingInput(inferred, coding.code, coding.version, coding.display, coding.prefix)
+                if inferred
+                else coding
             )
             outcome = checker.check(run, path, probe)
+        else:
+            outcome = _Outcome()  # result False: a coding without a system is not in the value set
         v = outcome.result
         if v is True:
             matched.add(i)

@@ -278,8 +278,9 @@ def _expression_issues(
             seen.add(modifier)
             continue
         issues.append(Issue("error", "code-invalid", text, "invalid-code", [path]))
-    for text in pctc_problems(base, [m for m in modifiers if m in seen]):
-        issues.append(Issue("error", "business-rule", text, "invalid-code", [path]))
+    if base.pctc_indicator is not None:  # no indicator imported: no PC/TC rule applies
+        for text in pctc_problems(base, [m for m in modifiers if m in seen]):
+            issues.append(Issue("error", "business-rule", text, "invalid-code", [path]))
     return base, issues
 
 
@@ -683,15 +684,21 @@ class _Checker:
             if len(stated) > 1:
                 chosen_version = self._pick_version(stated, system, code, coding.display)
         result: bool | None = False
+        rules = self.options.version_rules
         for include in self.value_set.ordered_includes:
             if "system" not in include:
                 result = True
             elif (
                 include["system"] == system
                 and (chosen_version is None or include.get("version") == chosen_version)
-                and self._use_version(include, version)
+                and (not version or self._use_version(include, version))
             ):
-                resolved = self._version(run, path, system, include.get("version"), version)
+                # Without version rules or a coding version, the include's own version is the one used.
+                resolved = (
+                    self._version(run, path, system, include.get("version"), version)
+                    if version or rules
+                    else include.get("version")
+                )
                 code_system = self._code_system(system, resolved)
                 if code_system is None:
                     if self.options.membership_only:
@@ -699,7 +706,7 @@ class _Checker:
                     self._unknown_system(run, path, system, resolved)
                     outcome.result = None
                     return outcome
-                for rule in failed_checks(self.options.version_rules, system, code_system.version):
+                for rule in failed_checks(rules, system, code_system.version) if rules else ():
                     run.add(
                         Issue(
                             "error",

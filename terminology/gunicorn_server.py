@@ -25,22 +25,15 @@ import socket
 import struct
 import sys
 import time
-from http import HTTPStatus
 
 import orjson
 from gunicorn import util
 from gunicorn.workers.sync import SyncWorker
 
-from terminology.engine.issues import Issue
 from terminology.errors import ContentError
-from terminology.fhir.outcome import operation_outcome
+from terminology.fhir.outcome import SERVER_ERROR_TEXT, status_outcome, status_phrase
 from terminology.ops.telemetry import REQUEST_ID_HEADER, UNMATCHED, new_request_id
 
-# FHIR issue code of each status gunicorn answers itself.
-_ISSUE_CODES = {400: "invalid", 403: "forbidden", 408: "timeout", 414: "too-long", 417: "not-supported",
-                431: "too-long", 500: "exception", 501: "not-supported", 503: "timeout"}  # fmt: skip
-_SERVER_ERROR_TEXT = "An internal error occurred; it has been logged"
-_STANDARD_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 # Linux: a classic BPF program of one instruction, "return 0" (keep no byte of any packet).
 SO_ATTACH_FILTER = 26
 _DROP_EVERYTHING = (ctypes.c_ubyte * 8).from_buffer_copy(struct.pack("HBBI", 0x06, 0, 0, 0))
@@ -49,10 +42,8 @@ _DROP_EVERYTHING = (ctypes.c_ubyte * 8).from_buffer_copy(struct.pack("HBBI", 0x0
 def fhir_error_bytes(status: int, reason: str, text: str, request_id: str) -> bytes:
     """Return a whole HTTP/1.1 answer whose body is an OperationOutcome (the connection then closes)."""
     # gunicorn words some statuses with another's phrase (its 501 says "Bad Request").
-    if status in _STANDARD_PHRASES:
-        reason = _STANDARD_PHRASES[status]
-    issue = Issue("error", _ISSUE_CODES.get(status, "processing"), text or reason)
-    body = orjson.dumps(operation_outcome([issue]))
+    reason = status_phrase(status) or reason
+    body = orjson.dumps(status_outcome(status, text or reason))
     head = (
         f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
         "Content-Type: application/fhir+json; charset=utf-8\r\n"
@@ -188,7 +179,7 @@ class FhirSyncWorker(SyncWorker):
         """Write the error answer (gunicorn's ``util.write_error``, as an OperationOutcome)."""
         self._answered = status
         if status == 500:
-            text = _SERVER_ERROR_TEXT  # gunicorn's own 500s carry no message; never a trace
+            text = SERVER_ERROR_TEXT  # gunicorn's own 500s carry no message; never a trace
         request_id = self._request_id or new_request_id()
         util.write_nonblock(sock, fhir_error_bytes(status, reason, text, request_id))
 

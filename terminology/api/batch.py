@@ -15,23 +15,18 @@ from terminology.engine.issues import Issue
 from terminology.engine.patterns import request_allowance
 from terminology.errors import InvalidRequest, NotSupported, TooCostly
 from terminology.fhir.input_limits import request_work
-from terminology.fhir.outcome import operation_outcome
+from terminology.fhir.outcome import operation_outcome, status_phrase
 from terminology.ops.access import access_policy, normal_path
 
 bp = Blueprint("batch", __name__)
 _JSON_MEDIA_TYPES = frozenset({FHIR_JSON, "application/json"})
-
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 406: "Not Acceptable", 413: "Payload Too Large",
-            415: "Unsupported Media Type", 422: "Unprocessable Entity", 500: "Internal Server Error",
-            503: "Service Unavailable"}  # fmt: skip
 
 
 def _entry_error(status: int, text: str, expression: str) -> dict:
     outcome = operation_outcome(
         [Issue("error", "invalid" if status == 400 else "not-supported", text, None, [expression])]
     )
-    return {"response": {"status": f"{status} {_REASONS.get(status, '')}".strip(), "outcome": outcome}}
+    return {"response": {"status": f"{status} {status_phrase(status)}".strip(), "outcome": outcome}}
 
 
 def _dispatch(
@@ -124,7 +119,7 @@ def _run_entry(index: int, entry: object) -> dict:
     if resource is not None and not isinstance(resource, dict):
         return _entry_error(400, f"{here}.resource must be a FHIR resource", f"{here}.resource")
     status, body = _dispatch(method, path, query, resource if method == "POST" else None)
-    reply: dict = {"response": {"status": f"{status} {_REASONS.get(status, '')}".strip()}}
+    reply: dict = {"response": {"status": f"{status} {status_phrase(status)}".strip()}}
     if status < 400:
         reply["resource"] = body
     else:

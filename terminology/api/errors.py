@@ -8,23 +8,10 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
 from terminology.api.http import fhir_response
-from terminology.engine.issues import Issue
 from terminology.errors import TerminologyError
-from terminology.fhir.outcome import error_outcome, operation_outcome
+from terminology.fhir.outcome import SERVER_ERROR_TEXT, error_outcome, status_outcome
 
 log = logging.getLogger(__name__)
-
-_HTTP_ISSUE_CODES = {
-    400: "invalid",
-    401: "login",
-    403: "forbidden",
-    404: "not-found",
-    405: "not-supported",
-    406: "not-supported",
-    413: "too-long",
-    415: "not-supported",
-    429: "throttled",
-}
 
 
 def _http_message(error: HTTPException) -> str:
@@ -49,18 +36,16 @@ def handle_terminology_error(error: TerminologyError):
 def handle_http_exception(error: HTTPException):
     """Render Werkzeug's routing and protocol errors (404, 405, 413…) as OperationOutcomes."""
     status = error.code or 500
-    issue = Issue("error", _HTTP_ISSUE_CODES.get(status, "processing"), _http_message(error))
     headers = {}
     if status == 405 and getattr(error, "valid_methods", None):
         headers["Allow"] = ", ".join(sorted(error.valid_methods))
-    return fhir_response(operation_outcome([issue]), status, headers)
+    return fhir_response(status_outcome(status, _http_message(error)), status, headers)
 
 
 def handle_unexpected(error: Exception):
     """Log the traceback and answer 500 with an OperationOutcome that leaks nothing."""
     log.exception("unhandled error on %s %s", request.method, request.path)
-    issue = Issue("error", "exception", "An internal error occurred; it has been logged")
-    return fhir_response(operation_outcome([issue]), 500)
+    return fhir_response(status_outcome(500, SERVER_ERROR_TEXT), 500)
 
 
 def init_app(app: Flask) -> None:

@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -39,6 +38,8 @@ from pathlib import Path
 
 import requests
 import urllib3
+
+from bench.harness import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 CPT = "http://www.ama-assn.org/go/cpt"
@@ -333,12 +334,6 @@ def drill_concurrent_imports(code: Checkout, files: Path, base: Path, work: Path
 
 
 # --- serving drills -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:

@@ -14,6 +14,7 @@ from terminology.content.loader import load_registry
 from terminology.engine.systems import CPT
 from terminology.errors import ImportFailure
 from terminology.importers.cpt import import_cpt
+from tests.helpers import param
 from tests.importers.synthetic import BASE, write_cpt_release
 
 
@@ -37,14 +38,6 @@ def lookup(client, code, **extra):
             value = next(v for k, v in parts["value"].items() if k.startswith("value"))
             properties.append((parts["code"]["valueCode"], value))
     return 200, designations, properties, body
-
-
-def param(body, name):
-    """Return the value of a top-level parameter."""
-    for p in body["parameter"]:
-        if p["name"] == name:
-            return next(v for k, v in p.items() if k.startswith("value"))
-    return None
 
 
 def test_round_trip_shows_every_designation_and_property(tmp_path, out, serve):

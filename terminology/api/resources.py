@@ -13,55 +13,12 @@ from flask import Blueprint, request
 from terminology.api.http import base_url, fhir_response, registry
 from terminology.engine.registry import RESOURCE_TYPES
 from terminology.errors import InvalidRequest
-from terminology.fhir.render import search_bundle
+from terminology.fhir.render import search_bundle, summarised
 
 bp = Blueprint("resources", __name__)
 
 _DEFAULT_COUNT = 50
 _MAX_COUNT = 1000
-_SUMMARY_TAG = {
-    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
-    "code": "SUBSETTED",
-    "display": "Resource encoded in summary mode",
-}
-
-
-def _string_match(modifier: str, wanted: str, value: str | None) -> bool:
-    # FHIR string search: case-insensitive prefix by default; :exact and :contains modifiers.
-    if value is None:
-        return False
-    if modifier == "exact":
-        return value == wanted
-    if modifier == "contains":
-        return wanted.lower() in value.lower()
-    return value.lower().startswith(wanted.lower())
-
-
-def _matches(item, criteria: list[tuple[str, str, str]]) -> bool:
-    for name, modifier, wanted in criteria:
-        if name == "url" and item.url != wanted:
-            return False
-        if name == "version" and item.version != wanted:
-            return False
-        if name == "status" and item.status not in wanted.split(","):
-            return False
-        if name in ("name", "title") and not _string_match(modifier, wanted, getattr(item, name)):
-            return False
-        if name == "_id" and item.id not in wanted.split(","):
-            return False
-    return True
-
-
-def _summarised(item, summary: str) -> dict:
-    if summary == "true":
-        resource = dict(item.summary())
-        meta = dict(resource.get("meta", {}))
-        meta["tag"] = [*meta.get("tag", []), _SUMMARY_TAG]
-        resource["meta"] = meta
-        return resource
-    if summary == "data":
-        return {k: v for k, v in item.to_fhir().items() if k != "text"}
-    return item.to_fhir()
 
 
 def _int_arg(name: str, default: int, maximum: int) -> int:
@@ -128,7 +85,7 @@ def search(resource_type: str):
         name, _, modifier = key.partition(":")
         if name in _SEARCH_PARAMETERS:
             criteria.append((name, modifier, value))
-    found = [item for item in registry().resources(resource_type) if _matches(item, criteria)]
+    found = registry().search(resource_type, criteria)
     count = _int_arg("_count", _DEFAULT_COUNT, _MAX_COUNT)
     offset = _int_arg("_offset", 0, len(found))
     page = [] if summary == "count" else found[offset : offset + count]
@@ -138,14 +95,14 @@ def search(resource_type: str):
     if summary != "count" and offset + count < len(found):
         query = [(k, v) for k, v in used if k != "_offset"]
         next_url = f"{base}/{resource_type}?{urlencode([*query, ('_offset', offset + count)])}"
-    resources = [_summarised(item, summary) for item in page]
+    resources = [summarised(item, summary) for item in page]
     return fhir_response(search_bundle(resources, len(found), self_url, next_url, base))
 
 
 def read(resource_type: str, resource_id: str):
     """Read one resource by id (``_summary`` honoured)."""
     item = registry().read(resource_type, resource_id)
-    return fhir_response(_summarised(item, request.args.get("_summary", "false")))
+    return fhir_response(summarised(item, request.args.get("_summary", "false")))
 
 
 for _type in RESOURCE_TYPES:

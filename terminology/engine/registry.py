@@ -148,6 +148,14 @@ class Registry:
         every = [item for versions in self.by_url[resource_type].values() for item in versions.values()]
         return sorted(every, key=lambda r: (r.id or "", r.url, version_key(r.version)))
 
+    def search(self, resource_type: str, criteria: list[tuple[str, str, str]]) -> list[Published]:
+        """Return the resources of a type that meet every (name, modifier, value) search criterion.
+
+        url, version, status and _id match exactly (status and _id take comma-separated lists); name
+        and title as FHIR string search: a case-insensitive prefix, or ``:exact`` and ``:contains``.
+        """
+        return [item for item in self.resources(resource_type) if _matches(item, criteria)]
+
     def read(self, resource_type: str, resource_id: str) -> Published:
         """Return a resource by logical id or raise NotFound."""
         item = self.by_id.get(resource_type, {}).get(resource_id)
@@ -258,6 +266,31 @@ class Registry:
     def counts(self) -> dict[str, int]:
         """Return how many resources of each type are loaded."""
         return {t: sum(len(v) for v in self.by_url[t].values()) for t in RESOURCE_TYPES}
+
+
+def _string_match(modifier: str, wanted: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    if modifier == "exact":
+        return value == wanted
+    if modifier == "contains":
+        return wanted.lower() in value.lower()
+    return value.lower().startswith(wanted.lower())
+
+
+def _matches(item: Published, criteria: list[tuple[str, str, str]]) -> bool:
+    for name, modifier, wanted in criteria:
+        if name == "url" and item.url != wanted:
+            return False
+        if name == "version" and item.version != wanted:
+            return False
+        if name == "status" and item.status not in wanted.split(","):
+            return False
+        if name in ("name", "title") and not _string_match(modifier, wanted, getattr(item, name)):
+            return False
+        if name == "_id" and item.id not in wanted.split(","):
+            return False
+    return True
 
 
 class RegistryOverlay(Registry):

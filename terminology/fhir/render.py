@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from terminology.engine.codesystem import Designation, PropertyValue
 from terminology.engine.expand import ExpandedConcept, Expansion
 from terminology.engine.lookup import LookupResult
+from terminology.engine.registry import Published
 from terminology.engine.translate import TranslateMatch, TranslateRequest
 from terminology.engine.validate import ValidationResult
 from terminology.fhir.outcome import operation_outcome
@@ -290,3 +291,23 @@ def search_bundle(resources: list[dict], total: int, self_url: str, next_url: st
             for r in resources
         ]
     return bundle
+
+
+_SUMMARY_TAG = {
+    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+    "code": "SUBSETTED",
+    "display": "Resource encoded in summary mode",
+}
+
+
+def summarised(item: Published, summary: str) -> dict:
+    """Render a published resource as ``_summary`` asks: true (tagged SUBSETTED), data (no text), or whole."""
+    if summary == "true":
+        resource = dict(item.summary())
+        meta = dict(resource.get("meta", {}))
+        meta["tag"] = [*meta.get("tag", []), _SUMMARY_TAG]
+        resource["meta"] = meta
+        return resource
+    if summary == "data":
+        return {k: v for k, v in item.to_fhir().items() if k != "text"}
+    return item.to_fhir()

@@ -29,6 +29,8 @@ COMBINED_CODES = f"{BASE}/ConceptMap/cpt-combined-codes"
 NOT_REPORTED_TOGETHER = f"{BASE}/ConceptMap/cpt-not-reported-together"
 COMBINED_COMPONENT = f"{COMBINED_CODES}#other-component"
 SETTINGS = frozenset({"practitioner", "outpatient"})
+# The kind of a rule source that is this project's own inference (neither a CMS/AMA text nor a restatement).
+PROJECT_INFERENCE = "project-inference"
 # What a finding is, for choosing the override reasons a card offers (cds-override-reason offered-for).
 OFFERED_FOR = frozenset(
     {"ncci-ptp-indicator-1", "duplicate-line", "mue-line-edit", "mue-clinical", "once-per-encounter", "pc-tc"}
@@ -46,8 +48,10 @@ class RuleSource:
     secondary: bool
 
     def cite(self) -> str:
-        """Return the source as a finding's rationale names it."""
+        """Return the source as a finding's rationale names it, saying when it is not a primary text."""
         where = f": {self.url}" if self.url else ""
+        if self.kind == PROJECT_INFERENCE:
+            return f"{self.title}{where} (not a CMS or AMA source)"
         return f"{self.title}{where}" + (" (secondary source)" if self.secondary else "")
 
 
@@ -166,6 +170,7 @@ class RuleContent:
     modifiers: dict[str, ModifierRule] = field(default_factory=dict)
     code_ranges: list[CodeRange] = field(default_factory=list)
     region_sites: dict[str, frozenset[str]] = field(default_factory=dict)  # body region -> its sites
+    region_sources: dict[str, tuple[RuleSource, ...]] = field(default_factory=dict)  # body region -> sources
     families: dict[str, Family] = field(default_factory=dict)
     family_of: dict[str, Family] = field(default_factory=dict)  # code -> its family
     encounter_limits: dict[str, EncounterLimit] = field(default_factory=dict)  # code -> its limit
@@ -233,6 +238,7 @@ class RuleContent:
             self.region_sites[concept.code] = frozenset(
                 _values(code_system, path, concept, "anatomic-site", sites)
             )
+            self.region_sources[concept.code] = _source_list(code_system, path, concept, sources)
         for path, concept in groups.get("modifier", []):
             value = _one_value_reader(code_system, path, concept)
             setting = value("setting", SETTINGS)

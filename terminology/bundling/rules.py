@@ -184,6 +184,8 @@ class _Bypass:
     modifier: Modifier | None = None
     owner: Line | None = None
     refused: list[str] = field(default_factory=list)
+    # The sources of refusals that rest on a rule of their own (the body regions).
+    cited: list[RuleSource] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -195,6 +197,7 @@ class _Fix:
     covered: list[Line]
     new_codes: list[str]
     refused: list[str]
+    cited: list[RuleSource] = field(default_factory=list)  # sources of the refusals (body regions)
     ncci: list[Finding] = field(default_factory=list)  # PTP findings on its lines, folded into it
 
     @property
@@ -408,9 +411,19 @@ class BundlingChecker:
     # --- modifiers ----------------------------------------------------------------------------
 
     def _refusal(
-        self, rule: ModifierRule, line: Line, other: Line, group: _Group, setting: str
+        self,
+        rule: ModifierRule,
+        line: Line,
+        other: Line,
+        group: _Group,
+        setting: str,
+        cited: list[RuleSource] | None = None,
     ) -> str | None:
-        """Say why a modifier on ``line`` does not bypass an edit with ``other``; None if it does."""
+        """Say why a modifier on ``line`` does not bypass an edit with ``other``; None if it does.
+
+        :param cited: collects the sources of a refusal that rests on a rule of its own (the body
+            regions no anatomic modifier fits), for the finding's rationale.
+        """
         code = rule.code
         conflicts = rule.same_line_conflicts.intersection(line.modifier_codes)
         if conflicts:
@@ -437,6 +450,8 @@ class BundlingChecker:
             region = self._region(line.code)
             sites = self.content.region_sites.get(region) if region is not None else None
             if sites is not None and rule.anatomic_site not in sites:
+                if cited is not None and region is not None:
+                    cited.extend(self.content.region_sources.get(region, ()))
                 site = (rule.anatomic_site or "").replace("-", " ")
                 return f"{code} names a {site} site, which does not fit {line.code} ({region} spine)"
         if rule.circumstance == "different-practitioner":
@@ -466,7 +481,7 @@ class BundlingChecker:
             rule = self.modifier_rules.get(modifier.code)
             if rule is None or not rule.ncci_associated:
                 continue
-            refusal = self._refusal(rule, line, other, group, setting)
+            refusal = self._refusal(rule, line, other, group, setting, verdict.cited)
             if refusal is None:
                 verdict.modifier, verdict.owner = modifier, line
                 return True
@@ -744,6 +759,7 @@ class BundlingChecker:
         session: list[Line] = []
         separate: list[tuple[Line, _Bypass]] = []
         refused: list[str] = []
+        cited: list[RuleSource] = []
         for line in lines:
             others = [other for other in lines if other is not line]
             verdict = _Bypass()
@@ -757,6 +773,7 @@ class BundlingChecker:
             else:
                 session.append(line)
                 refused.extend(dict.fromkeys(verdict.refused))
+                cited.extend(source for source in verdict.cited if source not in cited)
         codes = [line.code for line in session]
         best = family.best(codes) if len(session) > 1 else tuple(codes)
         fix = None
@@ -764,7 +781,7 @@ class BundlingChecker:
             kept = [line for line in session if line.code in best]
             covered = [line for line in session if line.code not in best]
             new = [code for code in best if code not in codes]
-            fix = _Fix(family, kept, covered, new, refused)
+            fix = _Fix(family, kept, covered, new, refused, cited)
         for line, verdict in separate:
             # Compared with the session; lines that are all set apart are compared with each other.
             others = session or [other for other, _verdict in separate if other is not line]
@@ -869,6 +886,8 @@ class BundlingChecker:
         rationale = f"{family.instruction} Sources: " + _cite(
             s for code in dict.fromkeys(rationale_codes) for s in family.sources_of.get(code, ())
         )
+        if fix.cited:
+            rationale += f"; modifier refused: {_cite(fix.cited)}"
         for ncci in fix.ncci:
             message += (
                 f"; NCCI PTP edit {ncci.codes[0]}/{ncci.codes[1]} (modifier indicator "
@@ -1058,6 +1077,8 @@ class BundlingChecker:
             )
             if refused:
                 finding.sources.extend(self.rule_canonicals[1:])
+            if verdict.cited:
+                finding.rationale = f"{row.rationale}; modifier refused: {_cite(verdict.cited)}"
             finding.suggestion = Suggestion(
                 "remove",
                 f"Remove line {col2.number}, or append an NCCI-associated modifier that fits "

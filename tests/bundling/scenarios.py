@@ -507,7 +507,9 @@ SCENARIOS: list[Scenario] = [
     # 2. modifier restrictions
     _s("2m", "2", "72125 + 72020-LT: LT names a side of the body, which no spine study has → not bypassed",
        items_body([line("72125"), line("72020", "LT")]),
-       [Flag("ncci-ptp", "error", [1, 2], "remove", [2], says=("modifier LT names a body side site",))]),
+       [Flag("ncci-ptp", "error", [1, 2], "remove", [2],
+             says=("modifier LT names a body side site", "Inference of this project",
+                   "(not a CMS or AMA source)"))]),
     _s("2n", "2", "Outpatient: 72125 by Dr A + 72020-27 by Dr B: 27 marks a hospital outpatient E/M, 72020 is "
        "radiology → not bypassed",
        items_body([line("72125", provider="Practitioner/a"), line("72020", "27", provider="Practitioner/b")],
@@ -643,6 +645,11 @@ SCENARIOS: list[Scenario] = [
     _s("8f", "8", "72125 + 72126-59 → a distinct, documented service: a warning, the claim passes",
        items_body([line("72125"), line("72126", "59")]),
        [Flag("combined-code", "warning", [1, 2], "review", [2], bypass="59")]),
+    _s("8i", "8", "72125-F1 + 72126: a finger modifier does not set a spine study apart → one session, 72127; "
+       "the refusal rests on the project's own inference, and the rationale says so",
+       items_body([line("72125", "F1"), line("72126")]),
+       [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["72127"],
+             says=("modifier F1 names a finger site", "(not a CMS or AMA source)"))]),
     _s("8g", "8", "72125 + 72126-91 → 91 is for repeat laboratory tests: one session, 72127",
        items_body([line("72125"), line("72126", "91")]),
        [Flag("combined-code", "error", [1, 2], "replace", [1, 2], ["72127"])]),

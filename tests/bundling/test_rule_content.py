@@ -65,6 +65,17 @@ def test_62284_once_per_encounter_is_content_with_its_source(bare_client):
     assert source.property_values("secondary") == [True]
 
 
+def test_the_projects_own_inference_is_not_cited_as_a_primary_source(bare_client):
+    from terminology.bundling.content import PROJECT_INFERENCE, RuleContent
+
+    content = RuleContent.from_registry(bare_client.application.extensions["terminology.registry"])
+    (inference,) = {
+        s for sources in content.region_sources.values() for s in sources if s.code == PROJECT_INFERENCE
+    }
+    assert inference.kind == PROJECT_INFERENCE and inference.secondary is True
+    assert inference.cite().endswith("(not a CMS or AMA source)")
+
+
 def test_the_pairwise_maps_agree_with_the_parts(bare_client):
     for resource_id in ("cpt-combined-codes", "cpt-not-reported-together"):
         ConceptMap.model_validate(bare_client.get(f"/ConceptMap/{resource_id}").get_json())

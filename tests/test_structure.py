@@ -174,3 +174,17 @@ if __name__ == "__main__":
     for source in sorted(graph):
         print(f"{source:16} -> {', '.join(sorted(graph[source]))}")
     print("cycles:", [sorted(group) for group in cycles(graph)] or "none")
+
+
+def test_the_importers_leave_date_parsing_and_formatting_to_terminology_dates():
+    # Issue 12: one module owns date parsing and formatting. The import side (NCCI files, CPT and
+    # HCPCS releases) reads and writes dates only through terminology/dates.py.
+    calls = re.compile(r"\b(strptime|strftime|fromisoformat|isoformat)\(|datetime\.now\(")
+    offenders = [
+        f"{path.relative_to(REPOSITORY)}:{number}"
+        for folder in ("ncci", "importers")
+        for path in sorted((PACKAGE / folder).glob("*.py"))
+        for number, text in enumerate(path.read_text().splitlines(), 1)
+        if calls.search(text)
+    ]
+    assert offenders == []

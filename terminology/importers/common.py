@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -20,6 +19,7 @@ import orjson
 
 from terminology.config import REPOSITORY, bundled_content_dirs, load_settings
 from terminology.content.loader import read_json, validate_resource
+from terminology.dates import file_date_text
 from terminology.errors import ContentError, ImportFailure
 
 CODE_SYSTEM_PROPERTY = "http://hl7.org/fhir/concept-properties#"
@@ -174,34 +174,13 @@ def check_code(path: Path, line: int, code: str) -> str:
     return code
 
 
-# strptime alone accepts short fields ("2020013"), so each format's shape is checked first.
-_DATE_SHAPES = (
-    (re.compile(r"^\d{8}$"), "%Y%m%d"),
-    (re.compile(r"^\d{4}-\d{2}-\d{2}$"), "%Y-%m-%d"),
-    (re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$"), "%m/%d/%Y"),
-)
-
-
 def parse_date(path: Path, line: int, value: object, what: str) -> str | None:
     """Turn a YYYYMMDD (or YYYY-MM-DD, M/D/YYYY, spreadsheet date) value into YYYY-MM-DD; blank is None."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    text = str(value).strip()
-    if isinstance(value, float) and value.is_integer():
-        text = str(int(value))
-    if not text:
-        return None
-    for shape, pattern in _DATE_SHAPES:
-        if shape.match(text):
-            try:
-                return datetime.strptime(text, pattern).date().isoformat()
-            except ValueError:
-                break
-    raise ImportFailure(path, line, f"{what} '{text}' is not a date (expected YYYYMMDD)")
+    try:
+        return file_date_text(value)
+    except ValueError as bad:
+        text = bad.args[0]
+        raise ImportFailure(path, line, f"{what} '{text}' is not a date (expected YYYYMMDD)") from None
 
 
 def find_file(root: Path, name: str) -> Path | None:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from terminology.dates import iso_text
 from terminology.engine.clock import today
 from terminology.engine.systems import CPT
 from terminology.errors import ImportFailure
@@ -388,7 +389,7 @@ def build_code_system(
         "title": f"Current Procedural Terminology (CPT) {version}",
         "status": "active",
         "experimental": False,
-        "date": today().isoformat(),
+        "date": iso_text(today()),
         "publisher": "American Medical Association",
         "description": (
             f"CPT {version} imported by `terminology import cpt` from the licensee's AMA data files "

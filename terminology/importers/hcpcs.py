@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from terminology.dates import iso_text
 from terminology.engine.clock import today
 from terminology.engine.systems import HCPCS
 from terminology.errors import ImportFailure
@@ -203,7 +204,7 @@ def build_code_system(path: Path, version: str, report: ImportReport) -> dict:
         "title": f"HCPCS Level II, {version} release",
         "status": "active",
         "experimental": False,
-        "date": today().isoformat(),
+        "date": iso_text(today()),
         "publisher": "Centers for Medicare & Medicaid Services",
         "description": (
             f"HCPCS Level II {version}, imported by `terminology import hcpcs` from the CMS alpha-numeric "

@@ -9,6 +9,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from terminology.dates import parse_day
 from terminology.ncci.importers import MUE_SETTINGS, PTP_SETTINGS
 
 UNCHANGED = "the index is unchanged"
@@ -49,7 +50,7 @@ def _import_ptp(args: argparse.Namespace) -> int:
 
 def _iso_date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        return parse_day(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
 

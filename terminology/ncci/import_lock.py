@@ -7,9 +7,9 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
+from terminology.dates import timestamp_now
 from terminology.errors import ImportFailure
 
 _POLL_SECONDS = 0.2
@@ -64,7 +64,7 @@ class ImportLock:
             if not _try_lock(fd):
                 self._wait(fd)
             os.ftruncate(fd, 0)
-            since = datetime.now(UTC).isoformat(timespec="seconds")
+            since = timestamp_now()
             os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n".encode(), 0)
         except BaseException:
             os.close(fd)

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from terminology.dates import OPEN_ENDED, calendar_day, ncci_day
 from terminology.errors import ImportFailure
 
 PTP_SETTINGS = ("practitioner", "outpatient")
 MUE_SETTINGS = ("practitioner", "outpatient", "dme")
-OPEN_DELETION = 99991231  # a deletion date of ``*``: the edit has no end
 PREAMBLE_LINES = 6
 _PTP_FILE = re.compile(r"(?i)(ccipra|ccioph)?[-_]?(v\d{3}r\d+)(?:[-_]f(\d+))?")
 _EDITION = re.compile(r"^v(\d{2})(\d)r(\d+)$")
@@ -147,16 +147,6 @@ def _damaged(name: str, exc: Exception) -> ImportFailure:
     return ImportFailure(name, None, f"the zip member is damaged ({exc}): fetch the file again")
 
 
-def _yyyymmdd(text: str) -> int | None:
-    if len(text) != 8 or not text.isdigit():
-        return None
-    value = int(text)
-    month, day = value // 100 % 100, value % 100
-    if not (1 <= month <= 12 and 1 <= day <= 31 and value >= 19000101):
-        return None
-    return value
-
-
 def parse_ptp_line(line: str, file: str, number: int) -> tuple:
     """Parse one data line into (col1, col2, prior, effective, deletion, indicator, rationale)."""
     fields = line.split("\t")
@@ -169,10 +159,10 @@ def parse_ptp_line(line: str, file: str, number: int) -> tuple:
         raise ImportFailure(file, number, f"column 2 '{col2}' is not a 5-character HCPCS/CPT code")
     if prior not in ("", "*"):
         raise ImportFailure(file, number, f"the prior-1996 flag must be '*' or empty, not '{prior}'")
-    start = _yyyymmdd(effective)
+    start = ncci_day(effective)
     if start is None:
         raise ImportFailure(file, number, f"effective date '{effective}' is not YYYYMMDD")
-    end = OPEN_DELETION if deletion == "*" else _yyyymmdd(deletion)
+    end = OPEN_ENDED if deletion == "*" else ncci_day(deletion)  # "*": no end
     if end is None:
         raise ImportFailure(file, number, f"deletion date '{deletion}' is not YYYYMMDD or '*'")
     if indicator not in ("0", "1", "9"):
@@ -247,10 +237,7 @@ def mue_file_effective(path: str) -> date | None:
     match = _MUE_EFFECTIVE.search(name)
     if match:
         month, day, year = (int(g) for g in match.groups())
-        try:
-            return date(year, month, day)
-        except ValueError:
-            return None
+        return calendar_day(year, month, day)
     match = _MUE_QUARTER.search(name)
     if match:
         return Quarter(int(match.group(1)), int(match.group(2))).start

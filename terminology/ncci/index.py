@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import NamedTuple
@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from terminology.caching import BoundedCache
+from terminology.dates import iso_text, parse_day, timestamp_now
 from terminology.errors import ImportFailure
 from terminology.ncci.import_lock import ImportLock, temporary_path
 from terminology.ncci.importers import (
@@ -207,7 +208,7 @@ class Edition:
 
 @lru_cache(maxsize=256)
 def _quarter_label(start: str) -> str:
-    return str(quarter_of_date(date.fromisoformat(start)))
+    return str(quarter_of_date(parse_day(start)))
 
 
 @dataclass(slots=True)
@@ -325,8 +326,8 @@ def _reference_edition(
     previous = (
         Quarter(quarter.year - 1, 4) if quarter.quarter == 1 else Quarter(quarter.year, quarter.quarter - 1)
     )
-    before = previous.start.isoformat()
-    earlier = [e for e in same if before <= e.start <= start.isoformat()]
+    before = iso_text(previous.start)
+    earlier = [e for e in same if before <= e.start <= iso_text(start)]
     if earlier:
         return max(earlier, key=lambda e: (e.start, e.name)), "follows"
     return None
@@ -483,10 +484,10 @@ def _new_edition(
             kind,
             setting,
             name,
-            quarter.start.isoformat(),
-            quarter.end.isoformat(),
+            iso_text(quarter.start),
+            iso_text(quarter.end),
             " ".join(Path(f).name for f in files),
-            datetime.now(UTC).isoformat(timespec="seconds"),
+            timestamp_now(),
         ),
     )
     return cursor.lastrowid
@@ -623,7 +624,7 @@ def import_mue(
     quarter = quarter_of_date(effective)
     table = MueTable(setting=None)
     target = index_path(data_dir)
-    name = effective.isoformat()
+    name = iso_text(effective)
     parsed = list(read_mue(path, table))  # MUE tables are small (~15,000 rows)
     chosen = setting or table.setting or mue_file_setting(str(path)) or "practitioner"
     if setting and table.setting and setting != table.setting:
@@ -653,7 +654,7 @@ def import_mue(
             progress.add(len(parsed))
             conn.execute(
                 "UPDATE edition SET start = ?, rows = ?, pairs = ? WHERE id = ?",
-                (effective.isoformat(), len(parsed), len(parsed), edition_id),
+                (iso_text(effective), len(parsed), len(parsed), edition_id),
             )
             editions = conn.execute("SELECT COUNT(*) FROM edition").fetchone()[0]
     return ImportSummary(

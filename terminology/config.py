@@ -55,6 +55,17 @@ def _colon_list(value: object) -> object:
     return value
 
 
+def comma_list(text: str) -> list[str]:
+    """Split a comma-separated setting (algorithms, issuers, origins) into its non-empty items."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+# JWT signature algorithms with a public key: 'none' and HMAC (a shared secret) have no place beside a
+# JWKS, and CDS Hooks forbids them for the EHR's JWT.
+ASYMMETRIC_JWT_ALGORITHMS = (
+    "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA",
+)  # fmt: skip
+
 ColonList = Annotated[list[str], NoDecode]
 DEFAULT_TIMEOUT = 30
 DEFAULT_DATABASE_TIMEOUT = 5
@@ -158,6 +169,26 @@ class Settings(BaseSettings):
         if address is None or (isinstance(address, tuple) and not 1 <= address[1] <= 65535):
             raise ValueError("must be HOST:PORT with a port from 1 to 65535, unix:PATH or fd://N")
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in comma_list(value):
+            if origin != "*" and not origin.startswith(("https://", "http://")):
+                raise ValueError(f"'{origin}' is not an origin like https://ehr.example.org")
+        return value
+
+    @field_validator("auth_algorithms", "cds_algorithms")
+    @classmethod
+    def _asymmetric_algorithms(cls, value: str) -> str:
+        names = comma_list(value)
+        weak = [name for name in names if name not in ASYMMETRIC_JWT_ALGORITHMS]
+        if weak or not names:
+            raise ValueError(
+                f"{', '.join(weak) or 'none given'}: asymmetric algorithms only "
+                f"({', '.join(ASYMMETRIC_JWT_ALGORITHMS)})"
+            )
+        return ",".join(names)
 
     @field_validator("base_url", "cds_service_url")
     @classmethod

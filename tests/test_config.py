@@ -13,6 +13,7 @@ from terminology.config import (
     Settings,
     SettingsError,
     bundled_content_dirs,
+    comma_list,
     default_data_dir,
     load_settings,
 )
@@ -142,3 +143,23 @@ def test_the_database_wait_ends_well_before_gunicorn_replaces_the_worker(monkeyp
     assert load_settings().database_timeout == 3
     monkeypatch.delenv("TERMINOLOGY_TIMEOUT")
     assert load_settings().database_timeout == 5
+
+
+@pytest.mark.parametrize("name", ["TERMINOLOGY_AUTH_ALGORITHMS", "TERMINOLOGY_CDS_ALGORITHMS"])
+@pytest.mark.parametrize("algorithms", ["HS256", "RS256,none", " , "])
+def test_jwt_algorithms_are_asymmetric_only(monkeypatch, name, algorithms):
+    monkeypatch.setenv(name, algorithms)
+    with pytest.raises(SettingsError, match=f"{name}: Value error, .*asymmetric algorithms only"):
+        load_settings()
+
+
+def test_comma_lists_are_read_without_blanks(monkeypatch):
+    monkeypatch.setenv("TERMINOLOGY_CDS_ALGORITHMS", " ES384 ,, RS256 ")
+    assert load_settings().cds_algorithms == "ES384,RS256"
+    assert comma_list(" a, ,b ,") == ["a", "b"]
+
+
+def test_a_cors_origin_must_be_an_origin(monkeypatch):
+    monkeypatch.setenv("TERMINOLOGY_CORS_ORIGINS", "https://ehr.example.org, ehr.example.org")
+    with pytest.raises(SettingsError, match=re.escape("TERMINOLOGY_CORS_ORIGINS: Value error, 'ehr.example.org' is not an origin")):
+        load_settings()

@@ -20,6 +20,7 @@ from terminology.bundling.model import CheckOptions
 from terminology.cdshooks.cards import cards
 from terminology.cdshooks.feedback import read_feedback
 from terminology.cdshooks.services import SERVICES, read_request, service
+from terminology.config import comma_list
 from terminology.errors import AccessDenied
 from terminology.fhir.bundling_mapping import BundlingInput, check_input
 from terminology.fhir.input_limits import request_lines
@@ -33,7 +34,6 @@ STORE = "terminology.store"
 # flask.g attribute: when the store calls of the current request must be done.
 REQUEST_DEADLINE = "store_deadline"
 PREFIX = "/cds-services"
-_ASYMMETRIC = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA")
 
 
 def _json(payload: dict, status: int = 200) -> Response:
@@ -94,12 +94,8 @@ def _build_verifier(app: Flask, store: storage.Store) -> JwtVerifier | None:
     config = app.config
     if not config["CDS_JWKS"]:
         return None
-    algorithms = [a.strip() for a in config["CDS_ALGORITHMS"].split(",") if a.strip()]
-    weak = [a for a in algorithms if a not in _ASYMMETRIC]
-    if weak:
-        # CDS Hooks forbids 'none' and symmetric (HMAC) algorithms.
-        raise SystemExit(f"TERMINOLOGY_CDS_ALGORITHMS: {', '.join(weak)} not allowed (asymmetric only)")
-    issuers = [i.strip() for i in config["CDS_ISSUERS"].split(",") if i.strip()]
+    algorithms = comma_list(config["CDS_ALGORITHMS"])  # asymmetric only: checked with the settings
+    issuers = comma_list(config["CDS_ISSUERS"])
     return JwtVerifier(
         jwks=config["CDS_JWKS"],
         issuer=issuers,  # type: ignore[arg-type]  # PyJWT accepts a list of allowed issuers

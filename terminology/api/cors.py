@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
 
+from terminology.config import comma_list
+
 ALLOWED_METHODS = "GET, POST, OPTIONS"
 ALLOWED_HEADERS = "Authorization, Content-Type, Accept, Accept-Language, X-Request-Id"
 EXPOSED_HEADERS = "WWW-Authenticate, X-Request-Id, Location"
@@ -14,18 +16,8 @@ MAX_AGE = "600"
 
 
 def parse_origins(raw: str) -> frozenset[str]:
-    """Parse the comma-separated origin list (``*`` allows any origin); exit on a malformed origin."""
-    origins = set()
-    for item in raw.split(","):
-        origin = item.strip().rstrip("/")
-        if not origin:
-            continue
-        if origin != "*" and not origin.startswith(("https://", "http://")):
-            raise SystemExit(
-                f"TERMINOLOGY_CORS_ORIGINS: '{origin}' is not an origin like https://ehr.example.org"
-            )
-        origins.add(origin)
-    return frozenset(origins)
+    """Parse the comma-separated origin list (``*`` allows any origin; checked with the settings)."""
+    return frozenset(origin.rstrip("/") for origin in comma_list(raw))
 
 
 def _allowed(origin: str | None) -> bool:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from flask import Flask, Response, current_app, request
 
-from terminology.config import AUTH_MODES
+from terminology.config import AUTH_MODES, comma_list
 from terminology.errors import AccessDenied
 from terminology.ops.telemetry import SUBJECT_KEY
 
@@ -227,7 +227,7 @@ def build_authenticator(config) -> StaticTokens | JwtVerifier | None:
             jwks=config["AUTH_JWKS"],
             issuer=config["AUTH_ISSUER"],
             audience=config["AUTH_AUDIENCE"],
-            algorithms=[a.strip() for a in config["AUTH_ALGORITHMS"].split(",") if a.strip()],
+            algorithms=comma_list(config["AUTH_ALGORITHMS"]),
             required_scopes=config["AUTH_REQUIRED_SCOPE"].replace(",", " ").split(),
             leeway=config["AUTH_LEEWAY_SECONDS"],
         )

@@ -1,5 +1,6 @@
 """Gunicorn settings used by `terminology serve` (and the container image), from the service settings."""
 
+import gc
 import glob
 import os
 import sys
@@ -44,6 +45,17 @@ if _settings.control_socket:
     control_socket = _settings.control_socket
 else:
     control_socket_disable = True
+
+
+def pre_fork(server, worker):
+    """Keep the preloaded content shared: the workers' garbage collector never writes to it.
+
+    Content is read-only after start-up, but a collection in a worker writes to the header of every
+    object it visits, turning the master's pages into private copies in each worker (copy-on-write).
+    Objects that exist before the fork are moved out of the collector's sight (they are never freed
+    anyway: the app lives as long as the process).
+    """
+    gc.freeze()
 
 
 def when_ready(server):

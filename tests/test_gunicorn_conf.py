@@ -203,3 +203,15 @@ def test_bad_content_stops_start_up_with_each_file_and_element_and_no_traceback(
     assert f"error: {status}: {refused_status}" in lines
     assert any(line.startswith(f"error: {nameless}: CodeSystem.url: ") for line in lines)
     assert lines[-1] == "2 problems found"
+
+
+def test_the_master_freezes_the_preloaded_objects_before_each_fork(tmp_path):
+    """Objects loaded before the fork stay out of the workers' garbage collector, so their pages stay shared."""
+    probe = (
+        f"import gc, runpy; conf = runpy.run_path({str(GUNICORN_CONF)!r}); assert gc.get_freeze_count() == 0; "
+        "conf['pre_fork'](None, None); print(gc.get_freeze_count())"
+    )
+    env = clean_environment(tmp_path, TERMINOLOGY_METRICS="false")
+    finished = subprocess.run([sys.executable, "-c", probe], cwd=REPOSITORY, env=env, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert int(finished.stdout) > 1000  # every object the master holds, the loaded content among them

@@ -26,7 +26,7 @@ that have PTP edits, which the index does over the distinct codes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 
 from terminology.bundling.content import EncounterLimit, Family, ModifierRule, RuleContent, RuleSource
 from terminology.bundling.model import (
@@ -139,6 +139,17 @@ class _DayEdits:
     day: int  # the date of service as YYYYMMDD, comparable with the row dates
     source: str  # how findings cite the edition
     table: str  # how messages name it: "NCCI practitioner PTP edit v322r0"
+
+
+@lru_cache(maxsize=1024)
+def _day_edits(edition: Edition, day: str) -> _DayEdits:
+    """Return what the pairs of one date share (claims name the same editions and dates over and over)."""
+    return _DayEdits(
+        edition,
+        day_number(day),
+        f"{ptp_concept_map_canonical(edition)} (NCCI PTP {edition.setting} {edition.name})",
+        f"NCCI {_TABLE_NAMES.get(edition.setting, edition.setting)} PTP edit {edition.name}",
+    )
 
 
 @dataclass(slots=True)
@@ -1309,16 +1320,7 @@ class BundlingChecker:
                         tiebreak=0 if kind == "ptp" else 1,
                     )
                 )
-        day_edits = {
-            day: _DayEdits(
-                edition,
-                day_number(day),
-                f"{ptp_concept_map_canonical(edition)} (NCCI PTP {edition.setting} {edition.name})",
-                f"NCCI {_TABLE_NAMES.get(edition.setting, edition.setting)} PTP edit {edition.name}",
-            )
-            for day, edition in ptp_for.items()
-            if edition is not None
-        }
+        day_edits = {day: _day_edits(edition, day) for day, edition in ptp_for.items() if edition is not None}
         return day_edits, mue_for
 
     def check(self, lines: list[Line], options: CheckOptions | None = None) -> CheckResult:

@@ -92,3 +92,27 @@ def issue_codes(outcome: dict) -> list[tuple[str, str, str | None]]:
         coding = issue.get("details", {}).get("coding", [{}])
         result.append((issue["severity"], issue["code"], coding[0].get("code")))
     return result
+
+
+SERVICE_DAY = "2026-07-15"  # the date of service of the synthetic orders and claims
+
+
+def service_request(code: str, order_id: str | None = None, system: str = CPT, **extra) -> dict:
+    """Return a draft ServiceRequest for one code on SERVICE_DAY (``extra`` adds or replaces elements)."""
+    resource = {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": "Patient/p1"},
+        "code": {"coding": [{"system": system, "code": code}]},
+        "occurrenceDateTime": SERVICE_DAY,
+    }
+    if order_id:
+        resource["id"] = order_id
+    resource.update(extra)
+    return resource
+
+
+def collection(*resources: dict) -> dict:
+    """Return a collection Bundle of the resources."""
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}

@@ -7,27 +7,16 @@ from fhir.resources.R4B.operationdefinition import OperationDefinition
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.parameters import Parameters
 
-from tests.helpers import CPT, LOINC, parts
+from tests.helpers import CPT, LOINC, collection, parts, service_request
 
 MAP = "https://terminology.example.org/fhir/ConceptMap/loinc-to-cpt-order-charge|2026"
 
 
 def order(order_id, code, system=LOINC, **extra) -> dict:
-    resource = {
-        "resourceType": "ServiceRequest",
-        "id": order_id,
-        "status": "draft",
-        "intent": "order",
-        "subject": {"reference": "Patient/p1"},
-        "code": {"coding": [{"system": system, "code": code}]},
-        "occurrenceDateTime": "2026-07-15",
-    }
-    resource.update(extra)
-    return resource
+    return service_request(code, order_id, system, **extra)
 
 
-def bundle(*orders) -> dict:
-    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": o} for o in orders]}
+bundle = collection
 
 
 def orders_of(body: dict) -> list[dict]:

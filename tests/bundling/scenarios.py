@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.helpers import service_request
 from tests.ncci_fixtures import CPT, HCPCS, check_body, findings, item, mue_row, ptp_row, write_mue, write_ptp
 
 DAY = "2026-07-15"
@@ -182,19 +183,10 @@ def order(
     order_id: str, code: str, *modifiers: str, performer: str | None = None, encounter: str = "Encounter/e1"
 ):
     """A draft ServiceRequest (modifiers as a CPT expression), in an encounter, maybe with a performer."""
-    resource = {
-        "resourceType": "ServiceRequest",
-        "id": order_id,
-        "status": "draft",
-        "intent": "order",
-        "subject": {"reference": "Patient/p1"},
-        "encounter": {"reference": encounter},
-        "code": {"coding": [{"system": CPT, "code": ":".join([code, *modifiers])}]},
-        "occurrenceDateTime": DAY,
-    }
+    extra: dict = {"encounter": {"reference": encounter}}
     if performer:
-        resource["performer"] = [{"reference": performer}]
-    return resource
+        extra["performer"] = [{"reference": performer}]
+    return service_request(":".join([code, *modifiers]), order_id, CPT, occurrenceDateTime=DAY, **extra)
 
 
 def order_sign_body(*orders: dict) -> dict:

@@ -9,6 +9,7 @@ import jwt
 import pytest
 
 from terminology import create_app
+from tests.helpers import service_request
 from tests.ncci_fixtures import mue_row, ncci_data_dir, ptp_row
 from tests.support import rsa_key, write_jwks
 
@@ -37,18 +38,7 @@ def client(app):
 
 def order(order_id: str | None, code: str, system: str = CPT, **extra) -> dict:
     """Return a draft ServiceRequest for one code."""
-    resource = {
-        "resourceType": "ServiceRequest",
-        "status": "draft",
-        "intent": "order",
-        "subject": {"reference": "Patient/p1"},
-        "code": {"coding": [{"system": system, "code": code}]},
-        "occurrenceDateTime": DAY,
-    }
-    if order_id:
-        resource["id"] = order_id
-    resource.update(extra)
-    return resource
+    return service_request(code, order_id, system, **extra)
 
 
 def hook_call(hook: str, *orders: dict, selections: list[str] | None = None) -> dict:

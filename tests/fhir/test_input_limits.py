@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from terminology import create_app
 from terminology.errors import InvalidRequest
-from tests.helpers import CPT, FHIR_JSON, fhir_valid
+from tests.helpers import CPT, FHIR_JSON, collection, fhir_valid, service_request
 
 DAY = "2026-07-15"
 SIGN = "/cds-services/bundling-order-sign"
@@ -37,12 +37,10 @@ def items_body(count: int) -> dict:
 
 
 def order(code: str = "72125", **extra) -> dict:
-    return {"resourceType": "ServiceRequest", "status": "draft", "intent": "order", "subject": {"reference": "Patient/p"},
-            "code": {"coding": [{"system": CPT, "code": code}]}, "occurrenceDateTime": DAY, **extra}  # fmt: skip
+    return service_request(code, **extra)
 
 
-def bundle(*resources: dict) -> dict:
-    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
+bundle = collection
 
 
 def hook(draft_orders: dict) -> dict:

@@ -112,3 +112,12 @@ def test_metrics_report_each_cache():
     limits = {(s.labels["cache"], s.labels["unit"]) for s in families["terminology_cache_limit"].samples}
     assert {("answers", "bytes"), ("responses", "bytes"), ("valueset-members", "bytes")} <= limits
     assert {"terminology_cache_misses", "terminology_cache_evictions", "terminology_cache_size"} <= set(families)
+
+
+def test_the_readme_caches_table_names_every_cache():
+    from pathlib import Path
+
+    create_app({"TESTING": True, "ACCESS_LOG": False})  # every cache an app makes
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Caches") : readme.index("### Health, logs")]
+    assert [t.name for t in cache_totals() if f"`{t.name}`" not in table] == []

@@ -26,7 +26,7 @@ that have PTP edits, which the index does over the distinct codes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import partial
 
 from terminology.bundling.content import EncounterLimit, Family, ModifierRule, RuleContent, RuleSource
 from terminology.bundling.model import (
@@ -141,15 +141,14 @@ class _DayEdits:
     table: str  # how messages name it: "NCCI practitioner PTP edit v322r0"
 
 
-@lru_cache(maxsize=1024)
-def _day_edits(edition: Edition, day: str) -> _DayEdits:
-    """Return what the pairs of one date share (claims name the same editions and dates over and over)."""
-    return _DayEdits(
-        edition,
-        day_number(day),
-        f"{ptp_concept_map_canonical(edition)} (NCCI PTP {edition.setting} {edition.name})",
-        f"NCCI {_TABLE_NAMES.get(edition.setting, edition.setting)} PTP edit {edition.name}",
-    )
+@dataclass(slots=True)
+class _EditionPlan:
+    """The NCCI tables for a set of dates: each (date, kind, edition, covers) pick, and per date the
+    PTP edition's shared texts and the MUE table."""
+
+    picks: list[tuple[str, str, Edition | None, bool]]
+    day_edits: dict[str, _DayEdits]
+    mue_for: dict[str, Edition | None]
 
 
 @dataclass(slots=True)
@@ -230,6 +229,8 @@ class BundlingChecker:
         self._modifiers = BoundedCache("bundling-modifiers", CODE_MEMO_BYTES, sizeof=approximate_entry_size)
         self._valid: set[tuple[str | None, str]] = set()
         self._regions = BoundedCache("bundling-regions", CODE_MEMO_BYTES, sizeof=approximate_entry_size)
+        # The NCCI tables picked per (index generation, setting, edition, dates): callers' dates, bounded.
+        self._plans = BoundedCache("bundling-edition-plans", 4096)
         self.maps_used: list[str] = list(self.content.maps_used)
         self.family_of = self.content.family_of
         self.family_codes = frozenset(self.family_of)
@@ -1281,47 +1282,69 @@ class BundlingChecker:
         self, lines: list[Line], options: CheckOptions, findings: list[Finding], used: dict[int, Edition]
     ) -> tuple[dict[str, _DayEdits], dict[str, Edition | None]]:
         """Pick the PTP edition and MUE table for each date; warn for dates none covers."""
-        dates = sorted({line.date for line in lines})
-        ptp_for: dict[str, Edition | None] = {}
+        dates = tuple(sorted({line.date for line in lines}))
+        self.index.refresh()
+        # Claims name the same few dates over and over: the plan for a setting, edition and dates is
+        # worked out once per opened index (the generation changes when a new index is opened).
+        plan = self._plans.get_or_compute(
+            (self.index.generation, options.setting, options.edition, dates),
+            partial(self._edition_plan, options.setting, options.edition, dates),
+        )
+        for day, kind, edition, covers in plan.picks:
+            if edition is not None:
+                used[edition.id] = edition
+            if not covers:
+                findings.append(self._no_edition(kind, day, edition, options.setting, lines))
+        return plan.day_edits, plan.mue_for
+
+    def _edition_plan(self, setting: str, name: str | None, dates: tuple[str, ...]) -> _EditionPlan:
+        picks: list[tuple[str, str, Edition | None, bool]] = []
+        day_edits: dict[str, _DayEdits] = {}
         mue_for: dict[str, Edition | None] = {}
         for day in dates:
-            for kind, table, label in (("ptp", ptp_for, "NCCI edition"), ("mue", mue_for, "NCCI MUE table")):
-                name = options.edition if kind == "ptp" else None
-                edition, covers = self.index.edition_for(kind, options.setting, day, name)
-                table[day] = edition
-                if edition is not None:
-                    used[edition.id] = edition
-                if covers:
-                    continue
-                if edition is None:
-                    what = "PTP edition" if kind == "ptp" else "MUE table"
-                    message = (
-                        f"no {label} covers {day} (no {options.setting} {what} is imported); "
-                        f"the {kind.upper()} rules were not applied"
-                    )
-                else:
-                    message = (
-                        f"no {label} covers {day}: checked against {edition.name} ({edition.start} to "
-                        f"{edition.end}) instead, using its row dates"
-                        if kind == "ptp"
-                        else f"no {label} covers {day}: checked against the table effective {edition.start} "
-                        f"({edition.start} to {edition.end}) instead"
-                    )
-                on_day = [line for line in lines if line.date == day]
-                findings.append(
-                    Finding(
-                        "no-edition",
-                        "warning",
-                        message,
-                        on_day,
-                        [line.code_path for line in on_day],
-                        day,
-                        sources=[f"{kind} editions in the NCCI index ({options.setting})"],
-                        tiebreak=0 if kind == "ptp" else 1,
-                    )
+            ptp, covers = self.index.edition_for("ptp", setting, day, name)
+            picks.append((day, "ptp", ptp, covers))
+            if ptp is not None:
+                day_edits[day] = _DayEdits(
+                    ptp,
+                    day_number(day),
+                    f"{ptp_concept_map_canonical(ptp)} (NCCI PTP {ptp.setting} {ptp.name})",
+                    f"NCCI {_TABLE_NAMES.get(ptp.setting, ptp.setting)} PTP edit {ptp.name}",
                 )
-        day_edits = {day: _day_edits(edition, day) for day, edition in ptp_for.items() if edition is not None}
-        return day_edits, mue_for
+            mue, covers = self.index.edition_for("mue", setting, day)
+            picks.append((day, "mue", mue, covers))
+            mue_for[day] = mue
+        return _EditionPlan(picks, day_edits, mue_for)
+
+    @staticmethod
+    def _no_edition(kind: str, day: str, edition: Edition | None, setting: str, lines: list[Line]) -> Finding:
+        """Warn that no PTP edition (or MUE table) covers a date of service, and what was used instead."""
+        label = "NCCI edition" if kind == "ptp" else "NCCI MUE table"
+        if edition is None:
+            what = "PTP edition" if kind == "ptp" else "MUE table"
+            message = (
+                f"no {label} covers {day} (no {setting} {what} is imported); "
+                f"the {kind.upper()} rules were not applied"
+            )
+        else:
+            message = (
+                f"no {label} covers {day}: checked against {edition.name} ({edition.start} to "
+                f"{edition.end}) instead, using its row dates"
+                if kind == "ptp"
+                else f"no {label} covers {day}: checked against the table effective {edition.start} "
+                f"({edition.start} to {edition.end}) instead"
+            )
+        on_day = [line for line in lines if line.date == day]
+        return Finding(
+            "no-edition",
+            "warning",
+            message,
+            on_day,
+            [line.code_path for line in on_day],
+            day,
+            sources=[f"{kind} editions in the NCCI index ({setting})"],
+            tiebreak=0 if kind == "ptp" else 1,
+        )
 
     def check(self, lines: list[Line], options: CheckOptions | None = None) -> CheckResult:
         """Check lines; return the findings in a deterministic order and what was consulted."""

@@ -693,6 +693,9 @@ class NcciIndex:
         self._pair_sets: OrderedDict[int, np.ndarray | None] = OrderedDict()
         self._mue: dict[int, dict[str, MueRow]] = {}
         self._picked = _picks()
+        # Counts the times this process opened the index: what was derived from its editions
+        # (picks, plans) holds only while it stays the same.
+        self.generation = 0
         self.listeners: list[Callable[[list[Edition]], None]] = []
         self.error: str | None = None
 
@@ -709,6 +712,7 @@ class NcciIndex:
         self._conn, self._editions, self._rationales, self.error = None, [], {}, None
         self._mue = {}
         self._picked = _picks()
+        self.generation += 1
         self._pair_sets.clear()
         self._stamp = self._file_stamp()
         self._pid = os.getpid()

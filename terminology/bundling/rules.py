@@ -665,13 +665,17 @@ class BundlingChecker:
     def _encounter_rationale(self, limit: EncounterLimit) -> str:
         return f"{limit.definition} Sources: {_cite(limit.sources)}"
 
+    def _encounter_rule_text(self, limit: EncounterLimit) -> str:
+        """Return the instruction as a finding states it: 62284 is reported once per encounter (…)."""
+        title = self.content.families[limit.family].title
+        times = "once" if limit.units == 1 else f"{limit.units} times"
+        return f"{limit.code} is reported {times} per encounter (CPT instruction, {title})"
+
     def _encounter_finding(
         self, group: _Group, limit: EncounterLimit, lines: list[Line], units: float, setting: str
     ) -> Finding:
         code, allowed = limit.code, limit.units
-        title = self.content.families[limit.family].title
-        times = "once" if allowed == 1 else f"{allowed} times"
-        rule_text = f"{code} is reported {times} per encounter (CPT instruction, {title})"
+        rule_text = self._encounter_rule_text(limit)
         if len(lines) == 1:
             line = lines[0]
             message = (
@@ -717,13 +721,11 @@ class BundlingChecker:
         others: list[Line],
     ) -> Finding:
         lines = sorted([line, *others], key=line_number)
-        title = self.content.families[limit.family].title
-        times = "once" if limit.units == 1 else f"{limit.units} times"
         return group.finding(
             "once-per-encounter",
             "warning",
-            f"{listed([_shown(x) for x in lines])} {group.who}: {limit.code} is reported {times} per "
-            f"encounter (CPT instruction, {title}); modifier {modifier.code} on line {line.number} says "
+            f"{listed([_shown(x) for x in lines])} {group.who}: {self._encounter_rule_text(limit)}; "
+            f"modifier {modifier.code} on line {line.number} says "
             f"{rule.asserts}, so they are reported apart: the record must document it",
             lines,
             expressions=[modifier.path, line.code_path],
@@ -1276,6 +1278,54 @@ class BundlingChecker:
             override_reasons=list(reasons),
         )
 
+    def _one_limit_finding(
+        self, findings: list[Finding], instructed: list[Finding], mue_findings: list[Finding]
+    ) -> None:
+        """Fold an MUE finding and a once-per-encounter finding about the same lines into one.
+
+        Both limit the units of one code on the same lines, so a coder wants one error with one fix.
+        The payer's MUE edit is what denies the line: when its value is no higher than the
+        instruction's limit, the MUE finding stays and cites the instruction (which says why), taking
+        the instruction's "remove the later line" fix when the limits are equal. When the MUE allows
+        more, the instruction's finding stays (its fix satisfies the MUE too) and names the MUE.
+        """
+        by_lines = {
+            (f.codes[0], tuple(sorted(map(line_number, f.lines)))): f
+            for f in instructed
+            if f.rule == "once-per-encounter" and f.severity == "error"
+        }
+        dropped: list[Finding] = []
+        for mue in mue_findings:
+            instruction = by_lines.get((mue.codes[0], tuple(sorted(map(line_number, mue.lines)))))
+            if instruction is None or mue.mue_value is None:
+                continue
+            limit = self.encounter_limits[mue.codes[0]]
+            if mue.mue_value <= limit.units:
+                kept, other = mue, instruction
+                mue.message += f"; {self._encounter_rule_text(limit)}"
+                mue.rationale = "; ".join(
+                    filter(None, [mue.rationale, f"CPT instruction: {self._encounter_rationale(limit)}"])
+                )
+                suggestion = instruction.suggestion
+                if mue.mue_value == limit.units and suggestion is not None and suggestion.action == "remove":
+                    mue.suggestion = suggestion
+            else:
+                kept, other = instruction, mue
+                denied = "the line" if len(mue.lines) == 1 else "the lines"
+                instruction.message += (
+                    f"; the units also exceed the NCCI MUE of {mue.mue_value} ({MAI_TEXT[mue.mai or 1]}), "
+                    f"which denies {denied}"
+                )
+                instruction.rationale = "; ".join(
+                    filter(None, [instruction.rationale, f"MUE: {mue.rationale}"])
+                )
+                instruction.mue_value, instruction.mai = mue.mue_value, mue.mai
+            # The kept finding's override reasons stay its own: they are what can change its denial.
+            kept.sources += [s for s in other.sources if s not in kept.sources]
+            dropped.append(other)
+        if dropped:
+            findings[:] = [f for f in findings if all(f is not d for d in dropped)]
+
     # --- entry point --------------------------------------------------------------------------
 
     def _editions(
@@ -1375,8 +1425,10 @@ class BundlingChecker:
                 else:
                     same.append(line)
             codes = sorted(by_code)
+            instructed_from = instructed_to = len(findings)
             if self.encounter_limits:
                 self._per_encounter(group, by_code, setting, findings)
+                instructed_to = len(findings)
             edits = day_edits.get(group.date)
             governing: dict[frozenset, PtpRow] = {}
             if edits is not None and len(codes) > 1:
@@ -1399,7 +1451,12 @@ class BundlingChecker:
                 self._pctc(group, setting, findings)
             mue = mue_for.get(group.date)
             if mue is not None:
+                mue_from = len(findings)
                 self._mue(group, by_code, codes, mue, setting, findings)
+                if instructed_to > instructed_from and len(findings) > mue_from:
+                    self._one_limit_finding(
+                        findings, findings[instructed_from:instructed_to], findings[mue_from:]
+                    )
         findings.sort(key=Finding.sort_key)
         maps = list(self.maps_used)
         editions = sorted(used.values(), key=lambda e: (e.kind, e.setting, e.start, e.name))

@@ -41,9 +41,10 @@ def _short(text: str) -> str:
     return text if len(text) <= _SUMMARY_LIMIT else text[: _SUMMARY_LIMIT - 1].rstrip() + "…"
 
 
-def _summary(finding: Finding) -> str:
+def _summary(finding: Finding, orders: dict[int, DraftOrder]) -> str:
     codes = finding.codes
     suggestion = finding.suggestion
+    which = _which(finding, orders)
     line_codes = [line.code for line in finding.lines]
     if finding.rule in ("combined-code", "not-reported-together") and finding.severity == "warning":
         return (
@@ -89,14 +90,18 @@ def _summary(finding: Finding) -> str:
             units = f"{allowed} unit{'' if allowed == 1 else 's'}"
             return f"{codes[0]} is reported {times} per encounter: order {units}"
         count = int(finding.units) if finding.units and float(finding.units).is_integer() else finding.units
-        return f"{codes[0]} is ordered {count} times for one encounter: remove the extra order"
+        return f"{codes[0]} is ordered {count} times for one encounter: remove the extra order{which}"
     if finding.rule == "units":
         return f"{codes[0]}: the units ordered cannot be billed as they are"
     if finding.rule == "duplicate-line":
-        return f"{codes[0]} is ordered twice for {finding.date}: remove the duplicate order"
+        return f"{codes[0]} is ordered twice for {finding.date}: remove the duplicate order{which}"
     if finding.rule == "mue":
         units = int(finding.units) if finding.units and float(finding.units).is_integer() else finding.units
-        return f"{units} units of {codes[0]} exceed the NCCI MUE of {finding.mue_value}"
+        text = f"{units} units of {codes[0]} exceed the NCCI MUE of {finding.mue_value}"
+        # An MUE finding that stands for the 62284 instruction too carries its fix: remove the extra order.
+        return text + (
+            f": remove the extra order{which}" if suggestion and suggestion.action == "remove" else ""
+        )
     if finding.rule == "unmapped-order":
         return f"LOINC order {codes[0]} has no CPT charge code: its bundling was not checked"
     if finding.rule == "no-edition":
@@ -116,6 +121,28 @@ def _order_label(order: DraftOrder) -> str:
     if order.order.order_system != CPT and line is not None:
         return f"{code} (ordered as LOINC {order.order.order_code})"
     return code
+
+
+def _ambiguous(order: DraftOrder, orders: dict[int, DraftOrder]) -> bool:
+    """Say whether another draft order reads the same as this one (two 62284 orders): cards then name it."""
+    label = _order_label(order)
+    return any(other is not order and _order_label(other) == label for other in orders.values())
+
+
+def _ids(chosen: list[DraftOrder], orders: dict[int, DraftOrder]) -> str:
+    """Return `` (ServiceRequest/b)``: the ids of the orders a fix acts on, when codes do not say which."""
+    if not any(_ambiguous(order, orders) for order in chosen) or any(o.reference is None for o in chosen):
+        return ""
+    return f" ({', '.join(order.reference for order in chosen)})"  # type: ignore[misc]
+
+
+def _which(finding: Finding, orders: dict[int, DraftOrder]) -> str:
+    """Return the ids of the orders a removal fix deletes, when their codes alone do not say which."""
+    suggestion = finding.suggestion
+    if suggestion is None or suggestion.action != "remove":
+        return ""
+    chosen = [orders[n] for n in suggestion.lines if n in orders]
+    return _ids(chosen, orders) if len(chosen) == len(suggestion.lines) else ""
 
 
 def _detail(finding: Finding, orders: dict[int, DraftOrder]) -> str:
@@ -171,10 +198,10 @@ def _combined_order(code: str, modifiers: list[str], registry: Registry, replace
     return resource
 
 
-def _delete(order: DraftOrder) -> dict:
+def _delete(order: DraftOrder, orders: dict[int, DraftOrder]) -> dict:
     return {
         "type": "delete",
-        "description": f"Remove the {_order_label(order)} order",
+        "description": f"Remove the {_order_label(order)} order{_ids([order], orders)}",
         "resourceId": order.reference,
     }
 
@@ -188,8 +215,9 @@ def _suggestions(finding: Finding, orders: dict[int, DraftOrder], registry: Regi
     if not targets or any(t is None or t.reference is None for t in targets):
         return []  # without resource ids the EHR could not apply the actions
     chosen: list[DraftOrder] = targets  # type: ignore[assignment]
-    actions = [_delete(t) for t in chosen]
-    removed = listed([_order_label(t) for t in chosen])
+    actions = [_delete(t, orders) for t in chosen]
+    removed = listed(list(dict.fromkeys(_order_label(t) for t in chosen)))  # 62284 twice: once
+    ids = _ids(chosen, orders)  # two orders of one code: say which the fix acts on
     if suggestion.action == "replace" and suggestion.codes:
         replaced = [t.resource for t in chosen]
         shown = ["".join([code, *(f"-{m}" for m in suggestion.modifiers)]) for code in suggestion.codes]
@@ -201,9 +229,9 @@ def _suggestions(finding: Finding, orders: dict[int, DraftOrder], registry: Regi
                     "resource": _combined_order(code, suggestion.modifiers, registry, replaced),
                 }
             )
-        label = f"Order {' + '.join(shown)} instead of {removed}"
+        label = f"Order {' + '.join(shown)} instead of {removed}{ids}"
     else:
-        label = f"Remove the {removed} order" + ("s" if len(chosen) > 1 else "")
+        label = f"Remove the {removed} order" + ("s" if len(chosen) > 1 else "") + ids
     return [
         {
             "label": label,
@@ -272,7 +300,7 @@ def cards(request: HookRequest, result: CheckResult, registry: Registry, base: s
             continue
         card: dict = {
             "uuid": str(uuid.uuid4()),
-            "summary": _short(_summary(finding)),
+            "summary": _short(_summary(finding, orders)),
             "indicator": indicator(finding),
             "detail": _detail(finding, orders),
             "source": _source(finding, registry, base),

@@ -54,20 +54,27 @@ PRACTITIONER_MUE = [
     mue_row("72020", 2, 1, "Synthetic: Anatomic Consideration"),
 ]
 OUTPATIENT_MUE = [mue_row("72125", 1, 3, "Synthetic: Clinical: Data")]
+# The same tables with synthetic MUE rows for 62284 (index "mue-62284"): in the practitioner table
+# no higher than the CPT/ACR once-per-encounter instruction, in the outpatient one higher (2).
+PRACTITIONER_MUE_62284 = [*PRACTITIONER_MUE, mue_row("62284", 1, 3, "Synthetic: Clinical: Data")]
+OUTPATIENT_MUE_62284 = [*OUTPATIENT_MUE, mue_row("62284", 2, 3, "Synthetic: Clinical: Data")]
 
 
-def build_data_dir(root: Path) -> Path:
+def build_data_dir(
+    root: Path, practitioner_mue: list[str] = PRACTITIONER_MUE, outpatient_mue: list[str] = OUTPATIENT_MUE
+) -> Path:
     """Import the synthetic editions and MUE tables into a fresh data directory."""
     from terminology.ncci.index import import_mue, import_ptp
 
+    root.mkdir(parents=True, exist_ok=True)
     data = root / "data"
     import_ptp(data, [write_ptp(root / "ccipra-v322r0-f1.TXT", PRACTITIONER_PTP)])
     import_ptp(data, [write_ptp(root / "ccioph-v322r0-f1.TXT", OUTPATIENT_PTP)], setting="outpatient")
-    import_mue(data, write_mue(root / "MCR_MUE_PractitionerServices_Eff_07-01-2026.csv", PRACTITIONER_MUE))
+    import_mue(data, write_mue(root / "MCR_MUE_PractitionerServices_Eff_07-01-2026.csv", practitioner_mue))
     import_mue(
         data,
         write_mue(
-            root / "MCR_MUE_OutpatientHospitalServices_Eff_07-01-2026.csv", OUTPATIENT_MUE, "outpatient"
+            root / "MCR_MUE_OutpatientHospitalServices_Eff_07-01-2026.csv", outpatient_mue, "outpatient"
         ),
         setting="outpatient",
     )
@@ -265,7 +272,7 @@ class Scenario:
     flags: list[Flag] = field(default_factory=list)
     result: bool | None = None  # $bundling-check result; None for CDS scenarios
     cards: list[Card] | None = None  # CDS scenarios
-    index: str = "ncci"  # ncci: the synthetic editions; bare: no NCCI import at all
+    index: str = "ncci"  # ncci: the synthetic editions; mue-62284: with MUE rows for 62284; bare: no import
 
 
 def _s(id_, point, statement, body, flags=(), result=None, cards=None, index="ncci") -> Scenario:
@@ -732,6 +739,39 @@ SCENARIOS: list[Scenario] = [
        order_sign_body(order("a", "72125"), order("b", "72125", "26")),
        cards=[Card("critical", set(), ["ServiceRequest/b"], suggests=True, says="already includes"),
               Card("critical", set(), suggests=False, says="MUE")]),
+    _s("3al", "3", "Orders 62284 twice: the card says which of the two identical orders to remove (its id)",
+       order_sign_body(order("a", "62284"), order("b", "62284")),
+       cards=[Card("critical", {"separate-encounter"}, ["ServiceRequest/b"], suggests=True,
+                   says="remove the extra order (ServiceRequest/b)")]),
+    # --- one finding when an MUE row and the once-per-encounter instruction limit the same 62284 units ---
+    _s("3ag", "3", "62284 × 2 units, practitioner MUE of 1 for 62284 (MAI 3) → one error: the MUE denies the line "
+       "and says why (62284 is reported once per encounter); one fix, report 1 unit",
+       items_body([line("62284", units=2)]),
+       [Flag("mue", "error", [1], "reduce-units", [1], appealable=True,
+             says=("exceed the practitioner MUE of 1", "62284 is reported once per encounter",
+                   "ACR Radiology Coding Source"))], index="mue-62284"),
+    _s("3ah", "3", "62284 on two lines, practitioner MUE of 1 (MAI 3) → one error for both lines (the MUE, citing "
+       "the instruction), one fix: remove line 2",
+       items_body([line("62284"), line("62284")]),
+       [Flag("mue", "error", [1, 2], "remove", [2], says=("62284 is reported once per encounter",))],
+       index="mue-62284"),
+    _s("3ai", "3", "Outpatient: 62284 × 3 units, outpatient MUE of 2 → the instruction (once per encounter) is "
+       "still reported, naming the MUE the units also exceed; one error, one fix: report 1 unit",
+       items_body([line("62284", units=3)], "outpatient"),
+       [Flag("once-per-encounter", "error", [1], "reduce-units", [1], appealable=False,
+             grouping="facility-claim", says=("62284 is reported once per encounter", "NCCI MUE of 2"))],
+       index="mue-62284"),
+    _s("3aj", "3", "Outpatient: 62284 × 2 units, outpatient MUE of 2 → within the MUE, but the instruction still "
+       "says report 1 unit",
+       items_body([line("62284", units=2)], "outpatient"),
+       [Flag("once-per-encounter", "error", [1], "reduce-units", [1], grouping="facility-claim",
+             not_says=("MUE",))], index="mue-62284"),
+    _s("3ak", "3", "Orders 62284 twice in one encounter, practitioner MUE of 1 → one critical card (the MUE) "
+       "deleting the second order; its reason is the MUE's (medical necessity), not 'separate encounter': a "
+       "date-of-service edit counts every encounter of the date",
+       order_sign_body(order("a", "62284"), order("b", "62284")),
+       cards=[Card("critical", {"medical-necessity-documented"}, ["ServiceRequest/b"],
+                   suggests=True, says="exceed the NCCI MUE of 1")], index="mue-62284"),
     # clean claims
     _s("c7", "clean", "72270 alone → clean", items_body([line("72270")])),
     _s("c8", "clean", "62284 alone → clean", items_body([line("62284")])),
@@ -869,6 +909,14 @@ def make_clients(root: Path) -> dict:
     settings = {"ACCESS_LOG": False, "TESTING": True}
     return {
         "ncci": create_app({**settings, "DATA_DIR": str(build_data_dir(root))}).test_client(),
+        "mue-62284": create_app(
+            {
+                **settings,
+                "DATA_DIR": str(
+                    build_data_dir(root / "mue-62284", PRACTITIONER_MUE_62284, OUTPATIENT_MUE_62284)
+                ),
+            }
+        ).test_client(),
         "bare": create_app({**settings, "DATA_DIR": str(root / "no-import")}).test_client(),
     }
 

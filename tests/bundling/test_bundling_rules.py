@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from terminology import create_app
 from terminology.bundling.rules import BundlingChecker
-from tests.ncci_fixtures import check_body, findings, item
+from tests.ncci_fixtures import check_body, findings, item, mue_row, ncci_data_dir, ptp_row
 
 
 def _check(client, *items, **kwargs):
@@ -266,6 +267,53 @@ def test_62284_with_xe_is_a_documented_separate_encounter(bare_client):
         _check(bare_client, item(1, "62284"), item(2, "62284", "59", "XE")), "once-per-encounter"
     )
     assert denied["severity"] == "error"
+
+
+def _mue_62284_client(tmp_path, value: int, mai: int):
+    """An app whose practitioner MUE table has a synthetic row for 62284 (not CMS data)."""
+    data = ncci_data_dir(
+        tmp_path, [ptp_row("Z0001", "Z0002")], [mue_row("62284", value, mai, "Synthetic: Clinical: Data")]
+    )
+    return create_app({"DATA_DIR": str(data)}).test_client()
+
+
+def _errors(body) -> list[dict]:
+    return [f for f in findings(body) if f["severity"] == "error"]
+
+
+def test_62284_over_an_mue_no_higher_than_once_is_one_mue_error_that_says_why(tmp_path):
+    # The payer's MUE edit denies the line; the CPT/ACR instruction explains why. One error, one fix.
+    client = _mue_62284_client(tmp_path, 1, 3)
+    body = _check(client, item(1, "62284", quantity=2, provider="a"))
+    (mue,) = _errors(body)
+    assert mue["rule"] == "mue" and mue["line"] == [1] and mue["mueValue"] == 1 and mue["mai"] == "3"
+    assert mue["appealable"] is True  # the payer's MAI 3 terms
+    assert "62284 is reported once per encounter" in mue["message"]
+    assert "ACR Radiology Coding Source, March-April 2006" in mue["rationale"]
+    assert "Synthetic: Clinical: Data" in mue["rationale"]
+    assert any("cpt-bundling-instructions" in source for source in mue["source"])
+    assert _suggestion(mue)["action"] == ["reduce-units"] and _suggestion(mue)["units"] == [1]
+
+
+def test_two_62284_lines_over_an_mue_of_one_are_one_error_removing_the_second(tmp_path):
+    client = _mue_62284_client(tmp_path, 1, 2)
+    body = _check(client, item(1, "62284", provider="a"), item(2, "62284", provider="a"))
+    (mue,) = _errors(body)
+    assert mue["rule"] == "mue" and mue["line"] == [1, 2] and mue["appealable"] is False
+    assert _suggestion(mue)["action"] == ["remove"] and _suggestion(mue)["line"] == [2]
+
+
+def test_62284_over_an_mue_higher_than_once_still_gets_the_instruction(tmp_path):
+    client = _mue_62284_client(tmp_path, 2, 3)
+    # Within the MUE of 2: the instruction alone says report 1 unit.
+    (once,) = _errors(_check(client, item(1, "62284", quantity=2, provider="a")))
+    assert once["rule"] == "once-per-encounter" and "mueValue" not in once
+    # Over both: one error, the instruction's (its fix satisfies the MUE too), naming the MUE.
+    (once,) = _errors(_check(client, item(1, "62284", quantity=3, provider="a")))
+    assert once["rule"] == "once-per-encounter" and once["appealable"] is False
+    assert "the units also exceed the NCCI MUE of 2" in once["message"] and once["mueValue"] == 2
+    assert "Synthetic: Clinical: Data" in once["rationale"]
+    assert _suggestion(once)["units"] == [1]
 
 
 def test_professional_and_technical_lines_of_one_provider_are_the_global_code(bare_client):

@@ -159,7 +159,10 @@ def test_one_card_for_a_group_of_orders(client):
 def test_the_combined_order_keeps_the_performer_of_the_orders_it_replaces(client):
     # 62284 without a performer, 72240 by Dr R in the same encounter: one 62302 order, by Dr R.
     radiologist = {"performer": [{"reference": "Practitioner/r"}], "encounter": {"reference": "Encounter/e1"}}
-    orders = [order("a", "62284", encounter={"reference": "Encounter/e1"}), order("b", "72240", **radiologist)]
+    orders = [
+        order("a", "62284", encounter={"reference": "Encounter/e1"}),
+        order("b", "72240", **radiologist),
+    ]
     (card,) = cards_of(post(client, SIGN, hook_call("order-sign", *orders)), "critical")
     (create,) = [a["resource"] for a in card["suggestions"][0]["actions"] if a["type"] == "create"]
     assert create["code"]["coding"][0]["code"] == "62302"
@@ -172,7 +175,9 @@ def test_component_orders_without_a_performer_name_their_modifiers_and_may_be_sp
     # radiologist and the facility perform them (different practitioners), the reason a clinician gives.
     orders = [order("a", "72125:26"), order("b", "72125:TC")]
     (card,) = cards_of(post(client, SIGN, hook_call("order-sign", *orders)), "critical")
-    assert card["summary"] == "72125-26 and 72125-TC ordered together: order the global 72125 (no 26/TC) instead"
+    assert (
+        card["summary"] == "72125-26 and 72125-TC ordered together: order the global 72125 (no 26/TC) instead"
+    )
     assert [r["code"] for r in card["overrideReasons"]] == ["different-practitioner"]
     (suggestion,) = card["suggestions"]
     assert suggestion["label"] == "Order 72125 instead of 72125-26 and 72125-TC"
@@ -193,7 +198,9 @@ def test_component_orders_of_one_named_performer_offer_no_reason(client):
 
 
 def test_a_combined_order_keeps_the_component_modifier_of_the_orders_it_replaces(client):
-    (card,) = cards_of(post(client, SIGN, hook_call("order-sign", order("a", "72240:26"), order("b", "72255:26"))))
+    (card,) = cards_of(
+        post(client, SIGN, hook_call("order-sign", order("a", "72240:26"), order("b", "72255:26")))
+    )
     (suggestion,) = card["suggestions"]
     assert suggestion["label"] == "Order 72270-26 instead of 72240-26 and 72255-26"
     (create,) = [a["resource"] for a in suggestion["actions"] if a["type"] == "create"]
@@ -203,11 +210,46 @@ def test_a_combined_order_keeps_the_component_modifier_of_the_orders_it_replaces
 def test_62284_ordered_twice_for_one_encounter_is_critical(client):
     (card,) = cards_of(post(client, SIGN, hook_call("order-sign", order("a", "62284"), order("b", "62284"))))
     assert card["indicator"] == "critical"
-    assert card["summary"] == "62284 is ordered 2 times for one encounter: remove the extra order"
+    assert (
+        card["summary"]
+        == "62284 is ordered 2 times for one encounter: remove the extra order (ServiceRequest/b)"
+    )
     assert [r["code"] for r in card["overrideReasons"]] == ["separate-encounter"]
     assert [a["resourceId"] for a in card["suggestions"][0]["actions"]] == ["ServiceRequest/b"]
     assert "ACR Radiology Coding Source, March-April 2006" in card["detail"]
     assert "(secondary source)" in card["detail"]
+
+
+def test_a_card_removing_one_of_two_identical_orders_says_which(client):
+    # Two 62284 orders read the same: "Remove the 62284 order" would not say which to delete.
+    (card,) = cards_of(post(client, SIGN, hook_call("order-sign", order("a", "62284"), order("b", "62284"))))
+    (suggestion,) = card["suggestions"]
+    assert suggestion["label"] == "Remove the 62284 order (ServiceRequest/b)"
+    assert suggestion["actions"] == [
+        {
+            "type": "delete",
+            "description": "Remove the 62284 order (ServiceRequest/b)",
+            "resourceId": "ServiceRequest/b",
+        }
+    ]
+    assert card["summary"].endswith("remove the extra order (ServiceRequest/b)")
+    # Three of them: both extra orders are named, the code once.
+    orders = [order("a", "62284"), order("b", "62284"), order("c", "62284")]
+    (card,) = cards_of(post(client, SIGN, hook_call("order-sign", *orders)))
+    assert card["suggestions"][0]["label"] == "Remove the 62284 orders (ServiceRequest/b, ServiceRequest/c)"
+    # A code ordered once is named by its code alone (62302 + 62284: remove the 62284 order).
+    (card,) = cards_of(post(client, SIGN, hook_call("order-sign", order("a", "62302"), order("b", "62284"))))
+    assert card["suggestions"][0]["label"] == "Remove the 62284 order"
+
+
+def test_a_combined_code_card_says_which_of_two_identical_orders_it_replaces(client):
+    orders = [order("a", "62284"), order("b", "62284"), order("c", "72240")]
+    body = post(client, SIGN, hook_call("order-sign", *orders))
+    (combined,) = [c for c in cards_of(body, "critical") if "62302" in c["summary"]]
+    assert (
+        combined["suggestions"][0]["label"]
+        == "Order 62302 instead of 62284 and 72240 (ServiceRequest/a, ServiceRequest/c)"
+    )
 
 
 def test_date_of_service_mue_cards_offer_no_encounter_reason(client):
@@ -227,7 +269,10 @@ def test_a_line_edit_mue_card_cites_its_table(tmp_path):
     body = post(client, SIGN, hook_call("order-sign", order("a", "72020", quantityQuantity={"value": 3})))
     (card,) = cards_of(body, "critical")
     assert card["summary"] == "3 units of 72020 exceed the NCCI MUE of 2"
-    assert {r["code"] for r in card["overrideReasons"]} == {"repeat-procedure", "medical-necessity-documented"}
+    assert {r["code"] for r in card["overrideReasons"]} == {
+        "repeat-procedure",
+        "medical-necessity-documented",
+    }
     assert "NCCI MUE practitioner table effective 2026-07-01" in card["detail"] and "suggestions" not in card
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from terminology.engine.codesystem import PCTC_PROPERTY, CodeSystemIndex, Concept
+from terminology.engine.codesystem import CodeSystemIndex, Concept
 from terminology.engine.registry import Registry
 from terminology.engine.systems import CPT, HCPCS
 
-PROPERTY = PCTC_PROPERTY
 PCTC_MODIFIERS = ("26", "TC")
 
 # Indicator -> (modifiers allowed, meaning), from the PC/TC indicator table of the Physician Fee

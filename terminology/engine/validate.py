@@ -324,6 +324,14 @@ def supplement_as_system(canonical: str) -> str:
     return f"CodeSystem {canonical} is a supplement, so can't be used as a value in Coding.system"
 
 
+def _inactive_on_service_day(concept: Concept, options: ValidationOptions) -> bool:
+    """Say whether a concept is inactive on the date of service (``date``, else today)."""
+    # Only a concept with a termination date needs the day (most have none: no clock read).
+    return concept.inactive or (
+        concept.termination is not None and concept.inactive_on((options.date or today()).isoformat())
+    )
+
+
 def check_coding(registry: Registry, coding: CodingInput, options: ValidationOptions) -> CodingCheck:
     """Check one coding against its code system: existence, version, case, display, status.
 
@@ -372,11 +380,7 @@ def check_coding(registry: Registry, coding: CodingInput, options: ValidationOpt
             )
         )
     check.inactive, check.status = concept.inactive, concept.status
-    if (
-        not check.inactive
-        and concept.termination is not None
-        and concept.inactive_on((options.date or today()).isoformat())
-    ):
+    if not check.inactive and _inactive_on_service_day(concept, options):
         check.inactive, check.status = True, "retired"  # past its termination date
     if check.inactive:
         severity, text = (
@@ -860,9 +864,7 @@ class _Checker:
                 True,
             )
             return False
-        inactive = concept.inactive or (
-            concept.termination is not None and concept.inactive_on((options.date or today()).isoformat())
-        )
+        inactive = _inactive_on_service_day(concept, options)
         if inactive and (self.value_set.excludes_inactive or options.active_only):
             run.see_status(concept, code, path)
             if run.inactive_path is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from terminology.engine.pctc import PROPERTY
+from terminology.engine.codesystem import PCTC_PROPERTY
 from terminology.engine.systems import CPT, HCPCS
 from terminology.engine.versions import version_key
 from terminology.errors import ImportFailure
@@ -117,7 +117,7 @@ def import_pctc(
     for target, resource in _targets(directory, {CPT: cpt_version, HCPCS: hcpcs_version}):
         declare_property(
             resource,
-            PROPERTY,
+            PCTC_PROPERTY,
             "code",
             "PC/TC indicator of the Medicare Physician Fee Schedule (PPRRVU 'PCTC IND'; "
             f"from {source.name}): 1 allows modifiers 26 and TC, 6 allows 26 only, 0/2/3/4/5/9 allow neither",
@@ -126,7 +126,7 @@ def import_pctc(
         for concept in resource.get("concept", []):
             indicator = indicators.get(concept.get("code"))
             if indicator is not None:
-                set_property(concept, PROPERTY, "valueCode", indicator)
+                set_property(concept, PCTC_PROPERTY, "valueCode", indicator)
                 matched += 1
         concepts = counted(len(resource.get("concept", [])), "concept")
         verb = "has" if matched == 1 else "have"
